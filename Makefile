@@ -1,0 +1,41 @@
+# Every target creates .venv when it is missing (or when pyproject.toml changed) and keeps Dagster's
+# state in a project-local, gitignored folder.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: venv demo test dev bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml:
+	@mkdir -p $(DAGSTER_HOME)
+	@printf 'telemetry:\n  enabled: false\n' > $@
+
+demo: venv $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/diplo demo
+
+test: venv
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+dev: venv $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: venv
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+lint: venv
+	$(BIN)/ruff check diplo_pipeline tests bench
+	cd $(CURDIR) && $(BIN)/dg check defs
+
+clean:
+	rm -rf data/lake data/warehouse.duckdb data/quarantine data/inbox data/reports $(DAGSTER_HOME)

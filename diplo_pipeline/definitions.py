@@ -1,0 +1,10 @@
+"""The composition root: every module under `defs/` is autoloaded (Dagster 1.13 `load_from_defs_folder`)."""
+
+from pathlib import Path
+
+import dagster as dg
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

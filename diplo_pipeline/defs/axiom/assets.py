@@ -1,0 +1,96 @@
+"""Raw Axiom events from export files: staged per file, then one partition per UTC day."""
+
+import dagster as dg
+
+from diplo_pipeline.defs.partitions import axiom_days_partitions
+from diplo_pipeline.defs.resources import DiploData
+from diplo_pipeline.lib import axiom_ingest
+from diplo_pipeline.lib.metadata import markdown_table
+from diplo_pipeline.lib.quarantine import count_quarantined, sample_quarantined
+
+QUARANTINE_CHECK = "no_quarantined_axiom_lines"
+
+
+@dg.asset(
+    key=["raw", "axiom_export_files"],
+    group_name="sources",
+    kinds={"python", "parquet", "axiom"},
+    owners=["team:diplo-pipeline"],
+    description=(
+        "Axiom export files (NDJSON from `axiom query -f json`, JSON arrays, CSV, gzip) parsed once per "
+        "new or changed file into typed rows with the whole event kept as `payload`. Malformed lines go to "
+        "`data/quarantine/axiom/` with file, line and reason."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            QUARANTINE_CHECK,
+            asset=["raw", "axiom_export_files"],
+            description="Lines of export files that are not valid events (bad JSON, no `_time`, no `event`).",
+        )
+    ],
+)
+def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
+    paths = diplo.paths()
+    result = axiom_ingest.stage_exports(paths)
+    axiom_ingest.mark_days_pending(paths, result.affected_days)
+    known = set(context.instance.get_dynamic_partitions(axiom_days_partitions.name))
+    new_days = sorted(result.affected_days - known)
+    if new_days:
+        context.instance.add_dynamic_partitions(axiom_days_partitions.name, new_days)
+    total, per_file = count_quarantined(paths.quarantine, "axiom")
+    return dg.MaterializeResult(
+        metadata={
+            "files_seen": result.files_seen,
+            "files_parsed": len(result.files_parsed),
+            "files_removed": len(result.files_removed),
+            "rows_parsed": result.rows_parsed,
+            "days_to_rebuild": dg.MetadataValue.json(sorted(result.affected_days)),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=QUARANTINE_CHECK,
+                passed=total == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "quarantined_lines": total,
+                    "files_affected": len(per_file),
+                    "quarantine_folder": str(paths.quarantine / "axiom"),
+                    "examples": dg.MetadataValue.json(sample_quarantined(paths.quarantine, "axiom")),
+                },
+                description=None
+                if total == 0
+                else f"{total} lines were not valid events and were set aside; the rest were ingested. "
+                "Fix or re-export the files named in the quarantine folder, then build again.",
+            )
+        ],
+    )
+
+
+@dg.asset(
+    key=["raw", "axiom_events"],
+    deps=[axiom_export_files],
+    group_name="sources",
+    kinds={"duckdb", "parquet", "axiom"},
+    owners=["team:diplo-pipeline"],
+    partitions_def=axiom_days_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description=(
+        "Every Axiom event of one UTC day, deduplicated by content (`event_id`), with known fields as typed "
+        "columns and the whole event in `payload`. Queried as `axiom_events`."
+    ),
+)
+def axiom_events(context: dg.AssetExecutionContext, diplo: DiploData) -> dg.MaterializeResult:
+    paths = diplo.paths()
+    rows = []
+    for day in context.partition_keys:
+        rows.append({"day": day, "events": axiom_ingest.build_day(paths, day)})
+    axiom_ingest.mark_days_built(paths, set(context.partition_keys))
+    removed = axiom_ingest.remove_stale_days(paths)
+    return dg.MaterializeResult(
+        metadata={
+            "days_built": len(rows),
+            "events_written": sum(r["events"] for r in rows),
+            "days_removed": dg.MetadataValue.json(removed),
+            "preview": dg.MetadataValue.md(markdown_table(rows, limit=31)),
+        }
+    )

@@ -1,0 +1,32 @@
+"""Pick up new or changed Axiom export files, then rebuild exactly the days they touched."""
+
+import dagster as dg
+
+from diplo_pipeline.defs.axiom.assets import axiom_events, axiom_export_files
+from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
+from diplo_pipeline.lib import axiom_ingest
+from diplo_pipeline.lib.settings import DataPaths
+
+
+@dg.sensor(
+    name="axiom_exports_sensor",
+    target=[axiom_export_files, axiom_events],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Stages new or changed export files; then requests the day partitions they touched.",
+)
+def axiom_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    paths = DataPaths.from_env()
+    if axiom_ingest.exports_changed(paths):
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(asset_selection=[axiom_export_files.key])],
+        )
+    days = axiom_ingest.pending_days(paths)
+    known = context.instance.get_dynamic_partitions(axiom_days_partitions.name)
+    days = [d for d in days if d in known]
+    if not days:
+        return dg.SensorResult(skip_reason="no new export files and no day waiting to be rebuilt")
+    tags = contiguous_range_tags(known, days)
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(asset_selection=[axiom_events.key], tags=tags, run_key=",".join(days))]
+    )

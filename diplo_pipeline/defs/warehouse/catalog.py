@@ -1,0 +1,32 @@
+"""Publish `data/warehouse.duckdb`: views over the lake, rebuilt in a temp file and renamed into place."""
+
+import dagster as dg
+
+from diplo_pipeline.defs.axiom.assets import axiom_events
+from diplo_pipeline.defs.resources import DiploData
+from diplo_pipeline.defs.wandb.assets import wandb_runs
+from diplo_pipeline.lib.catalog import build_catalog
+from diplo_pipeline.lib.metadata import markdown_table
+
+
+@dg.asset(
+    key=["warehouse", "catalog"],
+    deps=[wandb_runs, axiom_events],
+    group_name="warehouse",
+    kinds={"duckdb"},
+    owners=["team:diplo-pipeline"],
+    description=(
+        "The DuckDB catalog people query (`duckdb data/warehouse.duckdb -readonly`): views with absolute "
+        "paths over the Parquet lake. Published by atomic rename, so an open reader never blocks a build."
+    ),
+)
+def catalog(diplo: DiploData) -> dg.MaterializeResult:
+    paths = diplo.paths()
+    counts = build_catalog(paths.lake, paths.catalog)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(paths.catalog)),
+            "tables": dg.MetadataValue.md(markdown_table([{"table": k, "rows": v} for k, v in counts.items()], 50)),
+            **{f"rows/{name}": rows for name, rows in counts.items()},
+        }
+    )

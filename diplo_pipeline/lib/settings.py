@@ -1,0 +1,61 @@
+"""Where things live (WAREHOUSE.md "Where things live"), resolved from the environment once per call."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _paths(value: str | None, default: Path) -> tuple[Path, ...]:
+    if not value:
+        return (default,)
+    return tuple(Path(p).expanduser().resolve() for p in value.split(":") if p)
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    data_dir: Path
+    wandb_dirs: tuple[Path, ...]
+    axiom_dirs: tuple[Path, ...]
+    sweep_dir: Path
+
+    @classmethod
+    def from_env(cls, data_dir: str | Path | None = None) -> DataPaths:
+        root = Path(data_dir or os.environ.get("DIPLO_DATA_DIR") or "data").expanduser().resolve()
+        return cls(
+            data_dir=root,
+            wandb_dirs=_paths(os.environ.get("DIPLO_WANDB_DIR"), root / "inbox" / "wandb"),
+            axiom_dirs=_paths(os.environ.get("DIPLO_AXIOM_DIR"), root / "inbox" / "axiom"),
+            sweep_dir=Path(os.environ.get("DIPLO_SWEEP_DIR") or root / "inbox" / "sweeps").expanduser().resolve(),
+        )
+
+    @property
+    def lake(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def raw(self) -> Path:
+        return self.lake / "raw"
+
+    @property
+    def state(self) -> Path:
+        """Bookkeeping of what has been ingested (fingerprints), beside the data it describes."""
+        return self.lake / "_state"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def catalog(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def reports(self) -> Path:
+        return self.data_dir / "reports"
+
+
+def running_idle_seconds() -> float:
+    """A run with no exit record whose files have not changed for this long is `crashed`, else `running`."""
+    return float(os.environ.get("DIPLO_RUNNING_IDLE_S", "900"))

@@ -1,0 +1,75 @@
+"""One WandB run → its raw lake partition, written atomically, plus the bookkeeping for incrementality."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from diplo_pipeline.lib.lake import read_json, write_json_atomic, write_parquet_atomic
+from diplo_pipeline.lib.quarantine import write_quarantine
+from diplo_pipeline.lib.settings import DataPaths, running_idle_seconds
+from diplo_pipeline.lib.wandb_runs import RunFiles, RunTables, discover_runs, read_run
+
+RAW_WANDB_TABLES = {"runs": "runs", "config": "config", "summary": "summary", "metric_points": "metric_points"}
+
+
+def _state_path(paths: DataPaths, run_id: str) -> Path:
+    return paths.state / "wandb" / f"{run_id}.json"
+
+
+def partition_files(paths: DataPaths, run_id: str) -> list[Path]:
+    return [paths.raw / "wandb" / folder / f"{run_id}.parquet" for folder in RAW_WANDB_TABLES.values()]
+
+
+@dataclass(frozen=True)
+class RunChange:
+    run_id: str
+    reason: str  # new | changed | idle (a running run whose writer stopped: it is now crashed)
+
+
+def pending_changes(paths: DataPaths, runs: dict[str, RunFiles], now: float | None = None) -> list[RunChange]:
+    """Runs whose files differ from what the lake holds, or whose state would now read differently."""
+    now = time.time() if now is None else now
+    idle_limit = running_idle_seconds()
+    changes = []
+    for run_id, run in runs.items():
+        stored = read_json(_state_path(paths, run_id), None)
+        if stored is None or not all(p.exists() for p in partition_files(paths, run_id)):
+            changes.append(RunChange(run_id, "new"))
+        elif stored.get("fingerprint") != run.fingerprint():
+            changes.append(RunChange(run_id, "changed"))
+        elif stored.get("state") == "running" and now - run.last_modified() >= idle_limit:
+            changes.append(RunChange(run_id, "idle"))
+    return changes
+
+
+def ingest_run(paths: DataPaths, run: RunFiles, now: float | None = None) -> RunTables:
+    """Read a run and replace its partition: every table file is swapped in whole, never appended to."""
+    fingerprint = run.fingerprint()  # taken before reading: a write during the read shows up next time
+    tables = read_run(run, now=now, idle_limit_s=running_idle_seconds())
+    for name, folder in RAW_WANDB_TABLES.items():
+        write_parquet_atomic(getattr(tables, name), paths.raw / "wandb" / folder / f"{run.run_id}.parquet")
+    write_quarantine(paths.quarantine, "wandb", run.run_id, tables.quarantined)
+    state = tables.runs.column("state")[0].as_py()
+    write_json_atomic(
+        {"fingerprint": fingerprint, "files": [str(p) for p in run.files], "state": state, **tables.counts},
+        _state_path(paths, run.run_id),
+    )
+    return tables
+
+
+def remove_run(paths: DataPaths, run_id: str) -> None:
+    """Drop a run whose files are gone from every source folder."""
+    for path in partition_files(paths, run_id):
+        path.unlink(missing_ok=True)
+    _state_path(paths, run_id).unlink(missing_ok=True)
+    (paths.quarantine / "wandb" / f"{run_id}.ndjson").unlink(missing_ok=True)
+
+
+def ingested_run_ids(paths: DataPaths) -> set[str]:
+    return {p.stem for p in (paths.state / "wandb").glob("*.json")}
+
+
+def discover(paths: DataPaths) -> dict[str, RunFiles]:
+    return discover_runs(paths.wandb_dirs)

@@ -1,0 +1,363 @@
+"""Offline WandB runs → the raw lake tables `runs`, `config`, `summary` and `metric_points`.
+
+A run may span several `.wandb` files: a run resumed after a crash (or re-opened by an evaluation job)
+writes a new `offline-run-*` folder with the same run id. The files are read in start-time order and
+rows keep a global write sequence, so "the later write wins" can be decided downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from diplo_pipeline.lib.quarantine import QuarantinedItem
+from diplo_pipeline.lib.wandb_file import NotAWandbFile, WandbFile, read_wandb_file
+
+RUN_FILE = re.compile(r"^run-(?P<run_id>[A-Za-z0-9_-]+)\.wandb$")
+# The training step of a row, by authority (source-data.md §1.4; legacy runs logged `step`).
+STEP_KEYS = ("benchmark/step", "benchmark/evaluation_step", "elo/evaluation_step", "step")
+TRAIN_STEP_KEYS = ("benchmark/step", "step")
+EVAL_STEP_KEYS = ("benchmark/evaluation_step", "elo/evaluation_step")
+SYSTEM_KEYS = ("_step", "_timestamp", "_runtime")
+SWEEP_NAME = re.compile(r"^(?P<sweep>.+)-(?P<letter>[A-H])-(?P<ts>\d{8}-\d{6})$")
+SWEEP_TAG = re.compile(r"^(?P<prefix>.+?)-(?P<letter>[A-H])(?:-[A-Za-z0-9_.-]+)?$")
+KILLED_EXIT_CODES = {130, 137, 143, 255}  # SIGINT / SIGKILL / SIGTERM / wandb's "interrupted"
+
+TS = pa.timestamp("us", tz="UTC")
+METRIC_POINTS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("step", pa.int64()),
+        ("wandb_step", pa.int64()),
+        ("timestamp", TS),
+        ("runtime_s", pa.float64()),
+        ("key", pa.string()),
+        ("value", pa.float64()),
+        ("value_text", pa.string()),
+        ("row_kind", pa.string()),  # train | eval | final | other
+        ("write_seq", pa.int64()),  # order of the row across all files of the run; later wins
+        ("segment", pa.int16()),  # which file of the run (0 = first by start time)
+    ]
+)
+KV_SCHEMA = pa.schema(
+    [("run_id", pa.string()), ("key", pa.string()), ("value", pa.float64()), ("value_text", pa.string())]
+)
+RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("run_name", pa.string()),
+        ("project", pa.string()),
+        ("entity", pa.string()),
+        ("state", pa.string()),
+        ("created_at", TS),
+        ("finished_at", TS),
+        ("last_timestamp", TS),
+        ("runtime_s", pa.float64()),
+        ("tags", pa.list_(pa.string())),
+        ("run_kind", pa.string()),
+        ("sweep_name", pa.string()),
+        ("sweep_run_letter", pa.string()),
+        ("base_model_id", pa.string()),
+        ("lora_rank", pa.int64()),
+        ("learning_rate", pa.float64()),
+        ("kl_beta", pa.float64()),
+        ("loss_type", pa.string()),
+        ("total_steps", pa.int64()),
+        ("num_groups_per_step", pa.int64()),
+        ("samples_per_group", pa.int64()),
+        ("rollout_horizon_years", pa.int64()),
+        ("last_step", pa.int64()),
+        ("steps_logged", pa.int64()),
+        ("config", pa.string()),
+        ("summary", pa.string()),
+        ("source", pa.string()),
+        ("source_path", pa.string()),
+        ("source_files", pa.list_(pa.string())),
+        ("group_name", pa.string()),
+        ("job_type", pa.string()),
+        ("notes", pa.string()),
+        ("exit_code", pa.int64()),
+        ("resumed", pa.bool_()),
+        ("history_rows", pa.int64()),
+        ("tail_status", pa.string()),
+        ("corrupt_records", pa.int64()),
+        ("writer_version", pa.string()),
+        ("metric_definitions", pa.string()),
+        ("ingested_at", TS),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    run_id: str
+    files: tuple[Path, ...]
+
+    def fingerprint(self) -> str:
+        """Changes whenever any file of the run is added, removed, grows or is rewritten."""
+        parts = []
+        for path in self.files:
+            st = path.stat()
+            parts.append(f"{path}|{st.st_size}|{st.st_mtime_ns}")
+        return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
+
+    def last_modified(self) -> float:
+        return max(p.stat().st_mtime for p in self.files)
+
+
+def discover_runs(roots: Iterable[Path]) -> dict[str, RunFiles]:
+    """Find `run-<id>.wandb` files anywhere under the roots, grouped by run id."""
+    found: dict[str, set[Path]] = {}
+    for root in roots:
+        if root.is_file() and root.suffix == ".wandb":
+            candidates = [root]
+        elif root.is_dir():
+            candidates = root.rglob("*.wandb")
+        else:
+            continue
+        for path in candidates:
+            match = RUN_FILE.match(path.name)
+            run_id = match["run_id"] if match else path.stem
+            found.setdefault(run_id, set()).add(path.resolve())
+    return {rid: RunFiles(rid, tuple(sorted(paths))) for rid, paths in sorted(found.items())}
+
+
+@dataclass
+class RunTables:
+    run_id: str
+    runs: pa.Table
+    config: pa.Table
+    summary: pa.Table
+    metric_points: pa.Table
+    quarantined: list[QuarantinedItem] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "runs": self.runs.num_rows,
+            "config": self.config.num_rows,
+            "summary": self.summary.num_rows,
+            "metric_points": self.metric_points.num_rows,
+            "quarantined": len(self.quarantined),
+        }
+
+
+def split_value(value: Any) -> tuple[float | None, str | None]:
+    """(value, value_text) per WAREHOUSE.md: numbers in `value`; strings, booleans, media in text."""
+    if isinstance(value, bool):
+        return None, "true" if value else "false"
+    if isinstance(value, int | float):
+        number = float(value)
+        if math.isfinite(number):
+            return number, None
+        return number, json.dumps(number)  # NaN / Infinity / -Infinity, searchable as text too
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        return None, value
+    return None, json.dumps(value, sort_keys=True, allow_nan=True)
+
+
+def _finite_number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def row_step(row: dict[str, Any]) -> tuple[int, str]:
+    """The training step of a history row and what kind of row it is."""
+    for key in STEP_KEYS:
+        number = _finite_number(row.get(key))
+        if number is not None:
+            kind = "train" if key in TRAIN_STEP_KEYS else "eval"
+            return int(number), kind
+    kind = "final" if ("benchmark/complete" in row or "training_complete" in row) else "other"
+    return int(row.get("_step") or 0), kind
+
+
+def _to_datetime(epoch: float | None) -> datetime | None:
+    if epoch is None or not math.isfinite(epoch):
+        return None
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def _state(last: WandbFile, idle_s: float, idle_limit_s: float) -> str:
+    if last.has_exit:
+        if last.exit_code == 0:
+            return "finished"
+        return "killed" if last.exit_code in KILLED_EXIT_CODES or last.exit_code < 0 else "crashed"
+    # No exit record: a writer that is still appending is running, one that stopped has crashed.
+    return "running" if idle_s < idle_limit_s else "crashed"
+
+
+def _sweep_identity(name: str | None, tags: list[str]) -> tuple[str | None, str | None]:
+    """Sweep membership from the name, then a tag (issue 4 adds Axiom `sweep_run_started`, the authority)."""
+    if name and (m := SWEEP_NAME.match(name)):
+        return m["sweep"], m["letter"]
+    for tag in tags:
+        if m := SWEEP_TAG.match(tag):
+            return m["prefix"], m["letter"]
+    return None, None
+
+
+def _run_kind(name: str | None, tags: list[str], config: dict, has_train_rows: bool) -> str:
+    if "evaluation" in tags or (name or "").startswith("eval-") or "checkpoint_path" in config:
+        return "evaluation"
+    if has_train_rows or "total_steps" in config:
+        return "training"
+    return "other"
+
+
+def _config_value(config: dict, key: str, kind: type) -> Any:
+    value = config.get(key)
+    if isinstance(value, dict) and "value" in value:  # API-shaped config {"value": x, "desc": ...}
+        value = value["value"]
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 900.0) -> RunTables:
+    """Read every file of a run and build its raw tables. Damaged input is quarantined, never fatal."""
+    now = time.time() if now is None else now
+    quarantined: list[QuarantinedItem] = []
+    files: list[WandbFile] = []
+    for path in run.files:
+        try:
+            wf = read_wandb_file(path)
+        except (NotAWandbFile, OSError) as exc:
+            quarantined.append(QuarantinedItem(str(path), None, f"unreadable .wandb file: {exc}"))
+            continue
+        for problem in wf.stats.problems:
+            quarantined.append(QuarantinedItem(str(path), None, problem))
+        files.append(wf)
+    # Resume segments in the order they were written.
+    files.sort(key=lambda f: (f.start_time if f.start_time is not None else math.inf, str(f.path)))
+
+    mp: dict[str, list] = {name: [] for name in METRIC_POINTS_SCHEMA.names}
+    seq = 0
+    train_steps: set[int] = set()
+    all_steps: set[int] = set()
+    last_ts: float | None = None
+    for segment, wf in enumerate(files):
+        for row in wf.history:
+            step, kind = row_step(row)
+            all_steps.add(step)
+            if kind == "train":
+                train_steps.add(step)
+            ts = _finite_number(row.get("_timestamp"))
+            if ts is not None:
+                last_ts = ts if last_ts is None else max(last_ts, ts)
+            when = _to_datetime(ts)
+            runtime = _finite_number(row.get("_runtime"))
+            wandb_step = _finite_number(row.get("_step"))
+            for key, value in row.items():
+                if key in SYSTEM_KEYS or key.startswith("_"):
+                    continue
+                number, text = split_value(value)
+                mp["run_id"].append(run.run_id)
+                mp["step"].append(step)
+                mp["wandb_step"].append(None if wandb_step is None else int(wandb_step))
+                mp["timestamp"].append(when)
+                mp["runtime_s"].append(runtime)
+                mp["key"].append(key)
+                mp["value"].append(number)
+                mp["value_text"].append(text)
+                mp["row_kind"].append(kind)
+                mp["write_seq"].append(seq)
+                mp["segment"].append(segment)
+            seq += 1
+    metric_points = pa.table(mp, schema=METRIC_POINTS_SCHEMA)
+
+    config: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    for wf in files:  # later segments override earlier ones
+        config.update(wf.config)
+        summary.update(wf.summary)
+    last = files[-1] if files else None
+    name = next((f.display_name for f in reversed(files) if f.display_name), None)
+    tags = last.tags if last else []
+    starts = [f.start_time for f in files if f.start_time is not None]
+    created = min(starts) if starts else None
+    exit_runtime = sum(f.exit_runtime_s or 0.0 for f in files)
+    runtime = (last_ts - created) if (last_ts is not None and created is not None) else None
+    if runtime is None or exit_runtime > runtime:
+        runtime = exit_runtime or runtime
+    state = _state(last, now - run.last_modified(), idle_limit_s) if last else "unreadable"
+    finished_at = created + runtime if (state != "running" and created is not None and runtime) else None
+    sweep_name, letter = _sweep_identity(name, tags)
+    row = {
+        "run_id": run.run_id,
+        "run_name": name,
+        "project": next((f.project for f in reversed(files) if f.project), None),
+        "entity": next((f.entity for f in reversed(files) if f.entity), None),
+        "state": state,
+        "created_at": _to_datetime(created),
+        "finished_at": _to_datetime(finished_at),
+        "last_timestamp": _to_datetime(last_ts),
+        "runtime_s": runtime,
+        "tags": tags,
+        "run_kind": _run_kind(name, tags, config, bool(train_steps)),
+        "sweep_name": sweep_name,
+        "sweep_run_letter": letter,
+        "base_model_id": _config_value(config, "base_model_id", str),
+        "lora_rank": _config_value(config, "lora_rank", int),
+        "learning_rate": _config_value(config, "learning_rate", float),
+        "kl_beta": _config_value(config, "kl_beta", float),
+        "loss_type": _config_value(config, "loss_type", str),
+        "total_steps": _config_value(config, "total_steps", int),
+        "num_groups_per_step": _config_value(config, "num_groups_per_step", int),
+        "samples_per_group": _config_value(config, "samples_per_group", int),
+        "rollout_horizon_years": _config_value(config, "rollout_horizon_years", int),
+        "last_step": max(train_steps or all_steps) if (train_steps or all_steps) else None,
+        "steps_logged": len(train_steps),
+        "config": json.dumps(config, sort_keys=True, default=str),
+        "summary": json.dumps(summary, sort_keys=True, default=str),
+        "source": "offline",
+        "source_path": str(last.path) if last else str(run.files[-1]),
+        "source_files": [str(p) for p in run.files],
+        "group_name": last.group if last else None,
+        "job_type": last.job_type if last else None,
+        "notes": last.notes if last else None,
+        "exit_code": last.exit_code if last else None,
+        "resumed": len(files) > 1 or any(f.resumed for f in files),
+        "history_rows": seq,
+        "tail_status": last.stats.tail if last else None,
+        "corrupt_records": sum(f.stats.corrupt_records + f.stats.unparseable_records for f in files),
+        "writer_version": last.writer_version if last else None,
+        "metric_definitions": json.dumps([m for f in files for m in f.metrics]),
+        "ingested_at": datetime.now(tz=UTC),
+    }
+    runs = pa.Table.from_pylist([row], schema=RUNS_SCHEMA)
+    return RunTables(
+        run_id=run.run_id,
+        runs=runs,
+        config=_kv_table(run.run_id, config),
+        summary=_kv_table(run.run_id, summary),
+        metric_points=metric_points,
+        quarantined=quarantined,
+    )
+
+
+def _kv_table(run_id: str, values: dict[str, Any]) -> pa.Table:
+    cols: dict[str, list] = {name: [] for name in KV_SCHEMA.names}
+    for key, value in sorted(values.items()):
+        number, text = split_value(value)
+        cols["run_id"].append(run_id)
+        cols["key"].append(key)
+        cols["value"].append(number)
+        cols["value_text"].append(text)
+    return pa.table(cols, schema=KV_SCHEMA)
