@@ -20,7 +20,7 @@ def _build(paths: DataPaths) -> int:
     import dagster as dg
 
     from diplo_pipeline.definitions import defs
-    from diplo_pipeline.lib.build import build, ensure_dagster_home
+    from diplo_pipeline.build import build, ensure_dagster_home
 
     ensure_dagster_home(Path(".dagster_home"))
     started = time.perf_counter()

@@ -44,6 +44,7 @@ class BuildReport:
     axiom_days_built: list[str] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
     checks_failed: list[str] = field(default_factory=list)
+    check_metadata: dict[str, dict] = field(default_factory=dict)
 
 
 def _materialize(defs: dg.Definitions, instance: dg.DagsterInstance, selection, **kwargs) -> dg.ExecuteInProcessResult:
@@ -59,12 +60,12 @@ def _materialize(defs: dg.Definitions, instance: dg.DagsterInstance, selection, 
     )
 
 
-def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
-    failed = []
-    for event in result.get_asset_check_evaluations():
-        if not event.passed:
-            failed.append(f"{event.asset_key.to_user_string()}:{event.check_name}")
-    return failed
+def _record_checks(report: BuildReport, result: dg.ExecuteInProcessResult) -> None:
+    for evaluation in result.get_asset_check_evaluations():
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        report.check_metadata[name] = {k: v.value for k, v in evaluation.metadata.items()}
+        if not evaluation.passed:
+            report.checks_failed.append(name)
 
 
 def build(
@@ -90,11 +91,11 @@ def build(
         order = known + new
         progress(f"ingesting {len(changes)} new or changed runs ({len(gone)} removed) in one Dagster run")
         result = _materialize(defs, instance, [dg.AssetKey(["raw", "wandb_runs"])], tags=contiguous_range_tags(order, todo))
-        report.checks_failed += _failed_checks(result)
+        _record_checks(report, result)
 
     progress("staging Axiom export files")
     result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_export_files"])])
-    report.checks_failed += _failed_checks(result)
+    _record_checks(report, result)
     days = axiom_ingest.pending_days(paths)
     if days:
         progress(f"rebuilding {len(days)} Axiom day partitions in one Dagster run")

@@ -1,0 +1,158 @@
+"""`make bench`: diplo-pipeline's figures, each beside a baseline measured in the same run.
+
+    python -m bench.run [--runs 200] [--steps 500] [--axiom-events 5000000] [--work bench/results/work]
+
+Figures (ratios are ours ÷ baseline time; lower is better, 1.0 means as fast as the baseline):
+- `.wandb` read: values/s of the full reader (framing, CRC, protobuf, JSON, long table) beside the time to
+  only frame and parse the protobuf records of the same files.
+- Axiom ingest: rows/s of staging + day partitions (parse, validate, type, dedup, quarantine) beside
+  DuckDB's own `read_json` → `COPY … TO parquet` on the same files.
+- Cold build and one-new-run incremental build, wall time through Dagster on a fresh instance.
+- Peak memory of the process.
+The workload is generated once per size and reused (bench/results/work-*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from bench.measure import peak_rss_mb, timed
+from bench.workload import ensure_workload, write_extra_run
+from diplo_pipeline.build import build
+from diplo_pipeline.definitions import defs
+from diplo_pipeline.lib import axiom_ingest
+from diplo_pipeline.lib.axiom_files import discover_exports
+from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.wandb_file import ReadStats, iter_raw_records
+from diplo_pipeline.lib.wandb_runs import discover_runs, read_run
+from wandb.proto import wandb_internal_pb2 as pb
+
+console = Console()
+
+
+def parse_only(files: list[Path]) -> int:
+    record, count = pb.Record(), 0
+    for path in files:
+        for raw in iter_raw_records(path.read_bytes(), ReadStats()):
+            record.ParseFromString(raw)
+            count += 1
+    return count
+
+
+def read_all(runs) -> int:
+    return sum(read_run(run, idle_limit_s=1e12).metric_points.num_rows for run in runs.values())
+
+
+def axiom_ours(paths: DataPaths) -> int:
+    staged = axiom_ingest.stage_exports(paths)
+    return sum(axiom_ingest.build_day(paths, day) for day in sorted(staged.affected_days))
+
+
+def axiom_duckdb(files: list[Path], out: Path) -> int:
+    con = duckdb.connect()
+    try:
+        listed = [str(p) for p in files]
+        con.execute(
+            f"copy (select * from read_json($files, format = 'newline_delimited', union_by_name = true)) "
+            f"to '{out}' (format parquet, compression zstd)",
+            {"files": listed},
+        )
+        return con.execute(f"select count(*) from '{out}'").fetchone()[0]
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--axiom-events", type=int, default=5_000_000)
+    parser.add_argument("--work", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+
+    work = ensure_workload(args.work, args.runs, args.steps, args.axiom_events, progress=console.log)
+    scratch = Path(tempfile.mkdtemp(prefix="diplo-bench-"))
+    figures: list[tuple[str, str, str, str]] = []
+    try:
+        runs = discover_runs([work.wandb])
+        files = [p for r in runs.values() for p in r.files]
+        console.log(f"reading {len(runs)} runs")
+        ours = timed(lambda: read_all(runs))
+        base = timed(lambda: parse_only(files))
+        read_seconds = ours.seconds
+        figures.append((
+            ".wandb read (values/s)",
+            f"{ours.value / ours.seconds:,.0f} values/s ({ours.seconds:.1f}s)",
+            f"protobuf parse only: {base.seconds:.1f}s ({base.value:,} records)",
+            f"{ours.seconds / base.seconds:.2f}",
+        ))
+
+        exports = discover_exports([work.axiom])
+        data = DataPaths(scratch / "axiom-data", (work.wandb,), (work.axiom,), scratch / "sweeps")
+        console.log(f"ingesting {len(exports)} Axiom export files")
+        ours = timed(lambda: axiom_ours(data))
+        base = timed(lambda: axiom_duckdb(exports, scratch / "duck.parquet"))
+        ingest_seconds = read_seconds + ours.seconds
+        figures.append((
+            "Axiom ingest (rows/s)",
+            f"{ours.value / ours.seconds:,.0f} rows/s ({ours.seconds:.1f}s, {ours.value:,} rows after dedup)",
+            f"DuckDB read_json→COPY parquet: {base.value / base.seconds:,.0f} rows/s ({base.seconds:.1f}s)",
+            f"{ours.seconds / base.seconds:.2f}",
+        ))
+
+        console.log("cold build through Dagster")
+        inbox = scratch / "inbox-wandb"
+        shutil.copytree(work.wandb, inbox)
+        paths = DataPaths(scratch / "data", (inbox,), (work.axiom,), scratch / "sweeps")
+        definitions = defs()
+        with dg.DagsterInstance.ephemeral() as instance:
+            # The assets resolve their paths from the environment, as they do under `dagster dev`.
+            os.environ["DIPLO_DATA_DIR"] = str(paths.data_dir)
+            os.environ["DIPLO_WANDB_DIR"] = str(inbox)
+            os.environ["DIPLO_AXIOM_DIR"] = str(work.axiom)
+            cold = timed(lambda: build(definitions, instance, paths))
+            write_extra_run(inbox)
+            incremental = timed(lambda: build(definitions, instance, paths))
+        assert incremental.value.runs_changed and len(incremental.value.runs_changed) == 1
+        figures.append((
+            "cold build (wall)",
+            f"{cold.seconds:.1f}s ({cold.value.table_rows.get('metric_points', 0):,} metric points, "
+            f"{cold.value.table_rows.get('axiom_events', 0):,} events)",
+            f"the two ingest steps above, without Dagster: {ingest_seconds:.1f}s",
+            f"{cold.seconds / ingest_seconds:.2f}",
+        ))
+        figures.append((
+            "one new run (incremental wall)",
+            f"{incremental.seconds:.2f}s",
+            f"cold build: {cold.seconds:.1f}s",
+            f"{incremental.seconds / cold.seconds:.3f}",
+        ))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    table = Table("figure", "ours", "baseline (same run)", "ratio", title=(
+        f"diplo-pipeline bench: {args.runs} runs × {args.steps} steps, {args.axiom_events:,} Axiom events"
+    ))
+    for row in figures:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"peak memory: {peak_rss_mb():,.0f} MiB")
+    out = args.work / "latest.json"
+    out.write_text(json.dumps({"figures": figures, "peak_rss_mb": peak_rss_mb(), "argv": sys.argv[1:]}, indent=1))
+    console.print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

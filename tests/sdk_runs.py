@@ -1,0 +1,75 @@
+"""Runs written by the real WandB SDK in offline mode, each in its own process (see demo/sdk.py).
+
+Module-level functions so `run_in_subprocess` can start them in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+START = 1_766_430_000.0  # 2025-12-22T19:00:00Z
+STEP_S = 180.0
+
+
+def _row(step: int, **extra) -> dict:
+    return {
+        "benchmark/step": step,
+        "benchmark/loss": 0.05 + step / 1000,
+        "benchmark/kl": 0.02,
+        "benchmark/reward_mean": 3.0 + step / 100,
+        "benchmark/grad_norm": 2.0,
+        "benchmark/rollout_time_s": 120.0,
+        "benchmark/training_time_s": 60.0,
+        "benchmark/trajectories": 960,
+        "power_law/simulated_years_per_step": 563,
+        "_timestamp": START + STEP_S * step,
+        **extra,
+    }
+
+
+def simple_run(root: str, run_id: str, name: str, steps: int, *, first_step: int = 0, start: float = START,
+               resume: bool = False, crash: bool = False, loss_offset: float = 0.0, exit_code: int = 0,
+               tags: tuple[str, ...] = ()) -> None:
+    from diplo_pipeline.demo.sdk import offline_run
+
+    with offline_run(Path(root), run_id=run_id, name=name, start_time=start,
+                     config={"learning_rate": 1e-5, "total_steps": steps, "kl_beta": 0.0}, tags=list(tags),
+                     resume=resume) as run:
+        for step in range(first_step, first_step + steps):
+            row = _row(step)
+            row["benchmark/loss"] += loss_offset
+            run.log(row)
+        if crash:
+            time.sleep(1.0)  # let wandb-core write what it received, then die like a killed container
+            os._exit(1)
+        if exit_code:
+            run.finish(exit_code=exit_code)
+
+
+def edge_case_run(root: str, run_id: str) -> None:
+    """NaN/inf, strings, booleans, None, nested dicts, media, sparse keys and a step jump."""
+    import wandb
+
+    from diplo_pipeline.demo.sdk import offline_run
+
+    with offline_run(Path(root), run_id=run_id, name="grpo-20251222-190000", start_time=START,
+                     config={"learning_rate": 1e-5, "pfsp_weights": {"self": 0.3, "peer": 0.3}},
+                     tags=["edge"]) as run:
+        steps = list(range(10)) + list(range(20, 25))  # a step jump: 10..19 were never logged
+        for i, step in enumerate(steps):
+            row = _row(step)
+            row["benchmark/loss"] = float("nan") if step == 3 else row["benchmark/loss"]
+            row["ppo/is_ratio_max"] = float("inf") if step == 4 else 1.2
+            row["benchmark/used_cached_ref_logprobs"] = step % 2 == 0
+            row["trace_dir"] = None
+            row["profiling_mode"] = "rollout"
+            row["nested"] = {"a": i, "b": {"c": 0.5}}
+            if step % 5 == 0:  # sparse: an agent that only plays some steps
+                row["elo/grpo-20251222-190000_adapter_v0"] = 1000.0 + step
+            if step == 20:
+                row["games"] = wandb.Table(columns=["opponent", "win_rate"], data=[["random", 0.9]])
+                row["hist"] = wandb.Histogram([1, 2, 2, 3])
+            run.log(row)
+        run.log({"benchmark/evaluation_step": 20, "benchmark/overall_score": 55.5, "_timestamp": START + 5000})
