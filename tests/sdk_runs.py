@@ -5,8 +5,6 @@ Module-level functions so `run_in_subprocess` can start them in a fresh interpre
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 START = 1_766_430_000.0  # 2025-12-22T19:00:00Z
@@ -29,23 +27,23 @@ def _row(step: int, **extra) -> dict:
     }
 
 
-def simple_run(root: str, run_id: str, name: str, steps: int, *, first_step: int = 0, start: float = START,
-               resume: bool = False, crash: bool = False, loss_offset: float = 0.0, exit_code: int = 0,
-               tags: tuple[str, ...] = ()) -> None:
-    from diplo_pipeline.demo.sdk import offline_run
+def simple_run(root: str, run_id: str, name: str, steps: int, options: dict | None = None) -> None:
+    """options: first_step, start, resume, crash (die without an exit record), loss_offset, tags."""
+    opts = options or {}
+    first_step, start = opts.get("first_step", 0), opts.get("start", START)
+    resume, crash, loss_offset = opts.get("resume", False), opts.get("crash", False), opts.get("loss_offset", 0.0)
+    tags = opts.get("tags", ())
+    from diplo_pipeline.demo.sdk import kill_after_flush, offline_run
 
     with offline_run(Path(root), run_id=run_id, name=name, start_time=start,
                      config={"learning_rate": 1e-5, "total_steps": steps, "kl_beta": 0.0}, tags=list(tags),
-                     resume=resume) as run:
+                     resume=resume, console="wrap" if crash else "off") as run:
         for step in range(first_step, first_step + steps):
             row = _row(step)
             row["benchmark/loss"] += loss_offset
             run.log(row)
         if crash:
-            time.sleep(1.0)  # let wandb-core write what it received, then die like a killed container
-            os._exit(1)
-        if exit_code:
-            run.finish(exit_code=exit_code)
+            kill_after_flush(run, f"{run_id}: killed after step {first_step + steps - 1}")
 
 
 def edge_case_run(root: str, run_id: str) -> None:

@@ -33,18 +33,20 @@ def sdk_runs_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sdk")
     run_in_subprocess(sdk_runs.edge_case_run, str(root), "edge0001")
     run_in_subprocess(sdk_runs.simple_run, str(root), "fini0001", RUNS["fini0001"], 30)
-    run_in_subprocess(sdk_runs.simple_run, str(root), "crsh0001", RUNS["crsh0001"], 58, crash=True)
+    run_in_subprocess(sdk_runs.simple_run, str(root), "crsh0001", RUNS["crsh0001"], 58, {"crash": True},
+                      crash=True)
     # Resumed: crash after step 47, then resume the same run id from the checkpoint at step 40.
-    run_in_subprocess(sdk_runs.simple_run, str(root), "resm0001", RUNS["resm0001"], 48, crash=True)
-    run_in_subprocess(sdk_runs.simple_run, str(root), "resm0001", RUNS["resm0001"], 20, first_step=40,
-                      resume=True, loss_offset=1.0, start=sdk_runs.START + 3 * 3600)
+    run_in_subprocess(sdk_runs.simple_run, str(root), "resm0001", RUNS["resm0001"], 48, {"crash": True},
+                      crash=True)
+    run_in_subprocess(sdk_runs.simple_run, str(root), "resm0001", RUNS["resm0001"], 20,
+                      {"first_step": 40, "resume": True, "loss_offset": 1.0, "start": sdk_runs.START + 3 * 3600})
     set_mtime(root, sdk_runs.START + 86400)  # all writers stopped long ago
     return root
 
 
 @pytest.fixture
 def built(data_env, instance, sdk_runs_dir):
-    shutil.copytree(sdk_runs_dir, data_env.wandb_dirs[0], dirs_exist_ok=True)
+    shutil.copytree(sdk_runs_dir, data_env.wandb_dirs[0], dirs_exist_ok=True, symlinks=True)
     report = build(defs(), instance, data_env)
     return data_env, report
 
@@ -185,7 +187,7 @@ def test_axiom_quarantine_is_counted_by_the_asset_check(data_env, instance):
 
 
 def test_sensor_requests_exactly_the_new_run(data_env, instance, sdk_runs_dir):
-    shutil.copytree(sdk_runs_dir, data_env.wandb_dirs[0], dirs_exist_ok=True)
+    shutil.copytree(sdk_runs_dir, data_env.wandb_dirs[0], dirs_exist_ok=True, symlinks=True)
     definitions = defs()
     sensor = definitions.get_sensor_def("wandb_offline_runs_sensor")
     build(definitions, instance, data_env)

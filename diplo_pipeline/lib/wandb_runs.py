@@ -126,6 +126,8 @@ def discover_runs(roots: Iterable[Path]) -> dict[str, RunFiles]:
         else:
             continue
         for path in candidates:
+            if "latest-run" in path.parts:  # WandB's convenience link to a run folder found anyway
+                continue
             match = RUN_FILE.match(path.name)
             run_id = match["run_id"] if match else path.stem
             found.setdefault(run_id, set()).add(path.resolve())
