@@ -23,6 +23,7 @@ DAGSTER_YAML = """\
 telemetry:
   enabled: false
 """
+CATALOG = dg.AssetKey(["warehouse", "catalog"])
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -45,9 +46,12 @@ class BuildReport:
     table_rows: dict[str, int] = field(default_factory=dict)
     checks_failed: list[str] = field(default_factory=list)
     check_metadata: dict[str, dict] = field(default_factory=dict)
+    failed_steps: list[str] = field(default_factory=list)
 
 
-def _materialize(defs: dg.Definitions, instance: dg.DagsterInstance, selection, **kwargs) -> dg.ExecuteInProcessResult:
+def _materialize(
+    defs: dg.Definitions, instance: dg.DagsterInstance, selection, **kwargs
+) -> dg.ExecuteInProcessResult:
     # Autoloading sees an asset once per module that imports it: keep one definition per object.
     assets = list({id(a): a for a in [*(defs.assets or []), *(defs.asset_checks or [])]}.values())
     return dg.materialize(
@@ -103,12 +107,20 @@ def build(
         _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_events"])], tags=contiguous_range_tags(known, days))
         report.axiom_days_built = days
 
-    progress("publishing the DuckDB catalog")
-    result = _materialize(defs, instance, [dg.AssetKey(["warehouse", "catalog"])])
-    materialization = result.asset_materializations_for_node("warehouse__catalog")[-1]
-    report.table_rows = {
-        key.removeprefix("rows/"): int(value.value)
-        for key, value in materialization.metadata.items()
-        if key.startswith("rows/")
-    }
+    progress("running the SQL models and their checks, then publishing the DuckDB catalog")
+    selection = dg.AssetSelection.groups("staging", "intermediate", "marts") | dg.AssetSelection.assets(CATALOG)
+    # One run: a blocking data test that fails stops what depends on it, including the catalog (the last
+    # good catalog stays published).
+    result = _materialize(defs, instance, selection, raise_on_error=False)
+    _record_checks(report, result)
+    report.failed_steps = [
+        event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"
+    ]
+    materializations = result.asset_materializations_for_node("warehouse__catalog")
+    if materializations:
+        report.table_rows = {
+            key.removeprefix("rows/"): int(value.value)
+            for key, value in materializations[-1].metadata.items()
+            if key.startswith("rows/")
+        }
     return report

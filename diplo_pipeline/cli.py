@@ -36,9 +36,11 @@ def _build(paths: DataPaths) -> int:
     for name, rows in report.table_rows.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
+    for step in report.failed_steps:
+        console.print(f"[red]failed:[/] {step} — the catalog was not republished; see the Dagster UI (make dev)")
     for check in report.checks_failed:
         console.print(f"[yellow]check failed:[/] {check} — see `data/quarantine/` and the Dagster UI")
-    return 0
+    return 1 if report.failed_steps else 0
 
 
 def _demo(paths: DataPaths, seed: int) -> int:

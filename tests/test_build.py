@@ -189,7 +189,7 @@ def test_axiom_quarantine_is_counted_by_the_asset_check(data_env, instance):
 def test_sensor_requests_exactly_the_new_run(data_env, instance, sdk_runs_dir):
     shutil.copytree(sdk_runs_dir, data_env.wandb_dirs[0], dirs_exist_ok=True, symlinks=True)
     definitions = defs()
-    sensor = definitions.get_sensor_def("wandb_offline_runs_sensor")
+    sensor = next(s for s in definitions.sensors if s.name == "wandb_offline_runs_sensor")
     build(definitions, instance, data_env)
     run_in_subprocess(sdk_runs.simple_run, str(data_env.wandb_dirs[0]), "sens0001", "grpo-20251224-090000", 3)
     result = sensor(dg.build_sensor_context(instance=instance, definitions=definitions))

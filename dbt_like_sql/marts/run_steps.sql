@@ -1,9 +1,10 @@
+-- materialized: table
 -- run_steps: one row per (run_id, step) of training rows, the wide view a researcher reaches for first.
 -- When a resumed run logged a step twice, the later write (highest write_seq) wins for the whole row.
 -- Legacy keys of runs from before 2025-12-05 fill the same columns (source-data.md §1.10).
 with train_points as (
     select run_id, step, write_seq, timestamp, wandb_step, key, value
-    from metric_points
+    from stg_wandb__metric_points
     where row_kind = 'train'
 ),
 

@@ -1,9 +1,10 @@
 """The SQL model layer: `dbt_like_sql/{staging,intermediate,marts}/*.sql` as plain DuckDB SQL.
 
 A model's dependencies are the tables its query names, found with DuckDB's own parser
-(`json_serialize_sql`), minus its CTEs: no hand-kept lists, no templating. Every model materialises as
-`lake/<layer>/<model>.parquet`; inside a build, upstream models and raw sources are visible as views
-under their plain names, so a model file can be pasted into the DuckDB CLI against the catalog as is.
+(`json_serialize_sql`), minus its CTEs: no hand-kept lists, no templating. A model whose first line is
+`-- materialized: view` stays a view (cheap pass-throughs over big raw tables); every other model is
+written to `lake/<layer>/<model>.parquet`. Inside a build, raw sources and upstream models are visible
+under their plain names, exactly as in the catalog, so a model file can be pasted into the DuckDB CLI.
 `dbt_like_sql/tests/assert_*.sql` are data tests: a query that must return no rows.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -18,12 +20,24 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import yaml
 
+SQL_ROOT = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 LAYERS = ("staging", "intermediate", "marts")
+_MATERIALIZED = re.compile(r"^\s*--\s*materialized:\s*(view|table)\s*$", re.MULTILINE)
 
 
 class SqlModelError(Exception):
     """A model or test that cannot run, with the file and line that cause it."""
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    path: str  # glob relative to the lake root
+    asset: str  # the Dagster asset that writes it, as "a/b"
+    description: str
 
 
 @dataclass(frozen=True)
@@ -35,23 +49,44 @@ class SqlFile:
     refs: tuple[tuple[str, int], ...]  # (table name, line) of every table the query reads
 
     @property
-    def table_names(self) -> set[str]:
-        return {name for name, _ in self.refs}
+    def table_names(self) -> list[str]:
+        return [name for name, _ in self.refs]
+
+    @property
+    def materialized(self) -> str:
+        match = _MATERIALIZED.search(self.sql.split("\n\n", 1)[0])
+        return match.group(1) if match else "table"
+
+    @property
+    def description(self) -> str:
+        """The leading comment block, without the materialization line."""
+        lines = []
+        for line in self.sql.splitlines():
+            if not line.startswith("--"):
+                break
+            if not _MATERIALIZED.match(line):
+                lines.append(line.removeprefix("--").strip())
+        return " ".join(lines)
+
+    @property
+    def body(self) -> str:
+        return self.sql.rstrip().rstrip(";")
 
 
 def _line_of(sql: str, offset: int | None) -> int:
     return sql.count("\n", 0, offset or 0) + 1
 
 
-def _walk_refs(node: Any, ctes: set[str], out: list[tuple[str, int]]) -> None:
+def _walk_refs(node: Any, ctes: set[str], out: list[tuple[str, int | None]]) -> None:
     if isinstance(node, dict):
         cte_map = node.get("cte_map")
-        local = ctes | {entry["key"] for entry in cte_map.get("map", [])} if isinstance(cte_map, dict) else ctes
+        if isinstance(cte_map, dict):
+            ctes = ctes | {entry["key"] for entry in cte_map.get("map", [])}
         if node.get("type") == "BASE_TABLE" and node.get("table_name") and not node.get("schema_name"):
-            if node["table_name"] not in local:
+            if node["table_name"] not in ctes:
                 out.append((node["table_name"], node.get("query_location")))
         for value in node.values():
-            _walk_refs(value, local, out)
+            _walk_refs(value, ctes, out)
     elif isinstance(node, list):
         for value in node:
             _walk_refs(value, ctes, out)
@@ -66,11 +101,11 @@ def parse_refs(sql: str, path: Path) -> tuple[tuple[str, int], ...]:
         con.close()
     if tree.get("error"):
         position = tree.get("position")
-        line = _line_of(sql, int(position)) if position not in (None, "") else "?"
+        line = _line_of(sql, int(position)) if str(position or "").isdigit() else "?"
         raise SqlModelError(f"{path}:{line}: {tree.get('error_message')}")
     if len(tree["statements"]) != 1:
         raise SqlModelError(f"{path}: a model is exactly one SELECT statement, found {len(tree['statements'])}")
-    found: list[tuple[str, int]] = []
+    found: list[tuple[str, int | None]] = []
     _walk_refs(tree["statements"][0], set(), found)
     seen: dict[str, int] = {}
     for name, location in found:
@@ -78,70 +113,140 @@ def parse_refs(sql: str, path: Path) -> tuple[tuple[str, int], ...]:
     return tuple(seen.items())
 
 
-def load_sql_files(root: Path) -> dict[str, SqlFile]:
-    """Every model of the three layers, by name. Names must be unique across layers."""
-    models: dict[str, SqlFile] = {}
-    for layer in LAYERS:
-        for path in sorted((root / layer).glob("*.sql")):
-            if path.stem in models:
-                raise SqlModelError(f"{path}: model name {path.stem!r} already defined in {models[path.stem].path}")
-            sql = path.read_text()
-            models[path.stem] = SqlFile(path.stem, layer, path, sql, parse_refs(sql, path))
-    return models
+def load_sources(root: Path = SQL_ROOT) -> dict[str, Source]:
+    spec = yaml.safe_load((root / "sources.yml").read_text())["sources"]
+    return {name: Source(name, s["path"], s["asset"], s.get("description", "")) for name, s in spec.items()}
 
 
-def load_tests(root: Path) -> dict[str, SqlFile]:
-    tests = {}
-    for path in sorted((root / "tests").glob("assert_*.sql")):
+def _load_dir(root: Path, layer: str, pattern: str) -> dict[str, SqlFile]:
+    out = {}
+    for path in sorted((root / layer).glob(pattern)):
         sql = path.read_text()
-        tests[path.stem] = SqlFile(path.stem, "tests", path, sql, parse_refs(sql, path))
-    return tests
+        out[path.stem] = SqlFile(path.stem, layer, path, sql, parse_refs(sql, path))
+    return out
 
 
-def check_references(files: dict[str, SqlFile], models: dict[str, SqlFile], sources: set[str]) -> None:
-    """Every table a file reads must be a model or a raw source; say which file and line when not."""
-    for sql_file in files.values():
-        for name, line in sql_file.refs:
-            if name not in models and name not in sources:
-                raise SqlModelError(
-                    f"{sql_file.path}:{line}: reads table {name!r}, which is neither a model in dbt_like_sql/ "
-                    f"nor a source in sources.yml"
-                )
+@dataclass(frozen=True)
+class Project:
+    """Everything under dbt_like_sql/, validated: names unique, every reference resolvable, no cycles."""
 
+    root: Path
+    sources: dict[str, Source]
+    models: dict[str, SqlFile]
+    tests: dict[str, SqlFile]
 
-def build_order(models: dict[str, SqlFile]) -> list[str]:
-    graph = {name: {d for d in m.table_names if d in models} for name, m in models.items()}
-    try:
-        return list(TopologicalSorter(graph).static_order())
-    except CycleError as exc:
-        raise SqlModelError(f"models depend on each other in a cycle: {' -> '.join(exc.args[1])}") from exc
+    @classmethod
+    def load(cls, root: Path = SQL_ROOT) -> Project:
+        sources = load_sources(root)
+        models: dict[str, SqlFile] = {}
+        for layer in LAYERS:
+            for name, model in _load_dir(root, layer, "*.sql").items():
+                clash = models.get(name) or (sources.get(name) and root / "sources.yml")
+                if clash:
+                    where = clash.path if isinstance(clash, SqlFile) else clash
+                    raise SqlModelError(f"{model.path}: the name {name!r} is already defined in {where}")
+                models[name] = model
+        project = cls(root, sources, models, _load_dir(root, "tests", "assert_*.sql"))
+        for sql_file in [*models.values(), *project.tests.values()]:
+            for name, line in sql_file.refs:
+                if name not in models and name not in sources:
+                    raise SqlModelError(
+                        f"{sql_file.path}:{line}: reads table {name!r}, which is neither a model under "
+                        f"{root.name}/ nor a source in sources.yml"
+                    )
+        project.order()  # fail early on cycles
+        return project
+
+    def order(self) -> list[str]:
+        graph = {name: {d for d in m.table_names if d in self.models} for name, m in self.models.items()}
+        try:
+            return list(TopologicalSorter(graph).static_order())
+        except CycleError as exc:
+            raise SqlModelError(f"models depend on each other in a cycle: {' -> '.join(exc.args[1])}") from exc
+
+    def upstream(self, name: str) -> list[str]:
+        """The model and every model it reads from, in build order."""
+        needed, stack = set(), [name]
+        while stack:
+            current = stack.pop()
+            if current in needed:
+                continue
+            needed.add(current)
+            stack.extend(d for d in self.models[current].table_names if d in self.models)
+        return [m for m in self.order() if m in needed]
 
 
 def model_path(lake: Path, model: SqlFile) -> Path:
     return lake / model.layer / f"{model.name}.parquet"
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def register_views(con: duckdb.DuckDBPyConnection, tables: dict[str, Path]) -> None:
-    """Expose Parquet files (or globs) as views under plain names, as the catalog does."""
-    for name, path in tables.items():
-        con.execute(f"create or replace view {name} as select * from read_parquet({_quote(str(path))}, union_by_name = true)")
+def define_relations(
+    con: duckdb.DuckDBPyConnection,
+    project: Project,
+    lake: Path,
+    empty_schemas: dict[str, pa.Schema],
+    models: list[str] | None = None,
+) -> list[str]:
+    """Create the sources and models as relations on `con`, as users see them. Returns models skipped.
+
+    Sources are views over lake globs (an empty, typed table while the lake has no file yet); view models
+    are views over their SQL; table models are views over their Parquet (skipped until materialised).
+    """
+    for source in project.sources.values():
+        pattern = lake.resolve() / source.path
+        if any(pattern.parent.glob(pattern.name)):
+            con.execute(
+                f"create or replace view {source.name} as "
+                f"select * from read_parquet({quote(str(pattern))}, union_by_name = true)"
+            )
+        else:
+            con.register("empty_source", empty_schemas[source.name].empty_table())
+            con.execute(f"create or replace table {source.name} as select * from empty_source")
+            con.unregister("empty_source")
+    skipped = []
+    for name in models if models is not None else project.order():
+        model = project.models[name]
+        if model.materialized == "view":
+            con.execute(f"create or replace view {name} as {model.body}")
+            continue
+        target = model_path(lake.resolve(), model)
+        if target.exists():
+            con.execute(f"create or replace view {name} as select * from read_parquet({quote(str(target))})")
+        else:
+            skipped.append(name)
+    return skipped
 
 
-def materialize(con: duckdb.DuckDBPyConnection, model: SqlFile, target: Path) -> int:
-    """Run a model and write its Parquet atomically. Returns the row count."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+def materialize(con: duckdb.DuckDBPyConnection, model: SqlFile, lake: Path) -> int:
+    """Run a table model into its Parquet file atomically (or check a view model). Returns the row count."""
     try:
+        if model.materialized == "view":
+            return con.execute(f"select count(*) from ({model.body})").fetchone()[0]
+        target = model_path(lake, model)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
         try:
-            con.execute(f"copy ({model.sql.rstrip().rstrip(';')}) to {_quote(tmp)} (format parquet, compression zstd)")
-        except duckdb.Error as exc:
-            raise SqlModelError(f"{model.path}: {exc}") from exc
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return con.execute(f"select count(*) from read_parquet({_quote(str(target))})").fetchone()[0]
+            con.execute(f"copy ({model.body}) to {quote(tmp)} (format parquet, compression zstd)")
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        con.execute(f"create or replace view {model.name} as select * from read_parquet({quote(str(target))})")
+        return con.execute(f"select count(*) from {model.name}").fetchone()[0]
+    except duckdb.Error as exc:
+        raise SqlModelError(f"{model.path}: {type(exc).__name__}: {exc}") from exc
+
+
+def run_test(con: duckdb.DuckDBPyConnection, test: SqlFile, limit: int = 10) -> tuple[int, list[dict]]:
+    """(number of offending rows, the first of them). A data test passes with zero rows."""
+    try:
+        relation = con.sql(test.body)
+        count = con.execute(f"select count(*) from ({test.body})").fetchone()[0]
+        rows = relation.limit(limit).fetchall()
+        return count, [dict(zip(relation.columns, row)) for row in rows]
+    except duckdb.Error as exc:
+        raise SqlModelError(f"{test.path}: {type(exc).__name__}: {exc}") from exc

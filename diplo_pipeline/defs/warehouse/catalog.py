@@ -2,16 +2,15 @@
 
 import dagster as dg
 
-from diplo_pipeline.defs.axiom.assets import axiom_events
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.defs.wandb.assets import wandb_runs
+from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
 from diplo_pipeline.lib.catalog import build_catalog
 from diplo_pipeline.lib.metadata import markdown_table
 
 
 @dg.asset(
     key=["warehouse", "catalog"],
-    deps=[wandb_runs, axiom_events],
+    deps=[asset_key(name) for name in [*PROJECT.sources, *PROJECT.models]],
     group_name="warehouse",
     kinds={"duckdb"},
     owners=["team:diplo-pipeline"],
@@ -22,7 +21,7 @@ from diplo_pipeline.lib.metadata import markdown_table
 )
 def catalog(diplo: DiploData) -> dg.MaterializeResult:
     paths = diplo.paths()
-    counts = build_catalog(paths.lake, paths.catalog)
+    counts = build_catalog(paths.lake, paths.catalog, PROJECT)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(paths.catalog)),
