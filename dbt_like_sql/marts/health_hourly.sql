@@ -1,0 +1,35 @@
+-- health_hourly: pipeline health per hour. No emitter writes `level` or `message`: an error is an event
+-- whose name contains error/fail, or a span_duration with status = 'error'. Rollout completion and
+-- inference latency count too (the old CLI ignored them, so every hour looked healthy).
+with hourly as (
+    select
+        event_hour as hour,
+        count(*) as events,
+        count(*) filter (
+            event like '%error%' or event like '%fail%' or (event = 'span_duration' and status = 'error')
+        ) as error_events,
+        count(*) filter (event = 'rollout_start') as rollouts_started,
+        count(*) filter (event = 'rollout_complete') as rollouts_completed,
+        count(*) filter (event = 'rollout_error') as rollouts_failed,
+        avg(duration_ms) filter (event = 'inference_response') as avg_inference_ms
+    from stg_axiom__events
+    group by event_hour
+),
+
+rates as (
+    select
+        *,
+        error_events / events as error_rate,
+        rollouts_completed / nullif(rollouts_started, 0) as completion_rate
+    from hourly
+)
+
+select
+    *,
+    case
+        when error_rate >= 0.05 or completion_rate < 0.80 then 'unhealthy'
+        when error_rate >= 0.01 or completion_rate < 0.95 then 'degraded'
+        else 'healthy'
+    end as status
+from rates
+order by hour

@@ -1,0 +1,33 @@
+"""Threshold checks on the marts (dbt_like_sql/thresholds.yml): they warn with the value and the limit."""
+
+import dagster as dg
+
+from diplo_pipeline.defs.resources import DiploData
+from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
+from diplo_pipeline.lib.metadata import markdown_table
+from diplo_pipeline.lib.thresholds import Threshold, load_thresholds
+
+
+def _threshold_check(spec: Threshold) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=asset_key(spec.model), name=spec.name, description=spec.description, blocking=False)
+    def _check(diplo: DiploData) -> dg.AssetCheckResult:
+        con = lake_connection(diplo)
+        try:
+            passed, value, worst = spec.evaluate(con)
+        finally:
+            con.close()
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "actual": dg.MetadataValue.float(value) if value is not None else dg.MetadataValue.text("no data"),
+                "threshold": f"{spec.op} {spec.threshold:g}",
+                "worst_rows": dg.MetadataValue.md(markdown_table(worst)),
+            },
+            description=f"actual {value:.4g} vs required {spec.op} {spec.threshold:g}" if value is not None else None,
+        )
+
+    return _check
+
+
+threshold_checks = [_threshold_check(spec) for spec in load_thresholds()]
