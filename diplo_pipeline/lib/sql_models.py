@@ -222,10 +222,11 @@ def define_relations(
 
 
 def materialize(con: duckdb.DuckDBPyConnection, model: SqlFile, lake: Path) -> int:
-    """Run a table model into its Parquet file atomically (or check a view model). Returns the row count."""
+    """Run a table model into its Parquet file atomically, or define a view model; then expose it on `con`."""
     try:
         if model.materialized == "view":
-            return con.execute(f"select count(*) from ({model.body})").fetchone()[0]
+            con.execute(f"create or replace view {model.name} as {model.body}")
+            return con.execute(f"select count(*) from {model.name}").fetchone()[0]
         target = model_path(lake, model)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

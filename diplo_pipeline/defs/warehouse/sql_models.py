@@ -65,8 +65,6 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
         con = lake_connection(diplo, upstream_of=model.name)
         try:
             rows = materialize(con, model, diplo.paths().lake)
-            if model.materialized == "view":
-                con.execute(f"create or replace view {model.name} as {model.body}")
             relation = con.sql(f"select * from {model.name} limit 10")
             preview = [dict(zip(relation.columns, r)) for r in relation.fetchall()]
             schema = _column_schema(con, model.name)
