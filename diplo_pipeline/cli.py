@@ -39,7 +39,14 @@ def _build(paths: DataPaths) -> int:
     for step in report.failed_steps:
         console.print(f"[red]failed:[/] {step} — the catalog was not republished; see the Dagster UI (make dev)")
     for check in report.checks_failed:
-        console.print(f"[yellow]check failed:[/] {check} — see `data/quarantine/` and the Dagster UI")
+        meta = report.check_metadata.get(check, {})
+        if "threshold" in meta:
+            detail = f"actual {meta['actual']} vs required {meta['threshold']}"
+        elif "quarantine_folder" in meta:
+            detail = f"{meta.get('quarantined_lines', meta.get('quarantined_items'))} items in {meta['quarantine_folder']}"
+        else:
+            detail = f"{meta.get('offending_rows', '?')} offending rows"
+        console.print(f"[yellow]check failed[/] {check}: {detail}")
     return 1 if report.failed_steps else 0
 
 

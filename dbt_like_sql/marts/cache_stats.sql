@@ -44,11 +44,11 @@ all_samples as (
 select
     a.event_hour as hour,
     a.samples,
-    coalesce(sum(i.new_queries), 0) as queries,
-    coalesce(sum(i.new_hits), 0) as hits,
+    coalesce(sum(i.new_queries), 0)::bigint as queries,
+    coalesce(sum(i.new_hits), 0)::bigint as hits,
     sum(i.new_hits) / nullif(sum(i.new_queries), 0) as hit_rate,
-    coalesce(sum(i.prompt_tokens_total), 0) as prompt_tokens,
-    coalesce(sum(i.prompt_tokens_cached), 0) as tokens_saved_est
+    coalesce(sum(i.prompt_tokens_total), 0)::bigint as prompt_tokens,
+    coalesce(sum(i.prompt_tokens_cached), 0)::bigint as tokens_saved_est
 from all_samples as a
 left join increments as i using (event_hour)
 group by a.event_hour, a.samples

@@ -1,0 +1,81 @@
+"""Writing one process's worth of a run through the real SDK (see sdk.py), and dating the file afterwards."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from diplo_pipeline.demo.legacy_rows import TableValue
+from diplo_pipeline.demo.sdk import kill_after_flush, offline_run, run_in_subprocess
+
+
+@dataclass(frozen=True)
+class ProcessWrite:
+    """What one trainer (or evaluation) process logs into a run."""
+
+    run_id: str
+    name: str
+    start_time: float  # epoch seconds: the process's start
+    config: dict
+    tags: list[str]
+    rows: list[dict]
+    resume: bool = False  # re-opens an existing run id (second offline-run folder)
+    kill_line: str | None = None  # when set, the process is killed after the rows, printing this line
+    last_time: float = 0.0  # simulated time of the last record: the file's mtime, so it looks idle since
+
+
+def write_process(root: str, write: ProcessWrite) -> None:
+    """Entry point of the spawned child: log every row, then finish or get killed."""
+    import wandb
+
+    with offline_run(
+        Path(root),
+        run_id=write.run_id,
+        name=write.name,
+        start_time=write.start_time,
+        config=write.config,
+        tags=write.tags,
+        resume=write.resume,
+        console="wrap" if write.kill_line else "off",
+    ) as run:
+        for row in write.rows:
+            run.log(
+                {
+                    key: wandb.Table(columns=value.columns, data=value.data)
+                    if isinstance(value, TableValue)
+                    else value
+                    for key, value in row.items()
+                }
+            )
+        if write.kill_line:
+            kill_after_flush(run, write.kill_line)
+
+
+def write_processes(root: Path, writes: list[ProcessWrite]) -> list[Path]:
+    """Write a run's processes one after another; return each process's new `.wandb` file."""
+    files = []
+    for write in writes:
+        before = set(_run_files(root, write.run_id))
+        if before:
+            # The offline folder is named after the wall-clock second: a resumed process must not reuse it.
+            _wait_for_next_second(max(path.parent.name for path in before))
+        run_in_subprocess(write_process, str(root), write, crash=write.kill_line is not None)
+        (written,) = set(_run_files(root, write.run_id)) - before
+        if write.kill_line and write.kill_line.encode() not in written.read_bytes():
+            # The line is printed after the last row: without it on disk, rows may be missing too.
+            raise RuntimeError(f"{written} lacks the console output logged after its last row")
+        os.utime(written, (write.last_time, write.last_time))
+        files.append(written)
+    return files
+
+
+def _run_files(root: Path, run_id: str) -> list[Path]:
+    return sorted((root / "wandb").glob(f"offline-run-*-{run_id}/run-{run_id}.wandb"))
+
+
+def _wait_for_next_second(folder: str) -> None:
+    stamp = folder.split("-")[2]  # offline-run-YYYYMMDD_HHMMSS-<id>
+    while time.strftime("%Y%m%d_%H%M%S") <= stamp:
+        time.sleep(0.05)
