@@ -56,7 +56,7 @@ def read_all(runs) -> int:
 
 def axiom_ours(paths: DataPaths) -> int:
     staged = axiom_ingest.stage_exports(paths)
-    return sum(axiom_ingest.build_day(paths, day) for day in sorted(staged.affected_days))
+    return sum(axiom_ingest.build_days(paths, sorted(staged.affected_days)).values())
 
 
 def axiom_duckdb(files: list[Path], out: Path) -> int:
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
         console.log("cold build through Dagster")
         inbox = scratch / "inbox-wandb"
-        shutil.copytree(work.wandb, inbox)
+        shutil.copytree(work.wandb, inbox, symlinks=True)
         paths = DataPaths(scratch / "data", (inbox,), (work.axiom,), scratch / "sweeps")
         definitions = defs()
         with dg.DagsterInstance.ephemeral() as instance:

@@ -39,15 +39,17 @@ def test_ndjson_known_fields_typed_unknown_kept_in_payload(tmp_path):
     path.write_text(ndjson(EVENTS))
     parsed = parse_export(path)
     assert not parsed.quarantined
-    rows = {r["event"]: r for r in parsed.rows}
+    table = parsed.table()
+    rows = {r["event"]: r for r in table.to_pylist()}
     assert rows["rollout_start"]["horizon_type"] == "long" and rows["rollout_start"]["warmup_phases"] == 0
     assert rows["rollout_start"]["time_raw"] == "2025-12-22T19:14:08.123456789Z"
     assert json.loads(rows["rollout_start"]["payload"])["field_added_later"] == {"x": 1}
     assert rows["rollout_complete"]["total_duration_ms"] == 92000
+    assert rows["rollout_start"]["event_time"].microsecond == 123456
     assert rows["gpu_stats"]["run_name"] == "grpo-20251222-191408"
     assert rows["sweep_run_started"]["run_name"] == "stability-ablation-A-20251226-124256"
     assert rows["sweep_run_started"]["sweep_run_id"] == "A"  # the sweep letter, not a WandB run id
-    assert parsed.days == ["2025-12-22", "2025-12-23"]
+    assert sorted(set(table.column("day").to_pylist())) == ["2025-12-22", "2025-12-23"]
 
 
 def test_malformed_lines_are_quarantined_with_file_line_and_reason(tmp_path):
@@ -59,7 +61,7 @@ def test_malformed_lines_are_quarantined_with_file_line_and_reason(tmp_path):
     lines.append('{"_time": "2025-12-22T19:16:00Z"}')  # no event name
     path.write_text("\n".join(lines) + "\n")
     parsed = parse_export(path)
-    assert len(parsed.rows) == 2
+    assert len(parsed) == 2
     reasons = {q.line: q.reason for q in parsed.quarantined}
     assert set(reasons) == {2, 4, 5, 6}
     assert "malformed JSON" in reasons[2] and "_time" in reasons[4] and "RFC3339" in reasons[5]
@@ -79,17 +81,17 @@ def test_json_array_csv_and_gzip_give_the_same_events(tmp_path):
     array = parse_export(tmp_path / "a.json")
     gz = parse_export(tmp_path / "b.ndjson.gz")
     csv_rows = parse_export(tmp_path / "c.csv")
-    assert [r["event_id"] for r in array.rows] == [r["event_id"] for r in gz.rows]
-    assert csv_rows.rows[0]["total_duration_ms"] == 92000
+    assert array.event_ids == gz.event_ids and len(array) == 2
+    assert csv_rows.table().column("total_duration_ms").to_pylist() == [92000]
     # The CSV row is the same stored event as the JSON one, once Axiom-only fields (_sysTime) are set aside.
-    assert csv_rows.rows[0]["event_id"] == gz.rows[1]["event_id"]
+    assert csv_rows.event_ids[0] == gz.event_ids[1]
 
 
 def test_damaged_json_array_keeps_the_good_elements(tmp_path):
     text = "[\n" + json.dumps(EVENTS[0]) + ",\n{\"_time\": \"2025-12-22T19:15:00Z\", \"event\": oops},\n" + json.dumps(EVENTS[1]) + "\n]"
     (tmp_path / "a.json").write_text(text)
     parsed = parse_export(tmp_path / "a.json")
-    assert [r["event"] for r in parsed.rows] == ["rollout_start", "rollout_complete"]
+    assert parsed.table().column("event").to_pylist() == ["rollout_start", "rollout_complete"]
     assert len(parsed.quarantined) == 1 and parsed.quarantined[0].line == 3
 
 

@@ -31,7 +31,14 @@ from diplo_pipeline.demo.plan import (
     DemoPlan,
     RunPlan,
 )
-from diplo_pipeline.demo.timeline import US, RunTimeline, Segment, benchmark_evaluations, to_us
+from diplo_pipeline.demo.timeline import (
+    US,
+    BenchmarkEvaluation,
+    RunTimeline,
+    Segment,
+    benchmark_evaluations,
+    to_us,
+)
 from diplo_pipeline.demo.trainer_rows import RunRows
 
 GPU_MEMORY_TOTAL = 85_520_809_984  # H100 80 GB, as nvidia-smi reports it
@@ -65,7 +72,7 @@ def build_axiom_events(
     """All events of the demo, sorted by `_time` (stable for equal times)."""
     rng = random.Random(f"{plan.seed}:axiom")
     sampled: list[SampledRollout] = []
-    eval_calls: list[tuple[str, InferenceCall]] = []  # (job id, call)
+    eval_calls: list[InferenceCall] = []  # benchmark-suite jobs and the standalone evaluation
     for key, timeline in timelines.items():
         run_rng = random.Random(f"{plan.seed}:axiom:{key}")
         lora_kind = "mixed" if timeline.run.era == "current" else "base"
@@ -79,7 +86,7 @@ def build_axiom_events(
                     call = inference_call(
                         evaluation.start_us + span * (index + 1), run_rng.randint(2, 9), challenger, run_rng
                     )
-                    eval_calls.append((f"{key}:{evaluation.step}", call))
+                    eval_calls.append(call)
     evaluation_run = plan.run("evaluation")
     eval_start = to_us(evaluation_run.start)
     span = int(STANDALONE_EVAL.duration_s * US) // (STANDALONE_EVAL_CALLS + 1)
@@ -87,10 +94,10 @@ def build_axiom_events(
         call = inference_call(
             eval_start + span * (index + 1), rng.randint(1, 10), evaluation_run.config["checkpoint_path"], rng
         )
-        eval_calls.append(("evaluation", call))
+        eval_calls.append(call)
 
     plant_extraction_drop((r for s in sampled for r in s.responses), rng)
-    assign_cache_counters([c for s in sampled for c in s.calls] + [c for _, c in eval_calls], rng)
+    assign_cache_counters([c for s in sampled for c in s.calls] + eval_calls, rng)
 
     out = _Collector(rng)
     for rollout in sampled:
@@ -100,7 +107,7 @@ def build_axiom_events(
         out.flush(rollout.rollout.end_us, batch)
         for call in rollout.calls:
             out.flush(call.end_us, _inference_events(call, rng))
-    for _, call in eval_calls:
+    for call in eval_calls:
         out.flush(call.end_us, _inference_events(call, rng))
     for key, timeline in timelines.items():
         for segment in timeline.segments:
@@ -296,7 +303,7 @@ def _legacy_training_events(run: RunPlan, segment: Segment, rows: RunRows) -> li
     return events
 
 
-def _benchmark_complete(run: RunPlan, evaluation, seed: int) -> tuple[int, dict]:
+def _benchmark_complete(run: RunPlan, evaluation: BenchmarkEvaluation, seed: int) -> tuple[int, dict]:
     suite = suite_result(run, evaluation.step, seed)
     return (
         evaluation.end_us,

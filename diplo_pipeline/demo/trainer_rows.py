@@ -17,7 +17,7 @@ from diplo_pipeline.demo.league import league_rows
 from diplo_pipeline.demo.plan import DIVERGENCE, EXTRACTION_DROP, POWERS, RESUME, RunPlan
 from diplo_pipeline.demo.timeline import US, RunTimeline, Step, benchmark_evaluations
 
-DUMBBOT_STEP_CHANCE = 0.1
+DUMBBOT_STEP_SHARE = 0.1  # steps with a DumbBot 1-vs-6 benchmark rollout (and dumbbot/* keys)
 KL_EMA_ALPHA = 2 / (10 + 1)  # kl_horizon = 10
 
 
@@ -33,7 +33,7 @@ def trainer_rows(timeline: RunTimeline, seed: int) -> RunRows:
     run = timeline.run
     rng = random.Random(f"{seed}:wandb:{run.key}")
     model = _StepModel(run, rng)
-    dumbbot_steps = {step for step in range(1, run.steps) if rng.random() < DUMBBOT_STEP_CHANCE}
+    dumbbot_steps = set(rng.sample(range(1, run.steps), round(DUMBBOT_STEP_SHARE * run.steps)))
     league = league_rows(run.name, run.steps, run.league, dumbbot_steps, rng)
     metrics = [model.metrics(step, step in dumbbot_steps) for step in range(run.steps)]
     evaluations = {e.logged_after_step: e for e in benchmark_evaluations(timeline)}
@@ -42,8 +42,13 @@ def trainer_rows(timeline: RunTimeline, seed: int) -> RunRows:
     for index, segment in enumerate(timeline.segments):
         rows = []
         for step in segment.steps:
-            row = {**metrics[step.step], **_timing(step), **league[step.step], "_timestamp": step.end_us / US}
-            if index > 0 and step.step <= RESUME.crash_after_step:
+            row = {
+                **metrics[step.step],
+                **_timing(step, model.groups),
+                **league[step.step],
+                "_timestamp": step.end_us / US,
+            }
+            if index > 0 and step.step <= RESUME.crash_after_step:  # the resumed process re-logs these
                 row["benchmark/loss"] = round(row["benchmark/loss"] + RESUME.relogged_loss_offset, 6)
             rows.append(row)
             by_step[step.step] = row
@@ -57,7 +62,7 @@ def trainer_rows(timeline: RunTimeline, seed: int) -> RunRows:
     return RunRows(segments, by_step)
 
 
-def _timing(step: Step) -> dict:
+def _timing(step: Step, groups: int) -> dict:
     return {
         "benchmark/rollout_time_s": step.rollout_time_s,
         "benchmark/training_time_s": step.training_time_s,
@@ -65,7 +70,7 @@ def _timing(step: Step) -> dict:
         "rollout/max_volume_reload_s": step.volume_reload_s,
         "rollout/max_total_s": step.max_total_s,
         "rollout/failed_count": step.failed_count,
-        "buffer/consumed": 16 + step.failed_count,
+        "buffer/consumed": groups + step.failed_count,  # collected + failed
     }
 
 
@@ -77,6 +82,7 @@ class _StepModel:
         self.rng = rng
         self.config = experiment_config(run.name, run.config)
         self.years_per_step = simulated_years_per_step(self.config)
+        self.groups = self.config["num_groups_per_step"]
         self.kl_ema: float | None = None
 
     def progress(self, step: int) -> float:
@@ -131,7 +137,7 @@ class _StepModel:
             "benchmark/grad_norm": round(grad_norm, 6),
             "benchmark/used_cached_ref_logprobs": False,
             "buffer/depth": in_flight,
-            "buffer/spawned": 0 if ending else 16,
+            "buffer/spawned": 0 if ending else self.groups,
             "buffer/collection_polls": rng.randint(0, 3),
             "containers/in_flight": in_flight,
             "containers/cap": self.config["max_concurrent_containers"],

@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import orjson
 import pyarrow as pa
 
-from diplo_pipeline.lib.axiom_schema import EVENTS_SCHEMA, JSON, KNOWN_FIELDS, RENAMED
+from diplo_pipeline.lib.axiom_schema import EVENTS_SCHEMA, JSON_FIELDS, KNOWN_FIELDS, RENAMED
 from diplo_pipeline.lib.quarantine import QuarantinedItem
 
 EXPORT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
@@ -29,7 +31,6 @@ _RFC3339 = re.compile(
     r"^(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
 )
 _NOT_HASHED = ("_sysTime", "_rowId")  # differ between two exports of the same stored event
-_CHECKPOINT = re.compile(r"^(?P<run>.+?)/adapter_v\d+")
 
 
 def is_export_file(path: Path) -> bool:
@@ -63,58 +64,51 @@ def parse_time(raw: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def run_name_of(event: dict[str, Any]) -> str | None:
-    """The WandB run an event names, where it names one (source-data.md §2.5)."""
-    if isinstance(event.get("run_name"), str) and event["run_name"]:
-        return event["run_name"]
-    context = event.get("context")
-    if isinstance(context, str) and ":" in context:
-        return context.split(":", 1)[1] or None
-    for key in ("challenger_path", "checkpoint_path"):
-        path = event.get(key)
-        if isinstance(path, str) and (m := _CHECKPOINT.match(path.rstrip("/").split("/data/")[-1])):
-            return m["run"]
-    return None
-
-
-def _coerce(value: Any, kind: pa.DataType) -> Any:
-    """Typed column value, or None when the field holds something else (the payload keeps the original)."""
-    if value is None:
-        return None
-    if kind == JSON and not isinstance(value, str):
-        return json.dumps(value, sort_keys=True)
-    if pa.types.is_string(kind):
-        return value if isinstance(value, str) else json.dumps(value)
-    if isinstance(value, bool):
-        return None
+def _canonical(event: dict[str, Any]) -> bytes:
+    """Sorted-key compact JSON: the same event gives the same bytes whatever file format carried it."""
     try:
-        if pa.types.is_integer(kind):
-            number = float(value)
-            return int(number) if number.is_integer() else None
-        number = float(value)
-        return number if number == number else None  # NaN stays in the payload only
-    except (TypeError, ValueError, OverflowError):
-        return None
+        return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # NaN/Infinity from a lenient writer: keep them as the stdlib writes them
+        return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def event_id(event: dict[str, Any]) -> str:
     body = {k: v for k, v in event.items() if k not in _NOT_HASHED}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.blake2b(canonical.encode(), digest_size=12).hexdigest()
+    return hashlib.blake2b(_canonical(body), digest_size=12).hexdigest()
+
+
+LEAN_SCHEMA = pa.schema(
+    [("event_id", pa.string()), ("time_raw", pa.string()), ("payload", pa.string()),
+     ("source_file", pa.string()), ("source_line", pa.int64())]
+)
 
 
 @dataclass
 class ParsedExport:
+    """The valid events of one file as canonical JSON text, and what was set aside.
+
+    Python only validates and canonicalises; typing the known fields is one vectorised DuckDB pass
+    (`typed_events`), which is what makes ingestion fast.
+    """
+
     path: Path
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
+    payloads: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
     quarantined: list[QuarantinedItem] = field(default_factory=list)
 
-    def table(self) -> pa.Table:
-        return pa.Table.from_pylist(self.rows, schema=EVENTS_SCHEMA)
+    def __len__(self) -> int:
+        return len(self.event_ids)
 
-    @property
-    def days(self) -> list[str]:
-        return sorted({row["day"] for row in self.rows})
+    def lean(self) -> pa.Table:
+        return pa.table(
+            [self.event_ids, self.times, self.payloads, [str(self.path)] * len(self), self.lines],
+            schema=LEAN_SCHEMA,
+        )
+
+    def table(self) -> pa.Table:
+        return typed_events(self.lean())
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -160,9 +154,12 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, Any, str | None]]:
 
 def _json_or_error(text: str) -> Any:
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        return ValueError(f"malformed JSON: {exc}")
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:  # the stdlib also reads NaN and Infinity, which lenient writers emit
+            return json.loads(text)
+        except ValueError as exc:
+            return ValueError(f"malformed JSON: {exc}")
 
 
 def _array_records(text: str) -> Iterator[tuple[int, Any, str | None]]:
@@ -197,27 +194,6 @@ def _api_rows(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield {n: v for n, v in zip(names, values) if v is not None}
 
 
-def _row(event: dict[str, Any], when: datetime, path: str, line: int) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "event_id": event_id(event),
-        "event_time": when,
-        "time_raw": event["_time"],
-        "day": when.date().isoformat(),
-        "event": event["event"],
-        "service": event.get("service") if isinstance(event.get("service"), str) else None,
-        "run_name": run_name_of(event),
-        "payload": json.dumps(event, sort_keys=True, ensure_ascii=False),
-        "source_file": path,
-        "source_line": line,
-    }
-    for key, value in event.items():
-        column = RENAMED.get(key, key)
-        kind = KNOWN_FIELDS.get(column)
-        if kind is not None:
-            row[column] = _coerce(value, kind)
-    return row
-
-
 def parse_export(path: Path) -> ParsedExport:
     """Parse one export file. Never raises for bad content: bad records are quarantined with the reason."""
     out = ParsedExport(path=path)
@@ -240,12 +216,74 @@ def parse_export(path: Path) -> ParsedExport:
             reason = "missing field event (the event name)"
         if reason is None:
             try:
-                when = parse_time(obj["_time"])
+                parse_time(obj["_time"])
             except ValueError as exc:
                 reason = str(exc)
         if reason is not None:
             shown = raw if raw is not None else json.dumps(obj, default=str)
             out.quarantined.append(QuarantinedItem(source, line, reason, shown))
             continue
-        out.rows.append(_row(obj, when, source, line))
+        out.event_ids.append(event_id(obj))
+        out.times.append(obj["_time"])
+        out.payloads.append(_canonical(obj).decode())
+        out.lines.append(line)
     return out
+
+
+def _json_struct() -> str:
+    """The json_transform structure of the known fields, keyed as the emitters write them."""
+    source_name = {column: field for field, column in RENAMED.items()}
+    types = {"event": "VARCHAR", "service": "VARCHAR", "run_name": "VARCHAR"}
+    for column, kind in KNOWN_FIELDS.items():
+        types[source_name.get(column, column)] = (
+            "JSON" if column in JSON_FIELDS else
+            "BIGINT" if pa.types.is_integer(kind) else "DOUBLE" if pa.types.is_floating(kind) else "VARCHAR"
+        )
+    return json.dumps(types)
+
+
+def _typed_select() -> str:
+    source_name = {column: field for field, column in RENAMED.items()}
+    columns = []
+    for column in KNOWN_FIELDS:
+        value = f'f."{source_name.get(column, column)}"'
+        columns.append(f'{value}::VARCHAR as "{column}"' if column in JSON_FIELDS else f'{value} as "{column}"')
+    return ",\n    ".join(columns)
+
+
+_TYPED_SQL = f"""
+with parsed as (
+    select *, json_transform(payload, $structure) as f
+    from lean
+)
+select
+    event_id,
+    cast(time_raw as timestamptz) as event_time,
+    time_raw,
+    strftime(timezone('UTC', cast(time_raw as timestamptz)), '%Y-%m-%d') as day,
+    f.event as event,
+    f.service as service,
+    coalesce(
+        nullif(f.run_name, ''),
+        nullif(split_part(f.context, ':', 2), ''),
+        nullif(regexp_extract(coalesce(f.challenger_path, f.checkpoint_path), '([^/]+)/adapter_v[0-9]+', 1), '')
+    ) as run_name,
+    {{columns}},
+    payload,
+    source_file,
+    source_line
+from parsed
+"""
+
+
+def typed_events(lean: pa.Table) -> pa.Table:
+    """Known fields as typed columns (a field holding the wrong type is NULL there, intact in payload)."""
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        con.register("lean", lean)
+        sql = _TYPED_SQL.replace("{columns}", _typed_select())
+        table = con.execute(sql, {"structure": _json_struct()}).to_arrow_table()
+    finally:
+        con.close()
+    return table.cast(EVENTS_SCHEMA)

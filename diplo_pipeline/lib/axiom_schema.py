@@ -13,6 +13,8 @@ import pyarrow as pa
 RENAMED = {"_time": "event_time", "_sysTime": "sys_time", "run_id": "sweep_run_id"}
 
 STR, INT, FLOAT, JSON = pa.string(), pa.int64(), pa.float64(), pa.string()
+# Fields holding lists or objects: kept as JSON text in their column.
+JSON_FIELDS = {"opponents", "results", "run_ids", "config", "completed_runs", "remaining_runs"}
 
 KNOWN_FIELDS: dict[str, pa.DataType] = {
     # rollouts

@@ -81,9 +81,8 @@ def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
 )
 def axiom_events(context: dg.AssetExecutionContext, diplo: DiploData) -> dg.MaterializeResult:
     paths = diplo.paths()
-    rows = []
-    for day in context.partition_keys:
-        rows.append({"day": day, "events": axiom_ingest.build_day(paths, day)})
+    counts = axiom_ingest.build_days(paths, list(context.partition_keys))
+    rows = [{"day": day, "events": n} for day, n in sorted(counts.items())]
     axiom_ingest.mark_days_built(paths, set(context.partition_keys))
     removed = axiom_ingest.remove_stale_days(paths)
     return dg.MaterializeResult(
