@@ -30,7 +30,6 @@ EXPORT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
 _RFC3339 = re.compile(
     r"^(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
 )
-_NOT_HASHED = ("_sysTime", "_rowId")  # differ between two exports of the same stored event
 
 
 def is_export_file(path: Path) -> bool:
@@ -72,9 +71,12 @@ def _canonical(event: dict[str, Any]) -> bytes:
         return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def event_id(event: dict[str, Any]) -> str:
-    body = {k: v for k, v in event.items() if k not in _NOT_HASHED}
-    return hashlib.blake2b(_canonical(body), digest_size=12).hexdigest()
+_UNHASHED_FIELDS = re.compile(rb'"_(?:sysTime|rowId)":(?:"[^"]*"|[0-9.eE+-]+|null),?')
+
+
+def event_id(canonical: bytes) -> str:
+    """Hash of the canonical event without the fields that differ between exports of one stored event."""
+    return hashlib.blake2b(_UNHASHED_FIELDS.sub(b"", canonical), digest_size=12).hexdigest()
 
 
 LEAN_SCHEMA = pa.schema(
@@ -223,9 +225,10 @@ def parse_export(path: Path) -> ParsedExport:
             shown = raw if raw is not None else json.dumps(obj, default=str)
             out.quarantined.append(QuarantinedItem(source, line, reason, shown))
             continue
-        out.event_ids.append(event_id(obj))
+        canonical = _canonical(obj)
+        out.event_ids.append(event_id(canonical))
         out.times.append(obj["_time"])
-        out.payloads.append(_canonical(obj).decode())
+        out.payloads.append(canonical.decode())
         out.lines.append(line)
     return out
 
