@@ -19,8 +19,8 @@ console = Console(stderr=True)
 def _build(paths: DataPaths) -> int:
     import dagster as dg
 
-    from diplo_pipeline.definitions import defs
     from diplo_pipeline.build import build, ensure_dagster_home
+    from diplo_pipeline.definitions import defs
 
     ensure_dagster_home(Path(".dagster_home"))
     started = time.perf_counter()
@@ -72,6 +72,8 @@ def _demo(paths: DataPaths, seed: int) -> int:
 
 
 def _sql(paths: DataPaths, query: str, fmt: str) -> int:
+    import duckdb
+
     from diplo_pipeline.lib.catalog import connect_readonly
 
     try:
@@ -84,7 +86,7 @@ def _sql(paths: DataPaths, query: str, fmt: str) -> int:
         if relation is None:
             return 0
         columns, rows = relation.columns, relation.fetchall()
-    except Exception as exc:  # duckdb's errors name the problem precisely; show them as they are
+    except duckdb.Error as exc:  # DuckDB's errors name the problem precisely; show them as they are
         console.print(f"[red]{type(exc).__name__}:[/] {exc}")
         return 1
     finally:

@@ -62,9 +62,7 @@ def _query(catalog: Path, sql: str) -> list[tuple]:
 def test_runs_states_and_steps(built):
     paths, report = built
     assert sorted(report.runs_changed) == sorted(RUNS)
-    rows = dict(
-        (r[0], r[1:]) for r in _query(paths.catalog, "select run_id, run_name, state, last_step, resumed from runs")
-    )
+    rows = {r[0]: r[1:] for r in _query(paths.catalog, "select run_id, run_name, state, last_step, resumed from runs")}
     assert rows["fini0001"] == (RUNS["fini0001"], "finished", 29, False)
     assert rows["crsh0001"] == (RUNS["crsh0001"], "crashed", 57, False)
     assert rows["resm0001"] == (RUNS["resm0001"], "finished", 59, True)
@@ -201,6 +199,6 @@ def test_definitions_load_with_dg_check_defs():
     dg.Definitions.validate_loadable(defs())
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([str(Path(sys.executable).parent / "dg"), "check", "defs"], cwd=root,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "All definitions loaded successfully" in done.stdout + done.stderr

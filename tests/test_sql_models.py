@@ -7,7 +7,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from diplo_pipeline.lib.sql_models import SQL_ROOT, Project, SqlModelError, define_relations, materialize, run_test
+from diplo_pipeline.lib.sql_models import (
+    SQL_ROOT,
+    Project,
+    SqlModelError,
+    define_relations,
+    materialize,
+    run_test,
+)
 
 SOURCES = """
 sources:

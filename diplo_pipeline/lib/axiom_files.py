@@ -34,8 +34,7 @@ _RFC3339 = re.compile(
 
 def is_export_file(path: Path) -> bool:
     name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
+    name = name.removesuffix(".gz")
     return name.endswith(EXPORT_SUFFIXES) and not path.name.startswith(".")
 
 
@@ -52,7 +51,7 @@ def discover_exports(roots: Iterable[Path]) -> list[Path]:
 def parse_time(raw: Any) -> datetime:
     """RFC3339Nano with a variable-length fraction; microsecond precision (the raw string is kept)."""
     if not isinstance(raw, str):
-        raise ValueError(f"_time is {type(raw).__name__}, not an RFC3339 string")
+        raise ValueError(f"_time is {type(raw).__name__}, not an RFC3339 string")  # noqa: TRY004 - a data error
     match = _RFC3339.match(raw.strip())
     if not match:
         raise ValueError(f"_time {raw!r} is not RFC3339")
@@ -254,7 +253,7 @@ def _typed_select() -> str:
     return ",\n    ".join(columns)
 
 
-_TYPED_SQL = f"""
+_TYPED_SQL = """
 with parsed as (
     select *, json_transform(payload, $structure) as f
     from lean
@@ -271,7 +270,7 @@ select
         nullif(split_part(f.context, ':', 2), ''),
         nullif(regexp_extract(coalesce(f.challenger_path, f.checkpoint_path), '([^/]+)/adapter_v[0-9]+', 1), '')
     ) as run_name,
-    {{columns}},
+    {columns},
     payload,
     source_file,
     source_line

@@ -82,9 +82,9 @@ def _walk_refs(node: Any, ctes: set[str], out: list[tuple[str, int | None]]) -> 
         cte_map = node.get("cte_map")
         if isinstance(cte_map, dict):
             ctes = ctes | {entry["key"] for entry in cte_map.get("map", [])}
-        if node.get("type") == "BASE_TABLE" and node.get("table_name") and not node.get("schema_name"):
-            if node["table_name"] not in ctes:
-                out.append((node["table_name"], node.get("query_location")))
+        name = node.get("table_name")
+        if node.get("type") == "BASE_TABLE" and name and not node.get("schema_name") and name not in ctes:
+            out.append((name, node.get("query_location")))
         for value in node.values():
             _walk_refs(value, ctes, out)
     elif isinstance(node, list):

@@ -226,7 +226,7 @@ def read_wandb_file(path: str | Path, *, data: bytes | None = None) -> WandbFile
     for raw in iter_raw_records(buf, out.stats):
         try:
             record.ParseFromString(raw)
-        except Exception as exc:  # protobuf's DecodeError, and worse for garbage that passed the CRC
+        except Exception as exc:  # noqa: BLE001 - DecodeError, and worse for garbage that passed the CRC
             out.stats.unparseable_records += 1
             out.stats.note(f"record {out.stats.records} does not parse as a Record: {exc}")
             continue
