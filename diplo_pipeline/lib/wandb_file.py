@@ -221,7 +221,7 @@ def read_wandb_file(path: str | Path, *, data: bytes | None = None) -> WandbFile
     path = Path(path)
     buf = data if data is not None else path.read_bytes()
     out = WandbFile(path=path)
-    summary_json: dict[tuple[str, ...], Any] = {}  # last raw update per key path; decoded once at the end
+    summary_json: dict[str, Any] = {}  # last raw update per key path; decoded once at the end
     record = pb.Record()
     for raw in iter_raw_records(buf, out.stats):
         try:
@@ -238,10 +238,11 @@ def read_wandb_file(path: str | Path, *, data: bytes | None = None) -> WandbFile
             row.setdefault("_step", 0)  # proto3: step 0 is written as "unset"
             out.history.append(row)
         elif kind == "summary":
+            # About two summary records per logged row: keep this loop to a dict store per item.
             for item in record.summary.update:
-                summary_json[tuple(_item_path(item))] = item
+                summary_json[item.key or "\x1f".join(item.nested_key)] = item
             for item in record.summary.remove:
-                summary_json.pop(tuple(_item_path(item)), None)
+                summary_json.pop(item.key or "\x1f".join(item.nested_key), None)
         elif kind == "run":
             _apply_run_record(out, record.run)
         elif kind == "config":

@@ -28,7 +28,6 @@ RUN_FILE = re.compile(r"^run-(?P<run_id>[A-Za-z0-9_-]+)\.wandb$")
 STEP_KEYS = ("benchmark/step", "benchmark/evaluation_step", "elo/evaluation_step", "step")
 TRAIN_STEP_KEYS = ("benchmark/step", "step")
 EVAL_STEP_KEYS = ("benchmark/evaluation_step", "elo/evaluation_step")
-SYSTEM_KEYS = ("_step", "_timestamp", "_runtime")
 SWEEP_NAME = re.compile(r"^(?P<sweep>.+)-(?P<letter>[A-H])-(?P<ts>\d{8}-\d{6})$")
 SWEEP_TAG = re.compile(r"^(?P<prefix>.+?)-(?P<letter>[A-H])(?:-[A-Za-z0-9_.-]+)?$")
 KILLED_EXIT_CODES = {130, 137, 143, 255}  # SIGINT / SIGKILL / SIGTERM / wandb's "interrupted"
@@ -249,40 +248,65 @@ def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 9
     # Resume segments in the order they were written.
     files.sort(key=lambda f: (f.start_time if f.start_time is not None else math.inf, str(f.path)))
 
-    mp: dict[str, list] = {name: [] for name in METRIC_POINTS_SCHEMA.names}
-    seq = 0
+    # Per-row facts are kept once per row and spread to the values with one vectorised `take`:
+    # the per-value Python work is only the key, the value and its row number.
+    per_row: dict[str, list] = {"step": [], "wandb_step": [], "timestamp": [], "runtime_s": [], "row_kind": [],
+                                "segment": []}
+    keys: list[str] = []
+    numbers: list[float | None] = []
+    texts: list[str | None] = []
+    row_of_value: list[int] = []
     train_steps: set[int] = set()
-    all_steps: set[int] = set()
     last_ts: float | None = None
+    seq = 0
     for segment, wf in enumerate(files):
         for row in wf.history:
             step, kind = row_step(row)
-            all_steps.add(step)
             if kind == "train":
                 train_steps.add(step)
             ts = _finite_number(row.get("_timestamp"))
             if ts is not None:
                 last_ts = ts if last_ts is None else max(last_ts, ts)
-            when = _to_datetime(ts)
-            runtime = _finite_number(row.get("_runtime"))
             wandb_step = _finite_number(row.get("_step"))
+            per_row["step"].append(step)
+            per_row["wandb_step"].append(None if wandb_step is None else int(wandb_step))
+            per_row["timestamp"].append(None if ts is None else int(ts * 1_000_000))
+            per_row["runtime_s"].append(_finite_number(row.get("_runtime")))
+            per_row["row_kind"].append(kind)
+            per_row["segment"].append(segment)
             for key, value in row.items():
-                if key in SYSTEM_KEYS or key.startswith("_"):
+                if key[0] == "_":  # _step, _timestamp, _runtime and other SDK bookkeeping
                     continue
-                number, text = split_value(value)
-                mp["run_id"].append(run.run_id)
-                mp["step"].append(step)
-                mp["wandb_step"].append(None if wandb_step is None else int(wandb_step))
-                mp["timestamp"].append(when)
-                mp["runtime_s"].append(runtime)
-                mp["key"].append(key)
-                mp["value"].append(number)
-                mp["value_text"].append(text)
-                mp["row_kind"].append(kind)
-                mp["write_seq"].append(seq)
-                mp["segment"].append(segment)
+                if type(value) is float or type(value) is int:  # the common case, kept cheap
+                    number, text = (float(value), None) if math.isfinite(value) else split_value(value)
+                else:
+                    number, text = split_value(value)
+                keys.append(key)
+                numbers.append(number)
+                texts.append(text)
+                row_of_value.append(seq)
             seq += 1
-    metric_points = pa.table(mp, schema=METRIC_POINTS_SCHEMA)
+    take = pa.array(row_of_value, pa.int64())
+    columns = {name: pa.array(values, METRIC_POINTS_SCHEMA.field(name).type if name != "timestamp" else pa.int64())
+               for name, values in per_row.items()}
+    columns["timestamp"] = columns["timestamp"].cast(TS)
+    metric_points = pa.table(
+        {
+            "run_id": pa.array([run.run_id] * len(keys), pa.string()),
+            "step": columns["step"].take(take),
+            "wandb_step": columns["wandb_step"].take(take),
+            "timestamp": columns["timestamp"].take(take),
+            "runtime_s": columns["runtime_s"].take(take),
+            "key": pa.array(keys, pa.string()),
+            "value": pa.array(numbers, pa.float64()),
+            "value_text": pa.array(texts, pa.string()),
+            "row_kind": columns["row_kind"].take(take),
+            "write_seq": take,
+            "segment": columns["segment"].take(take),
+        },
+        schema=METRIC_POINTS_SCHEMA,
+    )
+    all_steps = set(per_row["step"])
 
     config: dict[str, Any] = {}
     summary: dict[str, Any] = {}
