@@ -24,6 +24,7 @@ telemetry:
   enabled: false
 """
 CATALOG = dg.AssetKey(["warehouse", "catalog"])
+SWEEP_DEFINITIONS = dg.AssetKey(["raw", "sweep_definitions"])
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -108,13 +109,17 @@ def build(
         report.axiom_days_built = days
 
     progress("running the SQL models and their checks, then publishing the DuckDB catalog")
-    selection = dg.AssetSelection.groups("staging", "intermediate", "marts") | dg.AssetSelection.assets(CATALOG)
+    selection = dg.AssetSelection.groups("staging", "intermediate", "marts") | dg.AssetSelection.assets(
+        SWEEP_DEFINITIONS, CATALOG
+    )
     # One run: a blocking data test that fails stops what depends on it, including the catalog (the last
     # good catalog stays published).
     result = _materialize(defs, instance, selection, raise_on_error=False)
     _record_checks(report, result)
     report.failed_steps = [
-        event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"
+        f"{event.step_key}: {event.step_failure_data.error.message.strip() if event.step_failure_data.error else ''}"
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
     ]
     materializations = result.asset_materializations_for_node("warehouse__catalog")
     if materializations:

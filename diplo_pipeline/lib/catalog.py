@@ -17,7 +17,8 @@ import duckdb
 import pyarrow as pa
 
 from diplo_pipeline.lib.axiom_schema import EVENTS_SCHEMA
-from diplo_pipeline.lib.sql_models import Project, define_relations, quote
+from diplo_pipeline.lib.sql_models import Project, define_python_marts, define_relations, quote
+from diplo_pipeline.lib.sweep_defs import DEFINITIONS_SCHEMA
 from diplo_pipeline.lib.wandb_runs import KV_SCHEMA, METRIC_POINTS_SCHEMA, RUNS_SCHEMA
 
 # The columns a raw source has before its first file is written, so every view exists from the start.
@@ -27,6 +28,7 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
     "raw_wandb__config": KV_SCHEMA,
     "raw_wandb__summary": KV_SCHEMA,
     "raw_axiom__events": EVENTS_SCHEMA,
+    "raw_sweeps__definitions": DEFINITIONS_SCHEMA,
 }
 
 
@@ -44,6 +46,7 @@ def build_catalog(lake: Path, target: Path, project: Project | None = None) -> d
         try:
             con.execute("set TimeZone = 'UTC'")
             skipped = set(define_relations(con, project, lake, RAW_SCHEMAS))
+            python_marts = define_python_marts(con, lake)
             for source in project.sources.values():
                 kind = con.execute(
                     "select table_type from information_schema.tables where table_name = $n", {"n": source.name}
@@ -52,7 +55,7 @@ def build_catalog(lake: Path, target: Path, project: Project | None = None) -> d
             for name, model in project.models.items():
                 if name not in skipped:
                     con.execute(f"comment on view {name} is {quote(model.description)}")
-            for name in [*project.sources, *(m for m in project.order() if m not in skipped)]:
+            for name in [*project.sources, *(m for m in project.order() if m not in skipped), *python_marts]:
                 counts[name] = con.execute(f"select count(*) from {name}").fetchone()[0]
             con.execute("checkpoint")
         finally:

@@ -221,6 +221,26 @@ def define_relations(
     return skipped
 
 
+# Marts computed in Python (fits, robust statistics) rather than SQL: written by their Dagster assets to
+# lake/marts/<name>.parquet with `write_python_mart`, and exposed like table models.
+PYTHON_MARTS = ("power_law_fits", "findings")
+
+
+def python_mart_path(lake: Path, name: str) -> Path:
+    return lake / "marts" / f"{name}.parquet"
+
+
+def define_python_marts(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]:
+    """Views over the Python marts that exist; returns their names."""
+    present = []
+    for name in PYTHON_MARTS:
+        path = python_mart_path(lake.resolve(), name)
+        if path.exists():
+            con.execute(f"create or replace view {name} as select * from read_parquet({quote(str(path))})")
+            present.append(name)
+    return present
+
+
 def materialize(con: duckdb.DuckDBPyConnection, model: SqlFile, lake: Path) -> int:
     """Run a table model into its Parquet file atomically, or define a view model; then expose it on `con`."""
     try:

@@ -6,11 +6,13 @@ from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
 from diplo_pipeline.lib.catalog import build_catalog
 from diplo_pipeline.lib.metadata import markdown_table
+from diplo_pipeline.lib.sql_models import PYTHON_MARTS
 
 
 @dg.asset(
     key=["warehouse", "catalog"],
-    deps=[asset_key(name) for name in [*PROJECT.sources, *PROJECT.models]],
+    deps=[asset_key(name) for name in [*PROJECT.sources, *PROJECT.models]]
+    + [dg.AssetKey(["marts", name]) for name in PYTHON_MARTS],
     group_name="warehouse",
     kinds={"duckdb"},
     owners=["team:diplo-pipeline"],

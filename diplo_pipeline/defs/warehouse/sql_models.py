@@ -15,6 +15,7 @@ from diplo_pipeline.lib.sql_models import (
     Project,
     SqlFile,
     SqlModelError,
+    define_python_marts,
     define_relations,
     materialize,
     model_path,
@@ -38,6 +39,8 @@ def lake_connection(diplo: DiploData, upstream_of: str | None = None) -> duckdb.
     con.execute("set TimeZone = 'UTC'")
     models = PROJECT.upstream(upstream_of)[:-1] if upstream_of else None
     missing = define_relations(con, PROJECT, paths.lake, RAW_SCHEMAS, models)
+    if not upstream_of:
+        define_python_marts(con, paths.lake)
     if upstream_of and missing:
         con.close()
         raise SqlModelError(f"{PROJECT.models[upstream_of].path}: upstream models not materialised yet: {missing}")

@@ -1,0 +1,53 @@
+-- elo_agent_summary: one row per (run, agent) on the trainer scale: where the agent started, peaked and
+-- ended. Checkpoint trend (analyze_elo's rule): final − peak > −5 near_peak, (−20, −5] slight_decline,
+-- ≤ −20 declining. seed_elo is the league's seed for baselines (source-data.md §1.6).
+with rated as (
+    select *
+    from elo_ratings
+    where scale = 'trainer' and elo is not null
+),
+
+seeds (agent, seed_elo) as (
+    values
+        ('base_model', 1000.0::double), ('chaos_bot', 900.0), ('defensive_bot', 950.0),
+        ('territorial_bot', 950.0), ('coordinated_bot', 1000.0), ('dumb_bot', 850.0)
+),
+
+summary as (
+    select
+        run_id,
+        agent,
+        any_value(agent_kind) as agent_kind,
+        any_value(checkpoint_step) as checkpoint_step,
+        arg_min(elo, step) as initial_elo,
+        max(elo) as peak_elo,
+        min(step) filter (elo = peak) as peak_step,
+        arg_max(elo, step) as final_elo,
+        max(step) as final_step,
+        count(*) as games_steps
+    from (select *, max(elo) over (partition by run_id, agent) as peak from rated)
+    group by run_id, agent
+)
+
+select
+    s.run_id,
+    s.agent,
+    s.agent_kind,
+    s.checkpoint_step,
+    seeds.seed_elo,
+    s.initial_elo,
+    s.peak_elo,
+    s.peak_step,
+    s.final_elo,
+    s.final_step,
+    s.final_elo - s.initial_elo as change,
+    s.games_steps,
+    case
+        when s.agent_kind = 'baseline' then null
+        when s.final_elo - s.peak_elo > -5 then 'near_peak'
+        when s.final_elo - s.peak_elo > -20 then 'slight_decline'
+        else 'declining'
+    end as trend
+from summary as s
+left join seeds using (agent)
+order by s.run_id, s.agent_kind, s.checkpoint_step, s.agent

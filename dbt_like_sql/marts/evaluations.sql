@@ -1,0 +1,154 @@
+-- evaluations: every evaluation of a checkpoint, from the three places they are logged:
+--   benchmark_suite: `benchmark/vs_<name>_{winrate,avg_score,passed}` rows of the training run, keyed by
+--                    `benchmark/evaluation_step` (plus the suite's `benchmark/overall_score`, opponent 'overall');
+--   standalone:      `eval/vs_<opponent>/{win_rate,survival_rate,avg_centers}` of evaluation runs, linked to
+--                    the training run by their config's checkpoint_path;
+--   league:          `elo/vs_<type>_win_rate` rows keyed by `elo/evaluation_step`.
+-- floor: each benchmark's pass floor (source-data.md §3.6).
+with eval_points as (
+    select p.run_id, p.step, p.key, p.value, r.run_name, r.run_kind, r.config
+    from stg_wandb__metric_points as p
+    inner join stg_wandb__runs as r using (run_id)
+    where (p.key like 'benchmark/%' or p.key like 'eval/vs\_%' escape '\' or p.key like 'elo/vs\_%' escape '\')
+      and p.row_kind <> 'train'
+    qualify p.write_seq = max(p.write_seq) over (partition by p.run_id, p.step, p.key)
+),
+
+floors (opponent, floor) as (
+    values
+        ('random_bot', 0.95::double), ('chaos_bot', 0.90), ('defensive_bot', 0.70), ('territorial_bot', 0.70),
+        ('coordinated_bot', 0.65), ('frozen_v10', 0.70), ('frozen_v50', 0.50), ('frozen_v150', 0.30)
+),
+
+suite_sizes as (
+    select
+        run_id,
+        step,
+        max(value) filter (key = 'benchmark/games_played') as games_played,
+        max(value) filter (key = 'benchmark/benchmarks_total') as benchmarks_total,
+        max(value) filter (key = 'benchmark/overall_score') as overall_score,
+        max(value) filter (key = 'benchmark/benchmarks_passed') as benchmarks_passed
+    from eval_points
+    where key in ('benchmark/games_played', 'benchmark/benchmarks_total', 'benchmark/overall_score',
+                  'benchmark/benchmarks_passed')
+    group by run_id, step
+),
+
+suite as (
+    select
+        run_id,
+        any_value(run_name) as source_run_name,
+        step as evaluation_step,
+        regexp_extract(key, '^benchmark/vs_(.+)_(winrate|avg_score|passed)$', 1) as opponent,
+        max(value) filter (key like '%\_winrate' escape '\') as win_rate,
+        max(value) filter (key like '%\_avg\_score' escape '\') as avg_score,
+        max(value) filter (key like '%\_passed' escape '\') as passed
+    from eval_points
+    where regexp_matches(key, '^benchmark/vs_(.+)_(winrate|avg_score|passed)$')
+    group by run_id, step, opponent
+),
+
+suite_rows as (
+    select
+        s.run_id,
+        s.source_run_name,
+        s.source_run_name || '/adapter_v' || s.evaluation_step as checkpoint,
+        s.evaluation_step as checkpoint_step,
+        s.evaluation_step,
+        'benchmark_suite' as kind,
+        s.opponent,
+        round(z.games_played / nullif(z.benchmarks_total, 0))::bigint as games,
+        s.win_rate,
+        null::double as survival_rate,
+        null::double as avg_centers,
+        s.avg_score,
+        f.floor,
+        s.passed = 1 as passed
+    from suite as s
+    left join suite_sizes as z on s.run_id = z.run_id and s.evaluation_step = z.step
+    left join floors as f using (opponent)
+),
+
+overall_rows as (
+    select
+        z.run_id,
+        r.run_name as source_run_name,
+        r.run_name || '/adapter_v' || z.step as checkpoint,
+        z.step as checkpoint_step,
+        z.step as evaluation_step,
+        'benchmark_suite' as kind,
+        'overall' as opponent,
+        z.games_played::bigint as games,
+        null::double as win_rate,
+        null::double as survival_rate,
+        null::double as avg_centers,
+        z.overall_score as avg_score,
+        null::double as floor,
+        z.benchmarks_passed = z.benchmarks_total as passed
+    from suite_sizes as z
+    inner join stg_wandb__runs as r using (run_id)
+    where z.overall_score is not null
+),
+
+standalone as (
+    select
+        run_id,
+        any_value(json_extract_string(config, '$.checkpoint_path')) as checkpoint,
+        regexp_extract(key, '^eval/vs_([^/]+)/', 1) as opponent,
+        any_value(try_cast(json_extract(config, '$.games_per_opponent') as bigint)) as games,
+        max(value) filter (key like '%/win\_rate' escape '\') as win_rate,
+        max(value) filter (key like '%/survival\_rate' escape '\') as survival_rate,
+        max(value) filter (key like '%/avg\_centers' escape '\') as avg_centers
+    from eval_points
+    where key like 'eval/vs\_%/%' escape '\'
+    group by run_id, opponent
+),
+
+standalone_rows as (
+    select
+        run_id,
+        regexp_extract(checkpoint, '([^/]+)/adapter_v[0-9]+', 1) as source_run_name,
+        regexp_extract(checkpoint, '([^/]+/adapter_v[0-9]+)', 1) as checkpoint,
+        try_cast(regexp_extract(checkpoint, 'adapter_v([0-9]+)', 1) as bigint) as checkpoint_step,
+        try_cast(regexp_extract(checkpoint, 'adapter_v([0-9]+)', 1) as bigint) as evaluation_step,
+        'standalone' as kind,
+        opponent,
+        games,
+        win_rate,
+        survival_rate,
+        avg_centers,
+        null::double as avg_score,
+        null::double as floor,
+        null::boolean as passed
+    from standalone
+),
+
+league_rows as (
+    select
+        run_id,
+        any_value(run_name) as source_run_name,
+        any_value(run_name) || '/adapter_v' || step as checkpoint,
+        step as checkpoint_step,
+        step as evaluation_step,
+        'league' as kind,
+        regexp_extract(key, '^elo/vs_(.+)_win_rate$', 1) as opponent,
+        null::bigint as games,
+        max(value) as win_rate,
+        null::double as survival_rate,
+        null::double as avg_centers,
+        null::double as avg_score,
+        null::double as floor,
+        null::boolean as passed
+    from eval_points
+    where regexp_matches(key, '^elo/vs_(.+)_win_rate$')
+    group by run_id, step, key
+)
+
+select * from suite_rows
+union all by name
+select * from overall_rows
+union all by name
+select * from standalone_rows
+union all by name
+select * from league_rows
+order by source_run_name, evaluation_step, kind, opponent

@@ -1,0 +1,62 @@
+-- run_learning: one row per run with ratings. learning_signal (analyze_elo's rule): `positive` when more
+-- than half of the run's checkpoints are declining (newer ones beat them), `moderate` when any is,
+-- `weak` when none. base_model_trend: final − initial base_model Elo below −20 `declining`, above +20
+-- `rising`, else `stable`.
+with checkpoints as (
+    select
+        run_id,
+        arg_max(agent, peak_elo) as best_checkpoint,
+        max(peak_elo) as best_checkpoint_peak_elo,
+        count(*) as checkpoints,
+        count(*) filter (trend = 'declining') as checkpoints_declining
+    from elo_agent_summary
+    where agent_kind = 'checkpoint'
+    group by run_id
+),
+
+gaps as (
+    select
+        run_id,
+        arg_max(elo_gap, step) as final_elo_gap,
+        max(elo_gap) as max_elo_gap,
+        arg_max(elo_gap_ci_low, step) as final_elo_gap_ci_low,
+        arg_max(elo_gap_ci_high, step) as final_elo_gap_ci_high,
+        arg_max(baseline_exploitation, step) as baseline_exploitation
+    from elo_gap
+    group by run_id
+),
+
+base_model as (
+    select run_id, change as base_model_change
+    from elo_agent_summary
+    where agent = 'base_model'
+)
+
+select
+    r.run_id,
+    r.run_name,
+    c.best_checkpoint,
+    c.best_checkpoint_peak_elo,
+    g.final_elo_gap,
+    g.max_elo_gap,
+    g.final_elo_gap_ci_low,
+    g.final_elo_gap_ci_high,
+    g.baseline_exploitation,
+    coalesce(c.checkpoints, 0) as checkpoints,
+    coalesce(c.checkpoints_declining, 0) as checkpoints_declining,
+    case
+        when c.checkpoints_declining > c.checkpoints / 2 then 'positive'
+        when c.checkpoints_declining > 0 then 'moderate'
+        else 'weak'
+    end as learning_signal,
+    case
+        when b.base_model_change < -20 then 'declining'
+        when b.base_model_change > 20 then 'rising'
+        when b.base_model_change is not null then 'stable'
+    end as base_model_trend
+from stg_wandb__runs as r
+inner join (select distinct run_id from elo_agent_summary) as rated using (run_id)
+left join checkpoints as c using (run_id)
+left join gaps as g using (run_id)
+left join base_model as b using (run_id)
+order by r.run_id

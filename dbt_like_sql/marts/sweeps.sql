@@ -1,0 +1,94 @@
+-- sweeps: one row per sweep: winner, runner-up, margin and verdict (analyze_sweep's rule: clear_winner when
+-- the margin is over 20 Elo), the hypothesis (sweep definition, else the Axiom sweep_started event),
+-- whether the expected ranking came true, and the success criteria: machine-checkable ones evaluated
+-- (`<metric> < N` for kl/max, kl/mean, grad norm; `all runs finish N steps`; `winner beats runner-up by
+-- more than N Elo`), the others listed as unchecked.
+with summary as (
+    select
+        sweep_name,
+        count(*) as runs,
+        count(*) filter (state = 'finished') as runs_finished,
+        max(run_name) filter (rank_by_elo_gap = 1 and is_winner) as winner_run_name,
+        max(final_elo_gap) filter (rank_by_elo_gap = 1) as winner_elo_gap,
+        arg_max(run_name, final_elo_gap) filter (rank_by_elo_gap = 2) as runner_up_run_name,
+        max(final_elo_gap) filter (rank_by_elo_gap = 2) as runner_up_elo_gap,
+        list(sweep_run_letter order by rank_by_elo_gap, sweep_run_letter) as ranking,
+        max(kl_max_max) as kl_max_max,
+        max(kl_mean_avg) as kl_mean_avg,
+        max(grad_norm_max) as grad_norm_max,
+        min(steps) as min_steps,
+        bool_and(state = 'finished') as all_finished
+    from sweep_runs
+    group by sweep_name
+),
+
+announced as (
+    select sweep_name, arg_max(hypothesis, event_time) as hypothesis
+    from stg_axiom__events
+    where event = 'sweep_started' and sweep_name is not null
+    group by sweep_name
+),
+
+judged as (
+    select
+        s.*,
+        s.winner_elo_gap - s.runner_up_elo_gap as margin,
+        coalesce(d.hypothesis, a.hypothesis) as hypothesis,
+        d.expected_ranking,
+        d.success_criteria
+    from summary as s
+    left join raw_sweeps__definitions as d using (sweep_name)
+    left join announced as a using (sweep_name)
+),
+
+criteria as (
+    select
+        j.sweep_name,
+        criterion,
+        case
+            when regexp_matches(criterion, '^\s*kl/max\s*<\s*([0-9.]+)\s*$')
+                then j.kl_max_max < cast(regexp_extract(criterion, '([0-9.]+)\s*$', 1) as double)
+            when regexp_matches(criterion, '^\s*kl/mean\s*<\s*([0-9.]+)\s*$')
+                then j.kl_mean_avg < cast(regexp_extract(criterion, '([0-9.]+)\s*$', 1) as double)
+            when regexp_matches(criterion, '^\s*(benchmark/)?grad_norm\s*<\s*([0-9.]+)\s*$')
+                then j.grad_norm_max < cast(regexp_extract(criterion, '([0-9.]+)\s*$', 1) as double)
+            when regexp_matches(criterion, '^\s*all runs finish ([0-9]+) steps\s*$')
+                then j.all_finished and j.min_steps >= cast(regexp_extract(criterion, '([0-9]+)', 1) as bigint)
+            when regexp_matches(criterion, '^\s*winner beats runner-up by more than ([0-9.]+) Elo\s*$')
+                then j.margin > cast(regexp_extract(criterion, '([0-9.]+) Elo', 1) as double)
+        end as met
+    from judged as j, unnest(j.success_criteria) as c(criterion)
+),
+
+criteria_by_sweep as (
+    select
+        sweep_name,
+        (select json_group_object(c2.criterion, c2.met) from criteria as c2
+         where c2.sweep_name = criteria.sweep_name and c2.met is not null) as success_criteria_met,
+        list(criterion) filter (met is null) as success_criteria_unchecked
+    from criteria
+    group by sweep_name
+)
+
+select
+    j.sweep_name,
+    j.runs,
+    j.runs_finished,
+    j.winner_run_name,
+    j.winner_elo_gap,
+    j.runner_up_run_name,
+    j.margin,
+    case when j.margin > 20 then 'clear_winner' when j.margin is not null then 'close_race' end as verdict,
+    j.hypothesis,
+    case
+        when j.expected_ranking is not null
+            then list_filter(j.ranking, x -> list_contains(j.expected_ranking, x))
+                = list_filter(j.expected_ranking, x -> list_contains(j.ranking, x))
+    end as expected_ranking_met,
+    j.ranking,
+    j.expected_ranking,
+    c.success_criteria_met,
+    c.success_criteria_unchecked
+from judged as j
+left join criteria_by_sweep as c using (sweep_name)
+order by j.sweep_name
