@@ -12,36 +12,15 @@ from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
-import dagster as dg
-import duckdb
 import numpy as np
 import pytest
 
-from diplo_pipeline.build import build
-from diplo_pipeline.definitions import defs
-from diplo_pipeline.demo import generate_demo
 from diplo_pipeline.demo import plan as planted
-from diplo_pipeline.lib.settings import DataPaths
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    inbox = root / "inbox"
-    generate_demo(inbox, seed=planted.DEFAULT_SEED)
-    paths = DataPaths(root / "data", (inbox / "wandb",), (inbox / "axiom",), inbox / "sweeps")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DIPLO_DATA_DIR", str(paths.data_dir))
-        mp.setenv("DIPLO_WANDB_DIR", str(inbox / "wandb"))
-        mp.setenv("DIPLO_AXIOM_DIR", str(inbox / "axiom"))
-        with dg.DagsterInstance.ephemeral() as instance:
-            report = build(defs(), instance, paths)
-            again = build(defs(), instance, paths)
-    con = duckdb.connect(str(paths.catalog), read_only=True)
-    con.execute("set TimeZone = 'UTC'")
-    yield {"con": con, "inbox": inbox, "plan": planted.build_plan(planted.DEFAULT_SEED), "report": report,
-           "again": again}
-    con.close()
+def demo(demo_catalog):
+    return demo_catalog
 
 
 def rows(demo, sql, params=None):
