@@ -12,7 +12,14 @@ import yaml
 
 from diplo_pipeline.lib.sql_models import SQL_ROOT
 
-OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+OPERATORS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "report": lambda value, threshold: True,  # informational: shows the rows, never fails
+}
 
 
 @dataclass(frozen=True)
