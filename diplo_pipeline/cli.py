@@ -43,7 +43,7 @@ def _build(paths: DataPaths) -> int:
         if "threshold" in meta:
             detail = f"actual {meta['actual']} vs required {meta['threshold']}"
         elif "quarantine_folder" in meta:
-            detail = f"{meta.get('quarantined_lines', meta.get('quarantined_items'))} items in {meta['quarantine_folder']}"
+            detail = f"{meta['quarantined']} items set aside in {meta['quarantine_folder']}"
         else:
             detail = f"{meta.get('offending_rows', '?')} offending rows"
         console.print(f"[yellow]check failed[/] {check}: {detail}")

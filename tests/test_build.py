@@ -174,14 +174,14 @@ def test_axiom_quarantine_is_counted_by_the_asset_check(data_env, instance):
     report = build(defs(), instance, data_env)
     check = "raw/axiom_export_files:no_quarantined_axiom_lines"
     assert check in report.checks_failed
-    assert report.check_metadata[check]["quarantined_lines"] == 2
+    assert report.check_metadata[check]["quarantined"] == 2
     assert report.table_rows["axiom_events"] == 1
     quarantined = (data_env.quarantine / "axiom").glob("*.ndjson")
     assert sum(len(p.read_text().splitlines()) for p in quarantined) == 2
     # Fixing the file clears the quarantine on the next build.
     (inbox / "x.ndjson").write_text(good + "\n")
     fixed = build(defs(), instance, data_env)
-    assert check not in fixed.checks_failed and fixed.check_metadata[check]["quarantined_lines"] == 0
+    assert check not in fixed.checks_failed and fixed.check_metadata[check]["quarantined"] == 0
 
 
 def test_sensor_requests_exactly_the_new_run(data_env, instance, sdk_runs_dir):
@@ -202,3 +202,21 @@ def test_definitions_load_with_dg_check_defs():
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "All definitions loaded successfully" in done.stdout + done.stderr
+
+
+def test_unreadable_sweep_definition_is_quarantined(data_env, instance):
+    sweeps = data_env.sweep_dir
+    (sweeps / "good").mkdir(parents=True)
+    (sweeps / "good" / "sweep.yaml").write_text(
+        "metadata:\n  name: lr-sweep\n  experiment_tag_prefix: lr\n  hypothesis: lower is steadier\n"
+        "runs:\n  A:\n    config:\n      experiment_tag: ${metadata.experiment_tag_prefix}-A-base\n"
+        "analysis:\n  expected_ranking: [A]\n  success_criteria: ['kl/max < 10']\n"
+    )
+    (sweeps / "bad").mkdir()
+    (sweeps / "bad" / "sweep.yaml").write_text("metadata: [unclosed\n")
+    report = build(defs(), instance, data_env)
+    check = "raw/sweep_definitions:sweep_definitions_readable"
+    assert check in report.checks_failed and report.check_metadata[check]["quarantined"] == 1
+    rows = _query(data_env.catalog, "select sweep_name, runs, expected_ranking from raw_sweeps__definitions")
+    assert rows[0][0] == "lr-sweep" and rows[0][2] == ["A"]
+    assert '"experiment_tag": "lr-A-base"' in rows[0][1]  # ${metadata.…} resolved as the trainer does

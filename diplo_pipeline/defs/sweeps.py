@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from diplo_pipeline.defs.quarantine import quarantine_check
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib.lake import write_parquet_atomic
 from diplo_pipeline.lib.metadata import markdown_table
@@ -31,12 +32,5 @@ def sweep_definitions(diplo: DiploData):
                 markdown_table(table.select(["sweep_name", "experiment_tag_prefix", "expected_ranking"]).to_pylist())
             ),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=CHECK,
-                passed=not bad,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"unreadable_files": dg.MetadataValue.json([vars(b) for b in bad])},
-            )
-        ],
+        check_results=[quarantine_check(CHECK, paths, "sweeps", "unreadable sweep.yaml files")],
     )

@@ -3,10 +3,10 @@
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import axiom_days_partitions
+from diplo_pipeline.defs.quarantine import quarantine_check
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib import axiom_ingest
 from diplo_pipeline.lib.metadata import markdown_table
-from diplo_pipeline.lib.quarantine import count_quarantined, sample_quarantined
 
 QUARANTINE_CHECK = "no_quarantined_axiom_lines"
 
@@ -37,7 +37,6 @@ def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
     new_days = sorted(result.affected_days - known)
     if new_days:
         context.instance.add_dynamic_partitions(axiom_days_partitions.name, new_days)
-    total, per_file = count_quarantined(paths.quarantine, "axiom")
     return dg.MaterializeResult(
         metadata={
             "files_seen": result.files_seen,
@@ -47,21 +46,7 @@ def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
             "days_to_rebuild": dg.MetadataValue.json(sorted(result.affected_days)),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name=QUARANTINE_CHECK,
-                passed=total == 0,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "quarantined_lines": total,
-                    "files_affected": len(per_file),
-                    "quarantine_folder": str(paths.quarantine / "axiom"),
-                    "examples": dg.MetadataValue.json(sample_quarantined(paths.quarantine, "axiom")),
-                },
-                description=None
-                if total == 0
-                else f"{total} lines were not valid events and were set aside; the rest were ingested. "
-                "Fix or re-export the files named in the quarantine folder, then build again.",
-            )
+            quarantine_check(QUARANTINE_CHECK, paths, "axiom", "malformed lines (bad JSON, no _time, no event)")
         ],
     )
 

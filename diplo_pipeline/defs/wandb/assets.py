@@ -5,10 +5,10 @@ import time
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import wandb_runs_partitions
+from diplo_pipeline.defs.quarantine import quarantine_check
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib import wandb_ingest
 from diplo_pipeline.lib.metadata import markdown_table
-from diplo_pipeline.lib.quarantine import count_quarantined, sample_quarantined
 
 QUARANTINE_CHECK = "no_quarantined_wandb_records"
 
@@ -67,7 +67,6 @@ def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo:
             }
         )
     context.log.info(f"read {len(read)} runs, skipped {len(skipped)} unchanged, removed {len(removed)}")
-    total, per_run = count_quarantined(paths.quarantine, "wandb")
     return dg.MaterializeResult(
         metadata={
             "runs_read": len(read),
@@ -77,20 +76,6 @@ def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo:
             "preview": dg.MetadataValue.md(markdown_table(summary)),
         },
         check_results=[
-            dg.AssetCheckResult(
-                check_name=QUARANTINE_CHECK,
-                passed=total == 0,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "quarantined_items": total,
-                    "runs_affected": len(per_run),
-                    "quarantine_folder": str(paths.quarantine / "wandb"),
-                    "examples": dg.MetadataValue.json(sample_quarantined(paths.quarantine, "wandb")),
-                },
-                description=None
-                if total == 0
-                else f"{total} damaged records in {len(per_run)} runs were skipped; every readable row was kept. "
-                "See the quarantine folder for file and byte offset.",
-            )
+            quarantine_check(QUARANTINE_CHECK, paths, "wandb", "damaged records (CRC, truncation, undecodable)")
         ],
     )
