@@ -2,7 +2,8 @@
 
 import dagster as dg
 
-from diplo_pipeline.defs.axiom.assets import axiom_events, axiom_export_files
+EXPORT_FILES = dg.AssetKey(["raw", "axiom_export_files"])
+EVENTS = dg.AssetKey(["raw", "axiom_events"])
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
 from diplo_pipeline.lib import axiom_ingest
 from diplo_pipeline.lib.settings import DataPaths
@@ -10,7 +11,7 @@ from diplo_pipeline.lib.settings import DataPaths
 
 @dg.sensor(
     name="axiom_exports_sensor",
-    target=[axiom_export_files, axiom_events],
+    target=dg.AssetSelection.assets(EXPORT_FILES, EVENTS),
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Stages new or changed export files; then requests the day partitions they touched.",
@@ -19,7 +20,7 @@ def axiom_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     paths = DataPaths.from_env()
     if axiom_ingest.exports_changed(paths):
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(asset_selection=[axiom_export_files.key])],
+            run_requests=[dg.RunRequest(asset_selection=[EXPORT_FILES])],
         )
     days = axiom_ingest.pending_days(paths)
     known = context.instance.get_dynamic_partitions(axiom_days_partitions.name)
@@ -28,5 +29,5 @@ def axiom_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
         return dg.SensorResult(skip_reason="no new export files and no day waiting to be rebuilt")
     tags = contiguous_range_tags(known, days)
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(asset_selection=[axiom_events.key], tags=tags, run_key=",".join(days))]
+        run_requests=[dg.RunRequest(asset_selection=[EVENTS], tags=tags, run_key=",".join(days))]
     )

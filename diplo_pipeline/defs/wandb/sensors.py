@@ -5,14 +5,13 @@ import json
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import contiguous_range_tags, wandb_runs_partitions
-from diplo_pipeline.defs.wandb.assets import wandb_runs
 from diplo_pipeline.lib import wandb_ingest
 from diplo_pipeline.lib.settings import DataPaths
 
 
 @dg.sensor(
     name="wandb_offline_runs_sensor",
-    target=[wandb_runs],
+    target=dg.AssetSelection.assets(dg.AssetKey(["raw", "wandb_runs"])),
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds `.wandb` files that are new or changed (size, mtime) and ingests just those runs.",
