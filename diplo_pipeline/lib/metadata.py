@@ -17,3 +17,8 @@ def markdown_table(rows: Sequence[dict[str, Any]], limit: int = 10) -> str:
     if len(rows) > limit:
         lines.append(f"\n_{len(rows) - limit} more rows_")
     return "\n".join(lines)
+
+
+def arrow_columns(schema) -> list[tuple[str, str]]:
+    """(name, type) of an Arrow schema, for the column schema the Dagster UI shows."""
+    return [(field.name, str(field.type)) for field in schema]

@@ -3,9 +3,10 @@
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import axiom_days_partitions
-from diplo_pipeline.defs.quarantine import quarantine_check
+from diplo_pipeline.defs.quarantine import column_schema, quarantine_check
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib import axiom_ingest
+from diplo_pipeline.lib.axiom_schema import EVENTS_SCHEMA
 from diplo_pipeline.lib.metadata import markdown_table
 
 QUARANTINE_CHECK = "no_quarantined_axiom_lines"
@@ -74,6 +75,8 @@ def axiom_events(context: dg.AssetExecutionContext, diplo: DiploData) -> dg.Mate
         metadata={
             "days_built": len(rows),
             "events_written": sum(r["events"] for r in rows),
+            "dagster/row_count": sum(r["events"] for r in rows),
+            "dagster/column_schema": column_schema(EVENTS_SCHEMA),
             "days_removed": dg.MetadataValue.json(removed),
             "preview": dg.MetadataValue.md(markdown_table(rows, limit=31)),
         }

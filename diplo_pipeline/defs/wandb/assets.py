@@ -5,10 +5,11 @@ import time
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import wandb_runs_partitions
-from diplo_pipeline.defs.quarantine import quarantine_check
+from diplo_pipeline.defs.quarantine import column_schema, quarantine_check
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib import wandb_ingest
 from diplo_pipeline.lib.metadata import markdown_table
+from diplo_pipeline.lib.wandb_runs import METRIC_POINTS_SCHEMA
 
 QUARANTINE_CHECK = "no_quarantined_wandb_records"
 
@@ -73,6 +74,8 @@ def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo:
             "runs_skipped_unchanged": len(skipped),
             "runs_removed": len(removed),
             "metric_points_written": sum(r["metric_points"] for r in summary),
+            "dagster/row_count": sum(r["metric_points"] for r in summary),
+            "dagster/column_schema": column_schema(METRIC_POINTS_SCHEMA),
             "preview": dg.MetadataValue.md(markdown_table(summary)),
         },
         check_results=[
