@@ -5,6 +5,7 @@ Module-level functions so `run_in_subprocess` can start them in a fresh interpre
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 START = 1_766_430_000.0  # 2025-12-22T19:00:00Z
@@ -71,3 +72,25 @@ def edge_case_run(root: str, run_id: str) -> None:
                 row["hist"] = wandb.Histogram([1, 2, 2, 3])
             run.log(row)
         run.log({"benchmark/evaluation_step": 20, "benchmark/overall_score": 55.5, "_timestamp": START + 5000})
+
+
+def growing_run(root: str, run_id: str, signal_dir: str) -> None:
+    """A trainer that logs 20 steps, waits while the warehouse reads its live file, then logs 20 more."""
+    from diplo_pipeline.demo.sdk import offline_run, run_file
+
+    signals = Path(signal_dir)
+    with offline_run(Path(root), run_id=run_id, name="grpo-20251224-100000", start_time=START,
+                     config={"total_steps": 40}, tags=[], console="wrap") as run:
+        for step in range(20):
+            run.log(_row(step))
+        marker = b"step 19 done"
+        while marker not in run_file(run).read_bytes():  # push the records out of wandb-core's buffer
+            for _ in range(40):
+                print(marker.decode(), flush=True)
+            time.sleep(0.05)
+        (signals / "ready").touch()
+        deadline = time.monotonic() + 120
+        while not (signals / "go").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for step in range(20, 40):
+            run.log(_row(step))

@@ -39,6 +39,7 @@ class ReadStats:
     corrupt_records: int = 0  # CRC mismatch or impossible chunk: skipped
     unparseable_records: int = 0  # framing fine, protobuf not
     tail: str = "clean"  # clean | zero_filled | truncated
+    end_offset: int = len(b":W&B") + 3  # just past the last complete record: where a later read resumes
     problems: list[str] = field(default_factory=list)  # human-readable, with byte offsets
 
     def note(self, message: str) -> None:
@@ -46,11 +47,12 @@ class ReadStats:
             self.problems.append(message)
 
 
-def iter_raw_records(buf: bytes, stats: ReadStats) -> Iterator[bytes]:
-    """Yield the payload of every intact record; record damage in `stats`."""
+def iter_raw_records(buf: bytes, stats: ReadStats, start: int | None = None) -> Iterator[bytes]:
+    """Yield the payload of every intact record from `start` (a record boundary); record damage in `stats`."""
     if buf[: len(FILE_HEADER)] != FILE_HEADER:
         raise NotAWandbFile("missing the ':W&B' header: not a WandB transaction log")
-    pos, parts, size = len(FILE_HEADER), None, len(buf)
+    pos, parts, size = start or len(FILE_HEADER), None, len(buf)
+    stats.end_offset = pos
     while pos < size:
         left = BLOCK_SIZE - pos % BLOCK_SIZE
         if left < CHUNK_HEADER:  # block trailer padding
@@ -95,6 +97,7 @@ def iter_raw_records(buf: bytes, stats: ReadStats) -> Iterator[bytes]:
         if kind == FULL:
             parts = None
             stats.records += 1
+            stats.end_offset = pos
             yield data
         elif kind == FIRST:
             parts = [data]
@@ -102,6 +105,7 @@ def iter_raw_records(buf: bytes, stats: ReadStats) -> Iterator[bytes]:
             parts.append(data)
             if kind == LAST:
                 stats.records += 1
+                stats.end_offset = pos
                 yield b"".join(parts)
                 parts = None
 
@@ -183,10 +187,34 @@ class WandbFile:
     writer_version: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     stats: ReadStats = field(default_factory=ReadStats)
+    summary_raw: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # path key -> (path, JSON)
 
     @property
     def has_exit(self) -> bool:
         return self.exit_code is not None
+
+    def fold_state(self) -> dict[str, Any]:
+        """Everything but the history, as JSON-able data: enough to resume reading where this read ended."""
+        return {
+            name: getattr(self, name)
+            for name in (
+                "run_id", "display_name", "project", "entity", "group", "job_type", "notes", "sweep_id", "host",
+                "start_time", "resumed", "starting_step", "tags", "config", "metrics", "exit_code",
+                "exit_runtime_s", "writer_version", "summary_raw",
+            )
+        } | {"end_offset": self.stats.end_offset, "tail": self.stats.tail}
+
+    @classmethod
+    def from_fold(cls, path: Path, fold: dict[str, Any]) -> WandbFile:
+        """The file as an earlier read left it (no history): the starting point to read what came since."""
+        out = cls(path=path)
+        for name, value in fold.items():
+            if name not in ("end_offset", "tail", "summary_raw"):
+                setattr(out, name, value)
+        out.summary_raw = {key: (list(p), v) for key, (p, v) in fold["summary_raw"].items()}
+        out.summary = items_to_dict([summary_item(p, v) for p, v in out.summary_raw.values()])
+        out.stats.end_offset, out.stats.tail = fold["end_offset"], fold["tail"]
+        return out
 
 
 def _apply_run_record(out: WandbFile, run: Any) -> None:
@@ -216,14 +244,26 @@ def _apply_config_record(out: WandbFile, config: Any) -> None:
         out.config.pop(".".join(_item_path(item)), None)
 
 
-def read_wandb_file(path: str | Path, *, data: bytes | None = None) -> WandbFile:
-    """Read one `.wandb` file completely. Raises NotAWandbFile only for a file with no valid header."""
+def summary_item(path: list[str], value_json: str) -> Any:
+    item = pb.SummaryItem()
+    item.nested_key.extend(path)
+    item.value_json = value_json
+    return item
+
+
+def read_wandb_file(path: str | Path, *, data: bytes | None = None, resume: dict | None = None) -> WandbFile:
+    """Read one `.wandb` file. Raises NotAWandbFile only for a file with no valid header.
+
+    With `resume` (a `fold_state()` of an earlier read of the same, since grown, file) only the records
+    written after that read are parsed; `history` then holds just the new rows.
+    """
     path = Path(path)
     buf = data if data is not None else path.read_bytes()
-    out = WandbFile(path=path)
-    summary_json: dict[str, Any] = {}  # last raw update per key path; decoded once at the end
+    out = WandbFile.from_fold(path, resume) if resume else WandbFile(path=path)
+    start = resume["end_offset"] if resume else None
+    summary_json = out.summary_raw  # last raw update per key path; decoded once at the end
     record = pb.Record()
-    for raw in iter_raw_records(buf, out.stats):
+    for raw in iter_raw_records(buf, out.stats, start):
         try:
             record.ParseFromString(raw)
         except Exception as exc:  # noqa: BLE001 - DecodeError, and worse for garbage that passed the CRC
@@ -240,7 +280,7 @@ def read_wandb_file(path: str | Path, *, data: bytes | None = None) -> WandbFile
         elif kind == "summary":
             # About two summary records per logged row: keep this loop to a dict store per item.
             for item in record.summary.update:
-                summary_json[item.key or "\x1f".join(item.nested_key)] = item
+                summary_json[item.key or "\x1f".join(item.nested_key)] = (_item_path(item), _typed_value_json(item))
             for item in record.summary.remove:
                 summary_json.pop(item.key or "\x1f".join(item.nested_key), None)
         elif kind == "run":
@@ -255,6 +295,6 @@ def read_wandb_file(path: str | Path, *, data: bytes | None = None) -> WandbFile
             out.exit_runtime_s = float(record.exit.runtime)
         elif kind == "header":
             out.writer_version = record.header.version_info.producer or None
-    out.summary = items_to_dict(list(summary_json.values()))
+    out.summary = items_to_dict([summary_item(p, v) for p, v in summary_json.values()])
     out.config.pop("_wandb", None)  # SDK internals (cli_version, telemetry), not the user's config
     return out

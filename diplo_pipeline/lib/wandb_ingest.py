@@ -6,10 +6,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from diplo_pipeline.lib.lake import read_json, write_json_atomic, write_parquet_atomic
 from diplo_pipeline.lib.quarantine import write_quarantine
 from diplo_pipeline.lib.settings import DataPaths, running_idle_seconds
-from diplo_pipeline.lib.wandb_runs import RunFiles, RunTables, discover_runs, read_run
+from diplo_pipeline.lib.wandb_runs import PreviousRead, RunFiles, RunTables, discover_runs, read_run
 
 RAW_WANDB_TABLES = {"runs": "runs", "config": "config", "summary": "summary", "metric_points": "metric_points"}
 
@@ -44,16 +46,43 @@ def pending_changes(paths: DataPaths, runs: dict[str, RunFiles], now: float | No
     return changes
 
 
+def _previous_read(paths: DataPaths, run_id: str) -> PreviousRead | None:
+    """What the last ingest of this run read, when it can be resumed (the run was still being written)."""
+    stored = read_json(_state_path(paths, run_id), None)
+    points = paths.raw / "wandb" / "metric_points" / f"{run_id}.parquet"
+    if not stored or not stored.get("resume") or not points.exists():
+        return None
+    return PreviousRead(stored["resume"], pq.read_table(points), stored["history_rows"])
+
+
 def ingest_run(paths: DataPaths, run: RunFiles, now: float | None = None) -> RunTables:
-    """Read a run and replace its partition: every table file is swapped in whole, never appended to."""
+    """Read a run and replace its partition: every table file is swapped in whole, never appended to.
+
+    A run that is still being written keeps where each of its files was read up to, so the next ingest
+    parses only what was appended since (its earlier rows come from the Parquet already written).
+    """
     fingerprint = run.fingerprint()  # taken before reading: a write during the read shows up next time
-    tables = read_run(run, now=now, idle_limit_s=running_idle_seconds())
+    stats = {str(p): p.stat() for p in run.files}
+    tables = read_run(run, now=now, idle_limit_s=running_idle_seconds(), previous=_previous_read(paths, run.run_id))
     for name, folder in RAW_WANDB_TABLES.items():
         write_parquet_atomic(getattr(tables, name), paths.raw / "wandb" / folder / f"{run.run_id}.parquet")
     write_quarantine(paths.quarantine, "wandb", run.run_id, tables.quarantined)
     state = tables.runs.column("state")[0].as_py()
+    resume = [
+        {"path": str(wf.path), "size": stats[str(wf.path)].st_size, "mtime_ns": stats[str(wf.path)].st_mtime_ns,
+         "fold": wf.fold_state()}
+        for wf in tables.files
+    ] if state == "running" else None  # a finished or crashed run is not expected to grow
     write_json_atomic(
-        {"fingerprint": fingerprint, "files": [str(p) for p in run.files], "state": state, **tables.counts},
+        {
+            "fingerprint": fingerprint,
+            "files": [str(p) for p in run.files],
+            "state": state,
+            "history_rows": tables.runs.column("history_rows")[0].as_py(),
+            "incremental": tables.incremental,
+            "resume": resume,
+            **tables.counts,
+        },
         _state_path(paths, run.run_id),
     )
     return tables

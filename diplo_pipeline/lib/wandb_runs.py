@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from diplo_pipeline.lib.quarantine import QuarantinedItem
 from diplo_pipeline.lib.wandb_file import NotAWandbFile, WandbFile, read_wandb_file
@@ -136,6 +137,8 @@ def discover_runs(roots: Iterable[Path]) -> dict[str, RunFiles]:
 @dataclass
 class RunTables:
     run_id: str
+    files: list[WandbFile]  # their fold states let the next read resume
+    incremental: bool  # True when only records written since the previous read were parsed
     runs: pa.Table
     config: pa.Table
     summary: pa.Table
@@ -231,23 +234,54 @@ def _config_value(config: dict, key: str, kind: type) -> Any:
         return None
 
 
-def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 900.0) -> RunTables:
-    """Read every file of a run and build its raw tables. Damaged input is quarantined, never fatal."""
-    now = time.time() if now is None else now
-    quarantined: list[QuarantinedItem] = []
+@dataclass
+class PreviousRead:
+    """What an earlier read of a run left behind, so a run that is still being written is not re-read."""
+
+    files: list[dict]  # per file: path, size, mtime_ns, fold (WandbFile.fold_state())
+    points: pa.Table  # the metric_points written then
+    rows: int  # history rows read then (the next write_seq)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _read_files(
+    run: RunFiles, previous: PreviousRead | None, quarantined: list[QuarantinedItem]
+) -> tuple[list[WandbFile], bool]:
+    """Every file of the run, each read from where the previous read stopped when it only grew since.
+
+    Returns the files and whether the previous read's rows are still valid (every file unchanged or grown).
+    """
+    earlier = {f["path"]: f for f in previous.files} if previous else {}
+    resumable = bool(earlier) and set(earlier) == {str(p) for p in run.files}
+    for path in run.files:
+        old = earlier.get(str(path))
+        size, _ = _stat(path)
+        if resumable and (old is None or size < old["size"] or old["fold"].get("tail") == "truncated"):
+            resumable = False  # rewritten or damaged since: read everything again
     files: list[WandbFile] = []
     for path in run.files:
+        old = earlier.get(str(path)) if resumable else None
         try:
-            wf = read_wandb_file(path)
+            if old and _stat(path) == (old["size"], old["mtime_ns"]):
+                wf = WandbFile.from_fold(path, old["fold"])  # unchanged since: nothing to parse
+            else:
+                wf = read_wandb_file(path, resume=old["fold"] if old else None)
         except (NotAWandbFile, OSError) as exc:
             quarantined.append(QuarantinedItem(str(path), None, f"unreadable .wandb file: {exc}"))
             continue
-        for problem in wf.stats.problems:
-            quarantined.append(QuarantinedItem(str(path), None, problem))
+        quarantined.extend(QuarantinedItem(str(path), None, problem) for problem in wf.stats.problems)
         files.append(wf)
     # Resume segments in the order they were written.
     files.sort(key=lambda f: (f.start_time if f.start_time is not None else math.inf, str(f.path)))
+    return files, resumable
 
+
+def _new_points(run_id: str, files: list[WandbFile], first_seq: int) -> tuple[pa.Table, int]:
+    """The history rows read now, long format. Returns the table and the number of rows."""
     # Per-row facts are kept once per row and spread to the values with one vectorised `take`:
     # the per-value Python work is only the key, the value and its row number.
     per_row: dict[str, list] = {"step": [], "wandb_step": [], "timestamp": [], "runtime_s": [], "row_kind": [],
@@ -256,17 +290,11 @@ def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 9
     numbers: list[float | None] = []
     texts: list[str | None] = []
     row_of_value: list[int] = []
-    train_steps: set[int] = set()
-    last_ts: float | None = None
     seq = 0
     for segment, wf in enumerate(files):
         for row in wf.history:
             step, kind = row_step(row)
-            if kind == "train":
-                train_steps.add(step)
             ts = _finite_number(row.get("_timestamp"))
-            if ts is not None:
-                last_ts = ts if last_ts is None else max(last_ts, ts)
             wandb_step = _finite_number(row.get("_step"))
             per_row["step"].append(step)
             per_row["wandb_step"].append(None if wandb_step is None else int(wandb_step))
@@ -290,9 +318,9 @@ def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 9
     columns = {name: pa.array(values, METRIC_POINTS_SCHEMA.field(name).type if name != "timestamp" else pa.int64())
                for name, values in per_row.items()}
     columns["timestamp"] = columns["timestamp"].cast(TS)
-    metric_points = pa.table(
+    table = pa.table(
         {
-            "run_id": pa.array([run.run_id] * len(keys), pa.string()),
+            "run_id": pa.array([run_id] * len(keys), pa.string()),
             "step": columns["step"].take(take),
             "wandb_step": columns["wandb_step"].take(take),
             "timestamp": columns["timestamp"].take(take),
@@ -301,12 +329,39 @@ def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 9
             "value": pa.array(numbers, pa.float64()),
             "value_text": pa.array(texts, pa.string()),
             "row_kind": columns["row_kind"].take(take),
-            "write_seq": take,
+            "write_seq": pc.add(take, first_seq),
             "segment": columns["segment"].take(take),
         },
         schema=METRIC_POINTS_SCHEMA,
     )
-    all_steps = set(per_row["step"])
+    return table, seq
+
+
+def _step_facts(points: pa.Table) -> tuple[int | None, int, float | None]:
+    """(last step, training steps logged, last timestamp) of a run's metric points."""
+    train = points.filter(pc.equal(points["row_kind"], "train"))
+    steps = train["step"] if train.num_rows else points["step"]
+    last_step = pc.max(steps).as_py() if len(steps) else None
+    last_ts = pc.max(points["timestamp"]).as_py() if points.num_rows else None
+    return last_step, len(pc.unique(train["step"])), last_ts.timestamp() if last_ts else None
+
+
+def read_run(
+    run: RunFiles, *, now: float | None = None, idle_limit_s: float = 900.0, previous: PreviousRead | None = None
+) -> RunTables:
+    """Read the files of a run and build its raw tables. Damaged input is quarantined, never fatal.
+
+    With `previous`, files that only grew since that read are read from where it stopped, and its
+    metric points are kept: a run that is still training costs only its new records.
+    """
+    now = time.time() if now is None else now
+    quarantined: list[QuarantinedItem] = []
+    files, resumed = _read_files(run, previous, quarantined)
+    first_seq = previous.rows if resumed else 0
+    new_points, new_rows = _new_points(run.run_id, files, first_seq)
+    metric_points = pa.concat_tables([previous.points, new_points]) if resumed else new_points
+    last_step, steps_logged, last_ts = _step_facts(metric_points)
+    has_train_rows = steps_logged > 0
 
     config: dict[str, Any] = {}
     summary: dict[str, Any] = {}
@@ -336,7 +391,7 @@ def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 9
         "last_timestamp": _to_datetime(last_ts),
         "runtime_s": runtime,
         "tags": tags,
-        "run_kind": _run_kind(name, tags, config, bool(train_steps)),
+        "run_kind": _run_kind(name, tags, config, has_train_rows),
         "sweep_name": sweep_name,
         "sweep_run_letter": letter,
         "base_model_id": _config_value(config, "base_model_id", str),
@@ -348,8 +403,8 @@ def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 9
         "num_groups_per_step": _config_value(config, "num_groups_per_step", int),
         "samples_per_group": _config_value(config, "samples_per_group", int),
         "rollout_horizon_years": _config_value(config, "rollout_horizon_years", int),
-        "last_step": max(train_steps or all_steps) if (train_steps or all_steps) else None,
-        "steps_logged": len(train_steps),
+        "last_step": last_step,
+        "steps_logged": steps_logged,
         "config": json.dumps(config, sort_keys=True, default=str),
         "summary": json.dumps(summary, sort_keys=True, default=str),
         "source": "offline",
@@ -360,7 +415,7 @@ def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 9
         "notes": last.notes if last else None,
         "exit_code": last.exit_code if last else None,
         "resumed": len(files) > 1 or any(f.resumed for f in files),
-        "history_rows": seq,
+        "history_rows": first_seq + new_rows,
         "tail_status": last.stats.tail if last else None,
         "corrupt_records": sum(f.stats.corrupt_records + f.stats.unparseable_records for f in files),
         "writer_version": last.writer_version if last else None,
@@ -370,6 +425,8 @@ def read_run(run: RunFiles, *, now: float | None = None, idle_limit_s: float = 9
     runs = pa.Table.from_pylist([row], schema=RUNS_SCHEMA)
     return RunTables(
         run_id=run.run_id,
+        files=files,
+        incremental=resumed,
         runs=runs,
         config=_kv_table(run.run_id, config),
         summary=_kv_table(run.run_id, summary),

@@ -1,0 +1,51 @@
+"""A run that is still training: read while it grows, refreshed without re-reading what was read."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pyarrow.compute as pc
+
+from diplo_pipeline.lib import wandb_ingest
+from diplo_pipeline.lib.wandb_runs import read_run
+from tests import sdk_runs
+
+
+def test_growing_run_is_running_then_refreshed_incrementally(data_env, tmp_path):
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    writer = multiprocessing.get_context("spawn").Process(
+        target=sdk_runs.growing_run, args=(str(data_env.wandb_dirs[0]), "live0001", str(signals))
+    )
+    writer.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not (signals / "ready").exists():
+            assert writer.is_alive() and time.monotonic() < deadline, "the writer never got going"
+            time.sleep(0.1)
+        run = wandb_ingest.discover(data_env)["live0001"]
+        first = wandb_ingest.ingest_run(data_env, run)
+        info = first.runs.to_pylist()[0]
+        assert info["state"] == "running" and info["last_step"] == 19 and not first.incremental
+        assert info["tail_status"] in ("clean", "zero_filled")  # a live file ends in whole blocks
+        (signals / "go").touch()
+        writer.join(timeout=120)
+        assert writer.exitcode == 0
+    finally:
+        writer.kill()
+
+    run = wandb_ingest.discover(data_env)["live0001"]
+    assert [c.run_id for c in wandb_ingest.pending_changes(data_env, {"live0001": run})] == ["live0001"]
+    second = wandb_ingest.ingest_run(data_env, run)
+    assert second.incremental  # only the records written since the first read were parsed
+    info = second.runs.to_pylist()[0]
+    assert info["state"] == "finished" and info["last_step"] == 39 and info["steps_logged"] == 40
+
+    # The incremental result is exactly what a full read of the finished file gives.
+    full = read_run(run)
+    assert not full.incremental
+    for table in ("metric_points", "config", "summary"):
+        assert getattr(second, table).equals(getattr(full, table)), table
+    steps = second.metric_points.filter(pc.equal(second.metric_points["key"], "benchmark/step"))["step"]
+    assert steps.to_pylist() == list(range(40))
