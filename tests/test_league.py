@@ -12,8 +12,8 @@ import pytest
 from diplo_pipeline.demo import plan as planted
 from diplo_pipeline.lib.catalog import RAW_SCHEMAS
 from diplo_pipeline.lib.lake import write_parquet_atomic
+from diplo_pipeline.lib.lake_schemas import METRIC_POINTS_SCHEMA, RUNS_SCHEMA
 from diplo_pipeline.lib.sql_models import Project, define_relations, materialize
-from diplo_pipeline.lib.wandb_runs import METRIC_POINTS_SCHEMA, RUNS_SCHEMA
 
 RUN = "grpo-20251222-191408"
 KEYS = {  # every key shape of source-data.md §1.6/§1.7, and what it must become

@@ -17,9 +17,9 @@ import duckdb
 import pyarrow as pa
 
 from diplo_pipeline.lib.axiom_schema import EVENTS_SCHEMA
+from diplo_pipeline.lib.lake_schemas import KV_SCHEMA, METRIC_POINTS_SCHEMA, RUNS_SCHEMA
 from diplo_pipeline.lib.sql_models import Project, define_python_marts, define_relations, quote
 from diplo_pipeline.lib.sweep_defs import DEFINITIONS_SCHEMA
-from diplo_pipeline.lib.wandb_runs import KV_SCHEMA, METRIC_POINTS_SCHEMA, RUNS_SCHEMA
 
 # The columns a raw source has before its first file is written, so every view exists from the start.
 RAW_SCHEMAS: dict[str, pa.Schema] = {

@@ -8,8 +8,8 @@ from diplo_pipeline.defs.partitions import wandb_runs_partitions
 from diplo_pipeline.defs.quarantine import column_schema, quarantine_check
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib import wandb_ingest
+from diplo_pipeline.lib.lake_schemas import METRIC_POINTS_SCHEMA
 from diplo_pipeline.lib.metadata import markdown_table
-from diplo_pipeline.lib.wandb_runs import METRIC_POINTS_SCHEMA
 
 QUARANTINE_CHECK = "no_quarantined_wandb_records"
 

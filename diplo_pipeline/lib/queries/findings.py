@@ -1,0 +1,44 @@
+"""A run's findings (the diagnosis mart) and where its report is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from diplo_pipeline.lib.queries.core import Answer, QueryError, RunRef, fetch, has_table
+
+SEVERITIES = ("info", "warn", "error")
+FINDING_COLUMNS = "rule, severity, step_start, step_end, value, threshold, message, hypothesis"
+
+
+def run_findings(con: duckdb.DuckDBPyConnection, run: RunRef, min_severity: str = "info") -> Answer:
+    """The run's findings of at least `min_severity`, in step order, worst first within a step."""
+    if not has_table(con, "findings"):
+        raise QueryError(
+            "this catalog has no `findings` table: it was built before the diagnosis mart existed, "
+            "or that mart failed; run `diplo build` and look at its output"
+        )
+    wanted = list(SEVERITIES[SEVERITIES.index(min_severity):])
+    rows = fetch(
+        con,
+        f"""
+        select {FINDING_COLUMNS}
+        from findings
+        where run_id = $id and list_contains($wanted, severity)
+        order by step_start nulls first, list_position($all, severity) desc, rule
+        """,
+        {"id": run.run_id, "wanted": wanted, "all": list(SEVERITIES)},
+    )
+    counts = {severity: sum(row["severity"] == severity for row in rows) for severity in wanted}
+    data = {"run_id": run.run_id, "run_name": run.run_name, "min_severity": min_severity, **counts, "findings": rows}
+    return Answer(data, rows)
+
+
+def report_location(run: RunRef, reports: Path) -> Answer:
+    """Where the run's report is (WAREHOUSE.md: `<data>/reports/runs/<run_name>.html` and `.md`)."""
+    html = reports / "runs" / f"{run.run_name}.html"
+    markdown = html.with_suffix(".md")
+    data = {"run_id": run.run_id, "run_name": run.run_name, "html": str(html), "html_exists": html.exists(),
+            "markdown": str(markdown), "markdown_exists": markdown.exists()}
+    return Answer(data, [data])
