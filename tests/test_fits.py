@@ -10,8 +10,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from diplo_pipeline.build import build
-from diplo_pipeline.definitions import defs
 from diplo_pipeline.defs.analytics.power_law import (
     METRIC,
     SCHEMA,
@@ -24,11 +22,9 @@ from diplo_pipeline.defs.analytics.power_law import (
     scopes_of,
 )
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.demo import generate_demo
 from diplo_pipeline.demo import plan as planted
 from diplo_pipeline.lib.fits import Fit, fit_series
 from diplo_pipeline.lib.lake import write_parquet_atomic
-from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.sql_models import python_mart_path
 
 
@@ -201,22 +197,10 @@ def test_scopes_are_runs_shared_tags_the_power_laws_family_and_sweeps():
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    inbox = root / "inbox"
-    generate_demo(inbox, seed=planted.DEFAULT_SEED)
-    paths = DataPaths(root / "data", (inbox / "wandb",), (inbox / "axiom",), inbox / "sweeps")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DIPLO_DATA_DIR", str(paths.data_dir))
-        mp.setenv("DIPLO_WANDB_DIR", str(inbox / "wandb"))
-        mp.setenv("DIPLO_AXIOM_DIR", str(inbox / "axiom"))
-        with dg.DagsterInstance.ephemeral() as instance:
-            report = build(defs(), instance, paths)
-    con = duckdb.connect()
-    relation = con.sql(f"select * from read_parquet('{python_mart_path(paths.lake, 'power_law_fits')}')")
+def demo(demo_catalog):
+    relation = demo_catalog["con"].sql("select * from power_law_fits")
     fits = [dict(zip(relation.columns, row)) for row in relation.fetchall()]
-    con.close()
-    yield {"fits": fits, "plan": planted.build_plan(planted.DEFAULT_SEED), "report": report}
+    return {"fits": fits, "plan": demo_catalog["plan"], "report": demo_catalog["report"]}
 
 
 def fit_of(demo, scope: str, scope_id: str, model: str = "power_law") -> dict:
