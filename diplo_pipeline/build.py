@@ -108,8 +108,8 @@ def build(
         _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_events"])], tags=contiguous_range_tags(known, days))
         report.axiom_days_built = days
 
-    progress("running the SQL models and their checks, then publishing the DuckDB catalog")
-    selection = dg.AssetSelection.groups("staging", "intermediate", "marts") | dg.AssetSelection.assets(
+    progress("running the SQL models and their checks, publishing the DuckDB catalog, writing the reports")
+    selection = dg.AssetSelection.groups("staging", "intermediate", "marts", "reports") | dg.AssetSelection.assets(
         SWEEP_DEFINITIONS, CATALOG
     )
     # One run: a blocking data test that fails stops what depends on it, including the catalog (the last

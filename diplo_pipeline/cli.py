@@ -98,6 +98,8 @@ def _demo(paths: DataPaths, seed: int) -> int:
         f"  catalog:  duckdb {paths.catalog} -readonly -c \"select run_name, state, last_step from runs\"\n"
         f"  CLI:      diplo sql \"select * from run_steps limit 5\"\n"
         f"  lake:     {paths.lake}\n"
+        f"  reports:  {paths.reports}/runs/<run_name>.html (offline pages), {paths.reports}/nightly/latest.html, "
+        f"{paths.reports}/tracker.md\n"
         "  UI:       make dev  → http://127.0.0.1:3000"
     )
     return code

@@ -1,0 +1,54 @@
+"""How values read on a page: numbers to four significant digits, times in UTC, gaps with their band."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Any
+
+MISSING = "—"
+
+
+def fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return fmt_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt(v) for v in value) or MISSING
+    return str(value)
+
+
+def fmt_time(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else MISSING
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return MISSING
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min"
+
+
+def fmt_gap(gap: float | None, low: float | None, high: float | None) -> str:
+    """An Elo gap with its 95 % band, e.g. `56.8 [−202.5, 316.2]`."""
+    if gap is None:
+        return MISSING
+    band = f" [{low:.1f}, {high:.1f}]" if low is not None and high is not None else ""
+    return f"{gap:+.1f}{band}"
+
+
+def fmt_steps(start: int | None, end: int | None) -> str:
+    if start is None:
+        return MISSING
+    return str(start) if end in (None, start) else f"{start}–{end}"
