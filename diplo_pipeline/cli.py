@@ -76,8 +76,10 @@ def _build(paths: DataPaths) -> int:
             detail = f"actual {meta['actual']} vs required {meta['threshold']}"
         elif "quarantine_folder" in meta:
             detail = f"{meta['quarantined']} items set aside in {meta['quarantine_folder']}"
-        else:
-            detail = f"{meta.get('offending_rows', '?')} offending rows"
+        elif "offending_rows" in meta:
+            detail = f"{meta['offending_rows']} offending rows"
+        else:  # a check of its own kind: show its short figures
+            detail = ", ".join(f"{k}={v}" for k, v in meta.items() if isinstance(v, int | float) or len(str(v)) < 40)
         console.print(f"[yellow]check failed[/] {check}: {detail}")
     return 1 if report.failed_steps else 0
 
