@@ -1,32 +1,19 @@
 -- extraction_by_power: order extraction per UTC day and power (field power_name; `power` never existed).
--- One order event per (power, phase) response: orders_extracted (status full, no_orders_needed, or
--- partial meaning over-extraction, which is capped at expected), orders_partial (0 < orders < expected),
--- orders_empty (0 orders where some were expected).
-with responses as (
-    select
-        cast(timezone('UTC', event_time) as date) as day,
-        power_name,
-        event,
-        coalesce(expected_count, 0) as expected,
-        case when event = 'orders_empty' then 0 else least(coalesce(orders_count, 0), coalesce(expected_count, 0)) end
-            as extracted
-    from stg_axiom__events
-    where event in ('orders_extracted', 'orders_partial', 'orders_empty') and power_name is not null
-)
-
+-- extraction_rate is orders-weighted (extracted / expected); response_success_rate is the share of
+-- responses that needed orders and got all of them. Responses are classified in int_axiom__order_responses.
 select
     day,
     power_name,
     count(*) as responses,
-    count(*) filter (event = 'orders_extracted' and expected > 0 and extracted >= expected) as "full",
-    count(*) filter (event = 'orders_partial') as partial,
-    count(*) filter (event = 'orders_empty') as empty,
-    count(*) filter (event = 'orders_extracted' and expected = 0) as no_orders_needed,
-    sum(expected) as orders_expected,
-    sum(extracted) as orders_extracted,
-    sum(extracted) / nullif(sum(expected), 0) as extraction_rate,
-    count(*) filter (event = 'orders_extracted' and expected > 0 and extracted >= expected)
-        / nullif(count(*) filter (expected > 0), 0) as response_success_rate
-from responses
+    count(*) filter (response_kind = 'full') as "full",
+    count(*) filter (response_kind = 'partial') as partial,
+    count(*) filter (response_kind = 'empty') as empty,
+    count(*) filter (response_kind = 'no_orders_needed') as no_orders_needed,
+    sum(orders_expected) as orders_expected,
+    sum(orders_extracted) as orders_extracted,
+    sum(orders_extracted) / nullif(sum(orders_expected), 0) as extraction_rate,
+    count(*) filter (response_kind = 'full') / nullif(count(*) filter (response_kind <> 'no_orders_needed'), 0)
+        as response_success_rate
+from int_axiom__order_responses
 group by day, power_name
 order by day, power_name

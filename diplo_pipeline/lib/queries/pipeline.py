@@ -129,35 +129,26 @@ def errors(con: duckdb.DuckDBPyConnection, window: Window, limit: int) -> Answer
 
 def extraction_stats(con: duckdb.DuckDBPyConnection, window: Window, by_power: bool) -> Answer:
     """Order extraction weighted by orders (extracted / expected, over-extraction capped), and the share of
-    responses that needed orders and got all of them; the rules of the extraction_by_power mart."""
+    responses that needed orders and got all of them, over the responses the warehouse classified once
+    (int_axiom__order_responses, as the extraction_by_power mart does)."""
     power = "power_name," if by_power else ""
     rows = fetch(
         con,
         f"""
-        with responses as (
-            select
-                power_name,
-                event,
-                coalesce(expected_count, 0) as expected,
-                case when event = 'orders_empty' then 0
-                     else least(coalesce(orders_count, 0), coalesce(expected_count, 0)) end as extracted
-            from axiom_events
-            where event in ('orders_extracted', 'orders_partial', 'orders_empty') and power_name is not null
-              and {window.holds('event_time')}
-        )
         select
             {power}
             count(*) as responses,
-            count(*) filter (event = 'orders_extracted' and expected > 0 and extracted >= expected) as "full",
-            count(*) filter (event = 'orders_partial') as partial,
-            count(*) filter (event = 'orders_empty') as empty,
-            count(*) filter (event = 'orders_extracted' and expected = 0) as no_orders_needed,
-            sum(expected) as orders_expected,
-            sum(extracted) as orders_extracted,
-            sum(extracted) / nullif(sum(expected), 0) as extraction_rate,
-            count(*) filter (event = 'orders_extracted' and expected > 0 and extracted >= expected)
-                / nullif(count(*) filter (expected > 0), 0) as response_success_rate
-        from responses
+            count(*) filter (response_kind = 'full') as "full",
+            count(*) filter (response_kind = 'partial') as partial,
+            count(*) filter (response_kind = 'empty') as empty,
+            count(*) filter (response_kind = 'no_orders_needed') as no_orders_needed,
+            sum(orders_expected) as orders_expected,
+            sum(orders_extracted) as orders_extracted,
+            sum(orders_extracted) / nullif(sum(orders_expected), 0) as extraction_rate,
+            count(*) filter (response_kind = 'full')
+                / nullif(count(*) filter (response_kind <> 'no_orders_needed'), 0) as response_success_rate
+        from int_axiom__order_responses
+        where {window.holds('event_time')}
         group by all
         order by all
         """,
