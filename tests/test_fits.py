@@ -10,7 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from diplo_pipeline.defs.analytics.power_law import (
+from diplo_pipeline.defs.analytics.power_law import power_law_fits_without_flags
+from diplo_pipeline.defs.resources import DiploData
+from diplo_pipeline.demo import plan as planted
+from diplo_pipeline.lib.fits import Fit, fit_series
+from diplo_pipeline.lib.lake import write_parquet_atomic
+from diplo_pipeline.lib.power_law_scopes import (
     METRIC,
     SCHEMA,
     X_METRIC,
@@ -18,13 +23,8 @@ from diplo_pipeline.defs.analytics.power_law import (
     Series,
     fit_rows,
     load_series,
-    power_law_fits_without_flags,
     scopes_of,
 )
-from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.demo import plan as planted
-from diplo_pipeline.lib.fits import Fit, fit_series
-from diplo_pipeline.lib.lake import write_parquet_atomic
 from diplo_pipeline.lib.sql_models import python_mart_path
 
 
