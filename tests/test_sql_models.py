@@ -128,3 +128,14 @@ def test_failing_blocking_data_test_stops_the_catalog(data_env, instance):
     assert report.check_metadata["marts/rollouts:assert_rollouts_nonnegative_duration"]["offending_rows"] == 1
     assert not data_env.catalog.exists()  # never published on top of a broken table
     assert report.table_rows == {}
+
+
+def test_views_over_unmaterialised_tables_are_skipped_not_fatal(tmp_path):
+    root = project_dir(tmp_path, {
+        "marts/totals.sql": "select kind, count(*) as n from raw_things group by kind\n",
+        "marts/totals_view.sql": "-- materialized: view\nselect * from totals\n",
+    })
+    project = Project.load(root)
+    con = duckdb.connect()
+    skipped = define_relations(con, project, tmp_path / "lake", SCHEMAS)
+    assert skipped == ["totals", "totals_view"]

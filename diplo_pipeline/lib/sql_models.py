@@ -194,7 +194,8 @@ def define_relations(
     """Create the sources and models as relations on `con`, as users see them. Returns models skipped.
 
     Sources are views over lake globs (an empty, typed table while the lake has no file yet); view models
-    are views over their SQL; table models are views over their Parquet (skipped until materialised).
+    are views over their SQL; table models are views over their Parquet (skipped until materialised, and
+    so is everything built on a skipped model).
     """
     for source in project.sources.values():
         pattern = lake.resolve() / source.path
@@ -207,9 +208,12 @@ def define_relations(
             con.register("empty_source", empty_schemas[source.name].empty_table())
             con.execute(f"create or replace table {source.name} as select * from empty_source")
             con.unregister("empty_source")
-    skipped = []
+    skipped: list[str] = []
     for name in models if models is not None else project.order():
         model = project.models[name]
+        if any(dep in skipped for dep in model.table_names):
+            skipped.append(name)  # built on something not materialised yet
+            continue
         if model.materialized == "view":
             con.execute(f"create or replace view {name} as {model.body}")
             continue

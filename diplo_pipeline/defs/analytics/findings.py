@@ -13,42 +13,13 @@ from diplo_pipeline.lib.sql_models import python_mart_path
 
 FINDINGS = dg.AssetKey(["marts", "findings"])
 
-# run_steps with the boolean the EMA-reference rule needs; it is text in metric_points, so it has no column
-# in run_steps. As there, the later write of a re-logged step wins.
-RUN_STEPS_SQL = """
-select s.*, c.used_cached_ref_logprobs
-from run_steps as s
-left join (
-    select run_id, step, lower(arg_max(value_text, write_seq)) = 'true' as used_cached_ref_logprobs
-    from metric_points
-    where key = 'benchmark/used_cached_ref_logprobs' and row_kind = 'train'
-    group by run_id, step
-) as c using (run_id, step)
-"""
-RUNS_SQL = """
-select
-    run_id, run_name, state, last_step, total_steps,
-    coalesce(try_cast(json_extract_string(config, '$.use_ema_reference') as boolean), false)
-        as use_ema_reference
-from runs
-"""
-# elo_agent_summary keeps each agent's first rating but not its step; baselines_rising starts its episode
-# there. Same ratings as the summary reads: trainer scale, non-null.
-AGENTS_SQL = """
-select a.*, r.initial_step
-from elo_agent_summary as a
-left join (
-    select run_id, agent, min(step) as initial_step
-    from elo_ratings
-    where scale = 'trainer' and elo is not null
-    group by run_id, agent
-) as r using (run_id, agent)
-"""
+INPUTS = ("int_findings__run_steps", "int_findings__runs", "int_findings__agents")  # dbt_like_sql/intermediate
 PREVIEW_COLUMNS = ["run_name", "rule", "severity", "step_start", "step_end", "value", "message"]
 
 
 def _read_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    return con.sql(RUN_STEPS_SQL).pl(), con.sql(RUNS_SQL).pl(), con.sql(AGENTS_SQL).pl()
+    run_steps, runs, agents = (con.sql(f"select * from {name}").pl() for name in INPUTS)
+    return run_steps, runs, agents
 
 
 def _rows_of(table: pl.DataFrame, severities: tuple[str, ...]) -> list[dict]:
@@ -57,9 +28,7 @@ def _rows_of(table: pl.DataFrame, severities: tuple[str, ...]) -> list[dict]:
 
 @dg.asset(
     key=FINDINGS,
-    deps=[
-        asset_key(name) for name in ("run_steps", "runs", "metric_points", "elo_agent_summary", "elo_ratings")
-    ],
+    deps=[asset_key(name) for name in INPUTS],
     group_name="marts",
     kinds={"python", "polars", "parquet"},
     owners=["team:diplo-pipeline"],
