@@ -2,13 +2,8 @@
 
 import dagster as dg
 
-from diplo_pipeline.lib.metadata import arrow_columns
 from diplo_pipeline.lib.quarantine import count_quarantined, sample_quarantined
 from diplo_pipeline.lib.settings import DataPaths
-
-
-def column_schema(schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in arrow_columns(schema)])
 
 
 def quarantine_check(check_name: str, paths: DataPaths, source: str, what: str) -> dg.AssetCheckResult:

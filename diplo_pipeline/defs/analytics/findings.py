@@ -4,11 +4,12 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from diplo_pipeline.defs.metadata import column_schema
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
 from diplo_pipeline.lib.findings import ERROR, WARN, find_all
 from diplo_pipeline.lib.lake import write_parquet_atomic
-from diplo_pipeline.lib.metadata import arrow_columns, markdown_table
+from diplo_pipeline.lib.metadata import markdown_table
 from diplo_pipeline.lib.sql_models import python_mart_path
 
 FINDINGS = dg.AssetKey(["marts", "findings"])
@@ -51,9 +52,7 @@ def findings(diplo: DiploData) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.num_rows,
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(name=n, type=t) for n, t in arrow_columns(table.schema)]
-            ),
+            "dagster/column_schema": column_schema(table.schema),
             "by_severity": dg.MetadataValue.json(dict(found["severity"].value_counts().iter_rows())),
             "preview": dg.MetadataValue.md(markdown_table(_rows_of(found, (ERROR, WARN)), limit=30)),
             "path": dg.MetadataValue.path(str(path)),

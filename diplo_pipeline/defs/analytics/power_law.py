@@ -6,11 +6,12 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
+from diplo_pipeline.defs.metadata import column_schema
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
 from diplo_pipeline.lib.fits import MODELS
 from diplo_pipeline.lib.lake import write_parquet_atomic
-from diplo_pipeline.lib.metadata import arrow_columns, markdown_table
+from diplo_pipeline.lib.metadata import markdown_table
 from diplo_pipeline.lib.power_law_scopes import (
     METRIC,
     PREVIEW_COLUMNS,
@@ -56,9 +57,7 @@ def power_law_fits(diplo: DiploData) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.num_rows,
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(name=n, type=t) for n, t in arrow_columns(table.schema)]
-            ),
+            "dagster/column_schema": column_schema(table.schema),
             "fits_with_flags": dg.MetadataValue.json(
                 {model: sum(1 for row in rows if row["model"] == model and row["flags"]) for model in MODELS}
             ),

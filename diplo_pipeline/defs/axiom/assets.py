@@ -2,8 +2,9 @@
 
 import dagster as dg
 
+from diplo_pipeline.defs.metadata import column_schema
 from diplo_pipeline.defs.partitions import axiom_days_partitions
-from diplo_pipeline.defs.quarantine import column_schema, quarantine_check
+from diplo_pipeline.defs.quarantine import quarantine_check
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib import axiom_ingest
 from diplo_pipeline.lib.axiom_schema import EVENTS_SCHEMA

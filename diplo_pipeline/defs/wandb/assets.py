@@ -4,8 +4,9 @@ import time
 
 import dagster as dg
 
+from diplo_pipeline.defs.metadata import column_schema
 from diplo_pipeline.defs.partitions import wandb_runs_partitions
-from diplo_pipeline.defs.quarantine import column_schema, quarantine_check
+from diplo_pipeline.defs.quarantine import quarantine_check
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib import wandb_ingest
 from diplo_pipeline.lib.lake_schemas import METRIC_POINTS_SCHEMA
