@@ -15,8 +15,9 @@ from pathlib import Path
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags, wandb_runs_partitions
-from diplo_pipeline.lib import axiom_ingest, wandb_ingest
+from diplo_pipeline.lib import axiom_ingest, wandb_api_ingest, wandb_ingest
 from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.wandb_api import live_wandb_configured
 
 DAGSTER_YAML = """\
 # Written by diplo-pipeline on first use. Runs, partitions and sensor cursors persist here.
@@ -25,6 +26,7 @@ telemetry:
 """
 CATALOG = dg.AssetKey(["warehouse", "catalog"])
 SWEEP_DEFINITIONS = dg.AssetKey(["raw", "sweep_definitions"])
+WANDB_API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -42,6 +44,7 @@ def ensure_dagster_home(default: Path) -> Path:
 class BuildReport:
     runs_discovered: int = 0
     runs_changed: list[str] = field(default_factory=list)
+    live_runs_changed: list[str] = field(default_factory=list)
     runs_removed: list[str] = field(default_factory=list)
     axiom_days_built: list[str] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
@@ -87,14 +90,18 @@ def build(
     changes = [c.run_id for c in wandb_ingest.pending_changes(paths, discovered)]
     gone = sorted(wandb_ingest.ingested_run_ids(paths) - set(discovered))
     report.runs_changed, report.runs_removed = changes, gone
-    todo = changes + gone
+    if live_wandb_configured():
+        progress("listing live WandB runs changed since the last sync")
+        _record_checks(report, _materialize(defs, instance, [WANDB_API_LISTING]))
+        report.live_runs_changed = wandb_api_ingest.pending_api_runs(paths)
+    todo = changes + gone + [r for r in report.live_runs_changed if r not in discovered]
     if todo:
         known = instance.get_dynamic_partitions(wandb_runs_partitions.name)
         new = [k for k in todo if k not in known]
         if new:
             instance.add_dynamic_partitions(wandb_runs_partitions.name, new)
         order = known + new
-        progress(f"ingesting {len(changes)} new or changed runs ({len(gone)} removed) in one Dagster run")
+        progress(f"ingesting {len(todo) - len(gone)} new or changed runs ({len(gone)} removed) in one Dagster run")
         result = _materialize(defs, instance, [dg.AssetKey(["raw", "wandb_runs"])], tags=contiguous_range_tags(order, todo))
         _record_checks(report, result)
 

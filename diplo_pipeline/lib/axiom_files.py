@@ -86,13 +86,14 @@ LEAN_SCHEMA = pa.schema(
 
 @dataclass
 class ParsedExport:
-    """The valid events of one file as canonical JSON text, and what was set aside.
+    """The valid events of one export file (or one API fetch) as canonical JSON text, and what was set aside.
 
-    Python only validates and canonicalises; typing the known fields is one vectorised DuckDB pass
-    (`typed_events`), which is what makes ingestion fast.
+    `source` is the file path, or `axiom-api://<dataset>/<day>` for rows fetched from the query API; it
+    becomes `source_file` in the staged rows. Python only validates and canonicalises; typing the known
+    fields is one vectorised DuckDB pass (`typed_events`), which is what makes ingestion fast.
     """
 
-    path: Path
+    source: str
     event_ids: list[str] = field(default_factory=list)
     times: list[str] = field(default_factory=list)
     payloads: list[str] = field(default_factory=list)
@@ -104,7 +105,7 @@ class ParsedExport:
 
     def lean(self) -> pa.Table:
         return pa.table(
-            [self.event_ids, self.times, self.payloads, [str(self.path)] * len(self), self.lines],
+            [self.event_ids, self.times, self.payloads, [self.source] * len(self), self.lines],
             schema=LEAN_SCHEMA,
         )
 
@@ -141,7 +142,7 @@ def _records(path: Path, text: str) -> Iterator[tuple[int, Any, str | None]]:
     if stripped.startswith("{") and "\n" not in stripped.strip():
         single = _json_or_error(stripped)
         if isinstance(single, dict) and ("matches" in single or "tables" in single):
-            yield from ((1, row, None) for row in _api_rows(single))
+            yield from ((1, row, None) for row in api_rows(single))
             return
     if stripped.startswith("["):
         yield from _array_records(text)
@@ -185,11 +186,17 @@ def _array_records(text: str) -> Iterator[tuple[int, Any, str | None]]:
             pos = stop
 
 
-def _api_rows(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Rows of a saved APL answer: legacy `matches[].data` or tabular column-major `tables[0]`."""
+def api_rows(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Rows of an APL answer (saved to a file or fresh from the API).
+
+    Legacy: `matches[].data` plus `_time`, `_sysTime`, `_rowId`. Tabular: the first table that is not the
+    aggregation `_totals` table, column-major, so `fields[i].name` is zipped with `columns[i]`. A tabular
+    answer has a column for every field of any row, so absent values come back as null and are dropped.
+    """
     for match in answer.get("matches") or []:
         yield {**(match.get("data") or {}), **{k: match[k] for k in ("_time", "_sysTime", "_rowId") if k in match}}
-    for table in (answer.get("tables") or [])[:1]:
+    tables = [t for t in answer.get("tables") or [] if t.get("name") != "_totals"]
+    for table in tables[:1]:
         names = [f["name"] for f in table.get("fields", [])]
         for values in zip(*table.get("columns", [])):
             yield {n: v for n, v in zip(names, values) if v is not None}
@@ -197,29 +204,41 @@ def _api_rows(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def parse_export(path: Path) -> ParsedExport:
     """Parse one export file. Never raises for bad content: bad records are quarantined with the reason."""
-    out = ParsedExport(path=path)
     source = str(path)
     try:
         with _open_text(path) as handle:
             text = handle.read()
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        out.quarantined.append(QuarantinedItem(source, None, f"unreadable file: {exc}"))
-        return out
-    for line, obj, raw in _records(path, text):
-        reason = None
-        if isinstance(obj, ValueError):
-            reason = str(obj)
-        elif not isinstance(obj, dict):
-            reason = f"not a JSON object but {type(obj).__name__}"
-        elif "_time" not in obj:
-            reason = "missing field _time (every Axiom event has one)"
-        elif not isinstance(obj.get("event"), str) or not obj["event"]:
-            reason = "missing field event (the event name)"
-        if reason is None:
-            try:
-                parse_time(obj["_time"])
-            except ValueError as exc:
-                reason = str(exc)
+        return ParsedExport(source, quarantined=[QuarantinedItem(source, None, f"unreadable file: {exc}")])
+    return parse_records(source, _records(path, text))
+
+
+def _invalid_reason(obj: Any) -> str | None:
+    """Why a record is not a usable event, or None if it is one."""
+    if isinstance(obj, ValueError):
+        return str(obj)
+    if not isinstance(obj, dict):
+        return f"not a JSON object but {type(obj).__name__}"
+    if "_time" not in obj:
+        return "missing field _time (every Axiom event has one)"
+    if not isinstance(obj.get("event"), str) or not obj["event"]:
+        return "missing field event (the event name)"
+    try:
+        parse_time(obj["_time"])
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def parse_records(source: str, records: Iterable[tuple[int, Any, str | None]]) -> ParsedExport:
+    """Validate and canonicalise (line, object or ValueError, raw text) records from any carrier.
+
+    One rule set for export files and API rows (where `line` is the row's index in the fetch), so an
+    event is accepted or quarantined the same way whichever way it reached us.
+    """
+    out = ParsedExport(source)
+    for line, obj, raw in records:
+        reason = _invalid_reason(obj)
         if reason is not None:
             shown = raw if raw is not None else json.dumps(obj, default=str)
             out.quarantined.append(QuarantinedItem(source, line, reason, shown))

@@ -16,7 +16,7 @@ from diplo_pipeline.lib.wandb_runs import PreviousRead, RunFiles, RunTables, dis
 RAW_WANDB_TABLES = {"runs": "runs", "config": "config", "summary": "summary", "metric_points": "metric_points"}
 
 
-def _state_path(paths: DataPaths, run_id: str) -> Path:
+def state_path(paths: DataPaths, run_id: str) -> Path:
     return paths.state / "wandb" / f"{run_id}.json"
 
 
@@ -36,7 +36,7 @@ def pending_changes(paths: DataPaths, runs: dict[str, RunFiles], now: float | No
     idle_limit = running_idle_seconds()
     changes = []
     for run_id, run in runs.items():
-        stored = read_json(_state_path(paths, run_id), None)
+        stored = read_json(state_path(paths, run_id), None)
         if stored is None or not all(p.exists() for p in partition_files(paths, run_id)):
             changes.append(RunChange(run_id, "new"))
         elif stored.get("fingerprint") != run.fingerprint():
@@ -48,7 +48,7 @@ def pending_changes(paths: DataPaths, runs: dict[str, RunFiles], now: float | No
 
 def _previous_read(paths: DataPaths, run_id: str) -> PreviousRead | None:
     """What the last ingest of this run read, when it can be resumed (the run was still being written)."""
-    stored = read_json(_state_path(paths, run_id), None)
+    stored = read_json(state_path(paths, run_id), None)
     points = paths.raw / "wandb" / "metric_points" / f"{run_id}.parquet"
     if not stored or not stored.get("resume") or not points.exists():
         return None
@@ -83,7 +83,7 @@ def ingest_run(paths: DataPaths, run: RunFiles, now: float | None = None) -> Run
             "resume": resume,
             **tables.counts,
         },
-        _state_path(paths, run.run_id),
+        state_path(paths, run.run_id),
     )
     return tables
 
@@ -92,12 +92,13 @@ def remove_run(paths: DataPaths, run_id: str) -> None:
     """Drop a run whose files are gone from every source folder."""
     for path in partition_files(paths, run_id):
         path.unlink(missing_ok=True)
-    _state_path(paths, run_id).unlink(missing_ok=True)
+    state_path(paths, run_id).unlink(missing_ok=True)
     (paths.quarantine / "wandb" / f"{run_id}.ndjson").unlink(missing_ok=True)
 
 
 def ingested_run_ids(paths: DataPaths) -> set[str]:
-    return {p.stem for p in (paths.state / "wandb").glob("*.json")}
+    """Runs ingested from offline files (the live WandB source keeps its own, `source: api`)."""
+    return {p.stem for p in (paths.state / "wandb").glob("*.json") if read_json(p, {}).get("source") != "api"}
 
 
 def discover(paths: DataPaths) -> dict[str, RunFiles]:

@@ -140,7 +140,7 @@ def _state(last: WandbFile, idle_s: float, idle_limit_s: float) -> str:
     return "running" if idle_s < idle_limit_s else "crashed"
 
 
-def _sweep_identity(name: str | None, tags: list[str]) -> tuple[str | None, str | None]:
+def sweep_identity(name: str | None, tags: list[str]) -> tuple[str | None, str | None]:
     """Sweep membership from the name, then a tag (issue 4 adds Axiom `sweep_run_started`, the authority)."""
     if name and (m := SWEEP_NAME.match(name)):
         return m["sweep"], m["letter"]
@@ -150,7 +150,7 @@ def _sweep_identity(name: str | None, tags: list[str]) -> tuple[str | None, str 
     return None, None
 
 
-def _run_kind(name: str | None, tags: list[str], config: dict, has_train_rows: bool) -> str:
+def run_kind(name: str | None, tags: list[str], config: dict, has_train_rows: bool) -> str:
     if "evaluation" in tags or (name or "").startswith("eval-") or "checkpoint_path" in config:
         return "evaluation"
     if has_train_rows or "total_steps" in config:
@@ -168,6 +168,17 @@ def _config_value(config: dict, key: str, kind: type) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         return None
+
+
+CONFIG_COLUMNS = {
+    "base_model_id": str, "lora_rank": int, "learning_rate": float, "kl_beta": float, "loss_type": str,
+    "total_steps": int, "num_groups_per_step": int, "samples_per_group": int, "rollout_horizon_years": int,
+}
+
+
+def config_columns(config: dict) -> dict[str, Any]:
+    """The `runs` columns that come from the run's config (WAREHOUSE.md `runs`)."""
+    return {name: _config_value(config, name, kind) for name, kind in CONFIG_COLUMNS.items()}
 
 
 @dataclass
@@ -216,8 +227,8 @@ def _read_files(
     return files, resumable
 
 
-def _new_points(run_id: str, files: list[WandbFile], first_seq: int) -> tuple[pa.Table, int]:
-    """The history rows read now, long format. Returns the table and the number of rows."""
+def history_points(run_id: str, segments: list[Iterable[dict[str, Any]]], first_seq: int) -> tuple[pa.Table, int]:
+    """History rows (one iterable per segment of the run), long format. Returns the table and the row count."""
     # Per-row facts are kept once per row and spread to the values with one vectorised `take`:
     # the per-value Python work is only the key, the value and its row number.
     per_row: dict[str, list] = {"step": [], "wandb_step": [], "timestamp": [], "runtime_s": [], "row_kind": [],
@@ -227,8 +238,8 @@ def _new_points(run_id: str, files: list[WandbFile], first_seq: int) -> tuple[pa
     texts: list[str | None] = []
     row_of_value: list[int] = []
     seq = 0
-    for segment, wf in enumerate(files):
-        for row in wf.history:
+    for segment, rows in enumerate(segments):
+        for row in rows:
             step, kind = row_step(row)
             ts = _finite_number(row.get("_timestamp"))
             wandb_step = _finite_number(row.get("_step"))
@@ -273,7 +284,7 @@ def _new_points(run_id: str, files: list[WandbFile], first_seq: int) -> tuple[pa
     return table, seq
 
 
-def _step_facts(points: pa.Table) -> tuple[int | None, int, float | None]:
+def step_facts(points: pa.Table) -> tuple[int | None, int, float | None]:
     """(last step, training steps logged, last timestamp) of a run's metric points."""
     train = points.filter(pc.equal(points["row_kind"], "train"))
     steps = train["step"] if train.num_rows else points["step"]
@@ -294,9 +305,9 @@ def read_run(
     quarantined: list[QuarantinedItem] = []
     files, resumed = _read_files(run, previous, quarantined)
     first_seq = previous.rows if resumed else 0
-    new_points, new_rows = _new_points(run.run_id, files, first_seq)
+    new_points, new_rows = history_points(run.run_id, [wf.history for wf in files], first_seq)
     metric_points = pa.concat_tables([previous.points, new_points]) if resumed else new_points
-    last_step, steps_logged, last_ts = _step_facts(metric_points)
+    last_step, steps_logged, last_ts = step_facts(metric_points)
     has_train_rows = steps_logged > 0
 
     config: dict[str, Any] = {}
@@ -315,7 +326,7 @@ def read_run(
         runtime = exit_runtime or runtime
     state = _state(last, now - run.last_modified(), idle_limit_s) if last else "unreadable"
     finished_at = created + runtime if (state != "running" and created is not None and runtime) else None
-    sweep_name, letter = _sweep_identity(name, tags)
+    sweep_name, letter = sweep_identity(name, tags)
     row = {
         "run_id": run.run_id,
         "run_name": name,
@@ -327,18 +338,10 @@ def read_run(
         "last_timestamp": _to_datetime(last_ts),
         "runtime_s": runtime,
         "tags": tags,
-        "run_kind": _run_kind(name, tags, config, has_train_rows),
+        "run_kind": run_kind(name, tags, config, has_train_rows),
         "sweep_name": sweep_name,
         "sweep_run_letter": letter,
-        "base_model_id": _config_value(config, "base_model_id", str),
-        "lora_rank": _config_value(config, "lora_rank", int),
-        "learning_rate": _config_value(config, "learning_rate", float),
-        "kl_beta": _config_value(config, "kl_beta", float),
-        "loss_type": _config_value(config, "loss_type", str),
-        "total_steps": _config_value(config, "total_steps", int),
-        "num_groups_per_step": _config_value(config, "num_groups_per_step", int),
-        "samples_per_group": _config_value(config, "samples_per_group", int),
-        "rollout_horizon_years": _config_value(config, "rollout_horizon_years", int),
+        **config_columns(config),
         "last_step": last_step,
         "steps_logged": steps_logged,
         "config": json.dumps(config, sort_keys=True, default=str),
@@ -364,14 +367,14 @@ def read_run(
         files=files,
         incremental=resumed,
         runs=runs,
-        config=_kv_table(run.run_id, config),
-        summary=_kv_table(run.run_id, summary),
+        config=kv_table(run.run_id, config),
+        summary=kv_table(run.run_id, summary),
         metric_points=metric_points,
         quarantined=quarantined,
     )
 
 
-def _kv_table(run_id: str, values: dict[str, Any]) -> pa.Table:
+def kv_table(run_id: str, values: dict[str, Any]) -> pa.Table:
     cols: dict[str, list] = {name: [] for name in KV_SCHEMA.names}
     for key, value in sorted(values.items()):
         number, text = split_value(value)

@@ -1,17 +1,22 @@
-"""Discover new or changed offline runs (file size and mtime) and request exactly those partitions."""
+"""Discover new or changed runs (offline files by size and mtime; live runs by the API listing) and
+request exactly those partitions."""
 
 import json
 
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import contiguous_range_tags, wandb_runs_partitions
-from diplo_pipeline.lib import wandb_ingest
+from diplo_pipeline.lib import wandb_api_ingest, wandb_ingest
 from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.wandb_api import live_wandb_configured
+
+WANDB_RUNS = dg.AssetKey(["raw", "wandb_runs"])
+API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
 
 
 @dg.sensor(
     name="wandb_offline_runs_sensor",
-    target=dg.AssetSelection.assets(dg.AssetKey(["raw", "wandb_runs"])),
+    target=dg.AssetSelection.assets(WANDB_RUNS),
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds `.wandb` files that are new or changed (size, mtime) and ingests just those runs.",
@@ -42,3 +47,29 @@ def wandb_offline_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SensorR
         dynamic_partitions_requests=[wandb_runs_partitions.build_add_request(new_keys)] if new_keys else [],
         cursor=json.dumps(requested, sort_keys=True),
     )
+
+
+@dg.sensor(
+    name="wandb_api_sensor",
+    target=dg.AssetSelection.assets(API_LISTING, WANDB_RUNS),
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Live WandB (only when WANDB_API_KEY is set): asks for an incremental listing, then ingests the runs "
+        "the listing found new or changed. The sensor itself never calls WandB; the assets do."
+    ),
+)
+def wandb_api_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    if not live_wandb_configured():
+        return dg.SensorResult(skip_reason="live WandB is off: WANDB_API_KEY is not set")
+    paths = DataPaths.from_env()
+    pending = wandb_api_ingest.pending_api_runs(paths)
+    known = context.instance.get_dynamic_partitions(wandb_runs_partitions.name)
+    pending = [run_id for run_id in pending if run_id in known]
+    if pending and context.cursor != ",".join(pending):
+        # The last listing found work: ingest it before listing again.
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(asset_selection=[WANDB_RUNS], tags=contiguous_range_tags(known, pending))],
+            cursor=",".join(pending),
+        )
+    return dg.SensorResult(run_requests=[dg.RunRequest(asset_selection=[API_LISTING])], cursor="")
