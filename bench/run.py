@@ -7,6 +7,9 @@ Figures (ratios are ours ÷ baseline time; lower is better, 1.0 means as fast as
   only frame and parse the protobuf records of the same files.
 - Axiom ingest: rows/s of staging + day partitions (parse, validate, type, dedup, quarantine) beside
   DuckDB's own `read_json` → `COPY … TO parquet` on the same files.
+- Live ingest (issue 6): rows/s of the WandB API source (listing + Parquet exports through the real
+  `wandb.Api`) and of the Axiom APL source (paged queries, staging, day partitions), both against the
+  tests' loopback servers in a separate process, beside the offline readers on the same runs and events.
 - Cold build and one-new-run incremental build, wall time through Dagster on a fresh instance.
 - Peak memory of the process.
 The workload is generated once per size and reused (bench/results/work-*).
@@ -28,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 from wandb.proto import wandb_internal_pb2 as pb
 
+from bench.live import axiom_live_ingest, loopback_clouds, wandb_live_ingest
 from bench.measure import peak_rss_mb, timed
 from bench.workload import ensure_workload, write_extra_run
 from diplo_pipeline.build import build
@@ -102,12 +106,48 @@ def full_scan(lake: Path) -> tuple:
         con.close()
 
 
+def live_figures(work, exports: list[Path], offline_read_s: float, scratch: Path, live_events: int) -> list[tuple]:
+    """The live sources against the loopback servers, beside the offline readers on the same data."""
+    files, total = [], 0
+    for path in exports:  # whole export files, up to about `live_events` events
+        if total >= live_events:
+            break
+        files.append(path)
+        total += sum(1 for _ in path.open())
+    subset = DataPaths(scratch / "axiom-subset", (work.wandb,), tuple(files), scratch / "sweeps")
+    offline_axiom = timed(lambda: axiom_ours(subset))
+    days = sorted(axiom_ingest.staged_days(subset))
+    console.log(f"starting the loopback servers ({len(files)} Axiom files, {len(days)} days)")
+    with loopback_clouds(work.wandb, files) as info:
+        console.log(f"live WandB ingest of {info['runs']} runs through wandb.Api")
+        wandb_live = timed(lambda: wandb_live_ingest(info, scratch / "live-wandb"))
+        console.log(f"live Axiom ingest of {info['events']:,} events over {len(days)} days")
+        axiom_live = timed(lambda: axiom_live_ingest(info, scratch / "live-axiom", days))
+    return [
+        (
+            "live WandB ingest (rows/s)",
+            f"{wandb_live.value / wandb_live.seconds:,.0f} values/s ({wandb_live.seconds:.1f}s)",
+            f"offline .wandb read of the same runs: {offline_read_s:.1f}s",
+            f"{wandb_live.seconds / offline_read_s:.2f}",
+        ),
+        (
+            "live Axiom ingest (rows/s)",
+            f"{axiom_live.value / axiom_live.seconds:,.0f} rows/s ({axiom_live.seconds:.1f}s, {axiom_live.value:,} rows)",
+            (f"export files of the same events: {offline_axiom.value / offline_axiom.seconds:,.0f} rows/s "
+             f"({offline_axiom.seconds:.1f}s)"),
+            f"{axiom_live.seconds / offline_axiom.seconds:.2f}",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--axiom-events", type=int, default=5_000_000)
     parser.add_argument("--work", type=Path, default=Path("bench/results"))
+    parser.add_argument("--live-events", type=int, default=500_000,
+                        help="Axiom events served by the loopback server (it holds them in memory)")
     args = parser.parse_args(argv)
 
     work = ensure_workload(args.work, args.runs, args.steps, args.axiom_events, progress=console.log)
@@ -139,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             f"DuckDB read_json→COPY parquet: {base.value / base.seconds:,.0f} rows/s ({base.seconds:.1f}s)",
             f"{ours.seconds / base.seconds:.2f}",
         ))
+
+        figures.extend(live_figures(work, exports, read_seconds, scratch, args.live_events))
 
         console.log("cold build through Dagster")
         inbox = scratch / "inbox-wandb"

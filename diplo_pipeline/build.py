@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags, wandb_runs_partitions
 from diplo_pipeline.lib import axiom_ingest, wandb_api_ingest, wandb_ingest
+from diplo_pipeline.lib.axiom_api import live_settings_present as live_axiom_configured
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.wandb_api import live_wandb_configured
 
@@ -27,6 +29,7 @@ telemetry:
 CATALOG = dg.AssetKey(["warehouse", "catalog"])
 SWEEP_DEFINITIONS = dg.AssetKey(["raw", "sweep_definitions"])
 WANDB_API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
+AXIOM_APL = dg.AssetKey(["raw", "axiom_apl"])
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -47,6 +50,7 @@ class BuildReport:
     live_runs_changed: list[str] = field(default_factory=list)
     runs_removed: list[str] = field(default_factory=list)
     axiom_days_built: list[str] = field(default_factory=list)
+    live_days_fetched: list[str] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
     checks_failed: list[str] = field(default_factory=list)
     check_metadata: dict[str, dict] = field(default_factory=dict)
@@ -76,6 +80,24 @@ def _record_checks(report: BuildReport, result: dg.ExecuteInProcessResult) -> No
             report.checks_failed.append(name)
 
 
+def _record_outcome(report: BuildReport, result: dg.ExecuteInProcessResult) -> None:
+    """Checks and failed steps of one phase. A failed source phase does not stop the build: the lake
+    keeps what it had and everything downstream is rebuilt from that (the CLI says what failed)."""
+    _record_checks(report, result)
+    report.failed_steps.extend(
+        f"{event.step_key}: {_failure_message(event)}"
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    )
+
+
+def _failure_message(event: dg.DagsterEvent) -> str:
+    error = event.step_failure_data.error if event.step_failure_data else None
+    while error is not None and error.cause is not None and "dagster" in error.cls_name.lower():
+        error = error.cause  # the user's exception, not Dagster's wrapper around it
+    return error.message.strip() if error else ""
+
+
 def build(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -92,8 +114,10 @@ def build(
     report.runs_changed, report.runs_removed = changes, gone
     if live_wandb_configured():
         progress("listing live WandB runs changed since the last sync")
-        _record_checks(report, _materialize(defs, instance, [WANDB_API_LISTING]))
-        report.live_runs_changed = wandb_api_ingest.pending_api_runs(paths)
+        result = _materialize(defs, instance, [WANDB_API_LISTING], raise_on_error=False)
+        _record_outcome(report, result)
+        if result.success:
+            report.live_runs_changed = wandb_api_ingest.pending_api_runs(paths)
     todo = changes + gone + [r for r in report.live_runs_changed if r not in discovered]
     if todo:
         known = instance.get_dynamic_partitions(wandb_runs_partitions.name)
@@ -102,8 +126,22 @@ def build(
             instance.add_dynamic_partitions(wandb_runs_partitions.name, new)
         order = known + new
         progress(f"ingesting {len(todo) - len(gone)} new or changed runs ({len(gone)} removed) in one Dagster run")
-        result = _materialize(defs, instance, [dg.AssetKey(["raw", "wandb_runs"])], tags=contiguous_range_tags(order, todo))
-        _record_checks(report, result)
+        result = _materialize(defs, instance, [dg.AssetKey(["raw", "wandb_runs"])],
+                              tags=contiguous_range_tags(order, todo), raise_on_error=False)
+        _record_outcome(report, result)
+
+    if live_axiom_configured():
+        days = axiom_ingest.days_due(paths, datetime.now(UTC))
+        if days:
+            progress(f"fetching {len(days)} days of live Axiom events")
+            known = instance.get_dynamic_partitions(axiom_days_partitions.name)
+            new = [d for d in days if d not in known]
+            if new:
+                instance.add_dynamic_partitions(axiom_days_partitions.name, new)
+            result = _materialize(defs, instance, [AXIOM_APL], tags=contiguous_range_tags(known + new, days),
+                                  raise_on_error=False)
+            _record_outcome(report, result)
+            report.live_days_fetched = days
 
     progress("staging Axiom export files")
     result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_export_files"])])
@@ -122,12 +160,7 @@ def build(
     # One run: a blocking data test that fails stops what depends on it, including the catalog (the last
     # good catalog stays published).
     result = _materialize(defs, instance, selection, raise_on_error=False)
-    _record_checks(report, result)
-    report.failed_steps = [
-        f"{event.step_key}: {event.step_failure_data.error.message.strip() if event.step_failure_data.error else ''}"
-        for event in result.all_events
-        if event.event_type_value == "STEP_FAILURE"
-    ]
+    _record_outcome(report, result)
     materializations = result.asset_materializations_for_node("warehouse__catalog")
     if materializations:
         report.table_rows = {

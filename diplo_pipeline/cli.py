@@ -51,7 +51,7 @@ def _environment_of(paths: DataPaths) -> Iterator[None]:
 def _build(paths: DataPaths) -> int:
     import dagster as dg
 
-    from diplo_pipeline.build import build, ensure_dagster_home
+    from diplo_pipeline.build import build, ensure_dagster_home, live_axiom_configured, live_wandb_configured
     from diplo_pipeline.definitions import defs
 
     ensure_dagster_home(Path(".dagster_home"))
@@ -63,13 +63,15 @@ def _build(paths: DataPaths) -> int:
         f"[bold]built in {elapsed:.1f}s[/]: {report.runs_discovered} runs found, "
         f"{len(report.runs_changed)} read, {len(report.runs_removed)} removed, "
         f"{len(report.axiom_days_built)} Axiom days rebuilt"
+        + (f"; live WandB: {len(report.live_runs_changed)} runs new or changed" if live_wandb_configured() else "")
+        + (f"; live Axiom: {len(report.live_days_fetched)} days fetched" if live_axiom_configured() else "")
     )
     table = Table("table", "rows", title=f"catalog {paths.catalog}")
     for name, rows in report.table_rows.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
     for step in report.failed_steps:
-        console.print(f"[red]failed:[/] {step} — the catalog was not republished; see the Dagster UI (make dev)")
+        console.print(f"[red]failed:[/] {step} — see the Dagster UI (make dev)")
     for check in report.checks_failed:
         meta = report.check_metadata.get(check, {})
         if "threshold" in meta:

@@ -358,6 +358,22 @@ def test_past_day_fetched_once_is_complete_and_no_longer_listed(data_env):
         "2025-12-20", "2025-12-22"]
 
 
+def test_days_due_follows_the_configured_range(data_env, monkeypatch):
+    monkeypatch.delenv("DIPLO_AXIOM_UNTIL", raising=False)
+    monkeypatch.delenv("DIPLO_AXIOM_SINCE", raising=False)
+    monkeypatch.delenv("AXIOM_DATASET", raising=False)
+    now = utc("2025-12-22T01:00:00")
+    assert axiom_ingest.days_due(data_env, now) == [f"2025-12-{d}" for d in range(16, 23)]  # last week
+    monkeypatch.setenv("DIPLO_AXIOM_SINCE", "2025-12-20")
+    monkeypatch.setenv("DIPLO_AXIOM_UNTIL", DAY)  # a range that ended: nothing due once all complete
+    with AxiomLoopback(events_of(5)) as axiom, client(axiom) as api:
+        for day in axiom_ingest.days_due(data_env, now):
+            axiom_ingest.fetch_day(api, data_env, day, now)
+    assert axiom_ingest.days_due(data_env, now) == []
+    monkeypatch.setenv("DIPLO_AXIOM_UNTIL", "2025-12-31")  # a range running into the future: today stays due
+    assert axiom_ingest.days_due(data_env, now) == ["2025-12-22"]
+
+
 def test_today_resumes_after_midnight_and_only_then_completes(data_env):
     with AxiomLoopback(events_of(40, first_s=0, span_s=40_000)) as axiom, client(axiom) as api:
         today = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-21T12:00:00"))

@@ -6,9 +6,12 @@ from diplo_pipeline.lib.quarantine import count_quarantined, sample_quarantined
 from diplo_pipeline.lib.settings import DataPaths
 
 
-def quarantine_check(check_name: str, paths: DataPaths, source: str, what: str) -> dg.AssetCheckResult:
-    """Passes when nothing of `source` is quarantined; otherwise says how much, where, and what to do."""
-    total, per_unit = count_quarantined(paths.quarantine, source)
+def quarantine_check(
+    check_name: str, paths: DataPaths, source: str, what: str, prefix: str = ""
+) -> dg.AssetCheckResult:
+    """Passes when nothing of `source` (units starting with `prefix`) is quarantined; otherwise says how
+    much, where, and what to do."""
+    total, per_unit = count_quarantined(paths.quarantine, source, prefix)
     folder = paths.quarantine / source
     return dg.AssetCheckResult(
         check_name=check_name,
@@ -18,7 +21,7 @@ def quarantine_check(check_name: str, paths: DataPaths, source: str, what: str) 
             "quarantined": total,
             "units_affected": len(per_unit),
             "quarantine_folder": str(folder),
-            "examples": dg.MetadataValue.json(sample_quarantined(paths.quarantine, source)),
+            "examples": dg.MetadataValue.json(sample_quarantined(paths.quarantine, source, prefix=prefix)),
         },
         description=None
         if total == 0

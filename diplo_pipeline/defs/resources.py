@@ -8,6 +8,7 @@ import os
 
 import dagster as dg
 
+from diplo_pipeline.lib.axiom_api import AplClient, AxiomSettings
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.wandb_api import WandbApiSettings, WandbApiSource
 
@@ -44,6 +45,13 @@ class AxiomApi(dg.ConfigurableResource):
     @property
     def configured(self) -> bool:
         return bool(self.token)
+
+    def client(self) -> AplClient:
+        if not self.token:
+            raise RuntimeError("the live Axiom source is off: set AXIOM_TOKEN to turn it on")
+        settings = AxiomSettings.from_env()
+        return AplClient(settings.url, self.token, settings.dataset, settings.org_id,
+                         page_size=settings.page_size, timeout_s=settings.timeout_s)
 
 
 def _secret(name: str) -> dg.EnvVar | None:

@@ -45,6 +45,8 @@ class AxiomSettings:
     url: str = DEFAULT_URL
     dataset: str = DEFAULT_DATASET
     org_id: str | None = None
+    page_size: int = 10_000  # below the 50,000 the legacy endpoint documents; Axiom's own cap is unknown
+    timeout_s: float = 30
 
     @classmethod
     def from_env(cls) -> AxiomSettings:

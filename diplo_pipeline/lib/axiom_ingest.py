@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from diplo_pipeline.lib.axiom_api import AplClient, FetchResult, format_time, later_time
+from diplo_pipeline.lib.axiom_api import AplClient, AxiomSettings, FetchResult, format_time, later_time
 from diplo_pipeline.lib.axiom_files import (
     ParsedExport,
     discover_exports,
@@ -354,6 +355,37 @@ def days_to_fetch(paths: DataPaths, dataset: str, since: date, today: date) -> l
             days.append(day.isoformat())
         day += timedelta(days=1)
     return [*days, today.isoformat()]
+
+
+DEFAULT_DAYS_BACK = 6  # with DIPLO_AXIOM_SINCE unset: the last week, today included
+
+
+def _env_day(name: str) -> date | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def days_due(paths: DataPaths, now: datetime, dataset: str | None = None) -> list[str]:
+    """The days the live source should fetch now, from DIPLO_AXIOM_SINCE to DIPLO_AXIOM_UNTIL.
+
+    Defaults: the last week up to today. Today (when in range) is always due; a past day only until it
+    is complete, so a range that ends in the past stops asking Axiom anything once it is all fetched.
+    """
+    today = now.astimezone(UTC).date()
+    since = _env_day("DIPLO_AXIOM_SINCE") or today - timedelta(days=DEFAULT_DAYS_BACK)
+    until = min(_env_day("DIPLO_AXIOM_UNTIL") or today, today)
+    if since > until:
+        return []
+    dataset = dataset or AxiomSettings.from_env().dataset
+    days = days_to_fetch(paths, dataset, since, until)
+    if until < today and (api_day_state(paths, dataset, until.isoformat()) or {}).get("complete"):
+        days.remove(until.isoformat())  # days_to_fetch keeps its last day as "today": here it is not
+    return days
 
 
 @dataclass(frozen=True)

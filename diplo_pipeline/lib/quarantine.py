@@ -38,18 +38,18 @@ def write_quarantine(root: Path, source: str, unit: str, items: list[Quarantined
     return path
 
 
-def count_quarantined(root: Path, source: str) -> tuple[int, dict[str, int]]:
-    """Total quarantined items of a source, and the count per unit file."""
+def count_quarantined(root: Path, source: str, prefix: str = "") -> tuple[int, dict[str, int]]:
+    """Total quarantined items of a source (units whose name starts with `prefix`), and the count per unit."""
     per_unit = {}
-    for path in sorted((root / source).glob("*.ndjson")):
+    for path in sorted((root / source).glob(f"{prefix}*.ndjson")):
         with path.open() as handle:
             per_unit[path.stem] = sum(1 for line in handle if line.strip())
     return sum(per_unit.values()), per_unit
 
 
-def sample_quarantined(root: Path, source: str, limit: int = 5) -> list[dict]:
+def sample_quarantined(root: Path, source: str, limit: int = 5, prefix: str = "") -> list[dict]:
     out: list[dict] = []
-    for path in sorted((root / source).glob("*.ndjson")):
+    for path in sorted((root / source).glob(f"{prefix}*.ndjson")):
         with path.open() as handle:
             for line in handle:
                 if line.strip():

@@ -11,6 +11,7 @@ sync costs only the new steps.
 from __future__ import annotations
 
 import json
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -229,8 +230,8 @@ def _valid_rows(raw_rows: list[dict[str, Any]], run: ApiRun, host: str) -> tuple
     quarantined: list[QuarantinedItem] = []
     for index, row in enumerate(raw_rows):
         step = row.get("_step")
-        if not isinstance(step, int | float) or isinstance(step, bool) or step != step:
-            quarantined.append(QuarantinedItem(source, index + 1, "history row without a numeric _step",
+        if not isinstance(step, int | float) or isinstance(step, bool) or not math.isfinite(step):
+            quarantined.append(QuarantinedItem(source, index + 1, "history row without a finite numeric _step",
                                                json.dumps(row, default=str)))
             continue
         # The export and the live tail can both hold a step; WandB never logs one `_step` twice.

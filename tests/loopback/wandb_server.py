@@ -142,6 +142,7 @@ class FakeWandb:
         self.runs: dict[str, FakeRun] = {}
         self.faults: list[Fault] = []
         self.requests: list[dict[str, Any]] = []
+        self._exports: dict[str, bytes] = {}  # Parquet exports, made once per version of a run
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -149,6 +150,7 @@ class FakeWandb:
     def put(self, run: FakeRun) -> None:
         with self.lock:
             self.runs[run.run_id] = run
+            self._exports.pop(run.run_id, None)
 
     def inject(self, fault: Fault) -> None:
         with self.lock:
@@ -271,7 +273,11 @@ class FakeWandb:
     def parquet_file(self, run_id: str) -> bytes | None:
         with self.lock:
             run = self.runs.get(run_id)
-            return history_parquet(run.exported_rows()) if run else None
+            if run is None:
+                return None
+            if run_id not in self._exports:
+                self._exports[run_id] = history_parquet(run.exported_rows())
+            return self._exports[run_id]
 
 
 def _matches(run: FakeRun, filters: dict[str, Any]) -> bool:

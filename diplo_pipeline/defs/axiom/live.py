@@ -1,0 +1,105 @@
+"""Live Axiom: each UTC day fetched through the APL endpoint into the same day partitions as export files.
+
+A past day is fetched until Axiom's answer was complete, then never again; today is re-fetched from its
+watermark on every sensor tick (every DIPLO_AXIOM_REFRESH_S, 15 minutes by default). Off, with no
+network, unless AXIOM_TOKEN is set.
+"""
+
+import os
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
+from diplo_pipeline.defs.quarantine import quarantine_check
+from diplo_pipeline.defs.resources import AxiomApi, DiploData
+from diplo_pipeline.lib import axiom_ingest
+from diplo_pipeline.lib.axiom_api import live_settings_present
+from diplo_pipeline.lib.metadata import markdown_table
+from diplo_pipeline.lib.settings import DataPaths
+
+AXIOM_APL = dg.AssetKey(["raw", "axiom_apl"])
+QUARANTINE_CHECK = "no_quarantined_axiom_api_rows"
+
+
+class AxiomAplConfig(dg.Config):
+    refetch: bool = False  # fetch days already complete again (appends anything Axiom has that we lack)
+
+
+@dg.asset(
+    key=AXIOM_APL,
+    group_name="sources",
+    kinds={"python", "parquet", "axiom"},
+    owners=["team:diplo-pipeline"],
+    partitions_def=axiom_days_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description=(
+        "Axiom events of one UTC day fetched through the APL query API (`sort by _time asc | limit N`, the "
+        "start moved to the last `_time` seen, overlap deduplicated; partial answers are never taken as "
+        "complete). Staged beside export files, so `axiom_events` merges and deduplicates both. A past day "
+        "is complete once fetched; today is refreshed from its watermark. Off unless AXIOM_TOKEN is set."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec(
+            QUARANTINE_CHECK,
+            asset=AXIOM_APL,
+            description="Rows Axiom returned that are not valid events (no `_time`, no `event`, bad time).",
+        )
+    ],
+)
+def axiom_apl(context: dg.AssetExecutionContext, config: AxiomAplConfig, diplo: DiploData, axiom_api: AxiomApi):
+    paths = diplo.paths()
+    if not axiom_api.configured:
+        return dg.MaterializeResult(
+            metadata={"live_source": "off: AXIOM_TOKEN is not set"},
+            check_results=[quarantine_check(QUARANTINE_CHECK, paths, "axiom", "invalid rows", prefix="api-")],
+        )
+    now = datetime.now(UTC)
+    fetched, skipped = [], []
+    with axiom_api.client() as client:
+        for day in context.partition_keys:
+            state = axiom_ingest.api_day_state(paths, client.dataset, day) or {}
+            if state.get("complete") and not config.refetch:
+                skipped.append(day)
+                continue
+            result = axiom_ingest.fetch_day(client, paths, day, now)
+            fetched.append({"day": day, "rows_fetched": result.rows_fetched, "rows_new": result.rows_new,
+                            "requests": result.requests, "complete": result.complete,
+                            "watermark": result.watermark or ""})
+    context.log.info(f"fetched {len(fetched)} days, {len(skipped)} already complete")
+    return dg.MaterializeResult(
+        metadata={
+            "dataset": client.dataset,
+            "days_fetched": len(fetched),
+            "days_already_complete": len(skipped),
+            "rows_new": sum(r["rows_new"] for r in fetched),
+            "requests": sum(r["requests"] for r in fetched),
+            "days_incomplete": dg.MetadataValue.json([r["day"] for r in fetched if not r["complete"]]),
+            "preview": dg.MetadataValue.md(markdown_table(fetched, limit=31)),
+        },
+        check_results=[quarantine_check(QUARANTINE_CHECK, paths, "axiom", "invalid rows", prefix="api-")],
+    )
+
+
+@dg.sensor(
+    name="axiom_apl_sensor",
+    target=dg.AssetSelection.assets(AXIOM_APL),
+    minimum_interval_seconds=int(os.environ.get("DIPLO_AXIOM_REFRESH_S", "900")),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Live Axiom (only when AXIOM_TOKEN is set): requests every day from DIPLO_AXIOM_SINCE that is not "
+        "complete yet, and today on every tick. The fetched days are then rebuilt by `axiom_exports_sensor`."
+    ),
+)
+def axiom_apl_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    if not live_settings_present():
+        return dg.SensorResult(skip_reason="live Axiom is off: AXIOM_TOKEN is not set")
+    days = axiom_ingest.days_due(DataPaths.from_env(), datetime.now(UTC))
+    if not days:
+        return dg.SensorResult(skip_reason="every day in the configured range is complete")
+    known = context.instance.get_dynamic_partitions(axiom_days_partitions.name)
+    new = [d for d in days if d not in known]
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(asset_selection=[AXIOM_APL], tags=contiguous_range_tags(known + new, days))],
+        dynamic_partitions_requests=[axiom_days_partitions.build_add_request(new)] if new else [],
+    )
