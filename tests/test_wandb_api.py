@@ -8,6 +8,7 @@ the live path can be compared with the offline reader on the same data.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -17,7 +18,12 @@ import pytest
 from diplo_pipeline.demo.sdk import run_in_subprocess
 from diplo_pipeline.lib import wandb_api_ingest, wandb_ingest
 from diplo_pipeline.lib.settings import DataPaths
-from diplo_pipeline.lib.wandb_api import WandbApiSettings, WandbApiSource, WandbAuthError, WandbUnavailableError
+from diplo_pipeline.lib.wandb_api import (
+    WandbApiSettings,
+    WandbApiSource,
+    WandbAuthError,
+    WandbUnavailableError,
+)
 from diplo_pipeline.lib.wandb_runs import discover_runs
 from tests import sdk_runs
 from tests.loopback.wandb_server import FakeRun, FakeWandb, Fault, runs_from_offline, wandb_time
@@ -73,7 +79,7 @@ def table(paths: DataPaths, folder: str, run_id: str, columns: list[str]):
 
 def rows(arrow_table) -> list[dict]:
     """Rows with NaN made comparable (NaN is a value WandB stores; Arrow's equality says NaN != NaN)."""
-    return [{k: "NaN" if isinstance(v, float) and v != v else v for k, v in row.items()}
+    return [{k: "NaN" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
             for row in arrow_table.to_pylist()]
 
 
@@ -133,7 +139,7 @@ def test_second_sync_fetches_only_changed_runs(cloud, tmp_path):
     listing = next(r for r in cloud.requests if r["operation"] == "Runs")
     # The watermark goes back exactly as WandB wrote it, beside "every run still running".
     assert listing["variables"]["filters"] == (
-        '{"$or": [{"heartbeatAt": {"$gt": "%s"}}, {"state": "running"}]}' % first_watermark)
+        f'{{"$or": [{{"heartbeatAt": {{"$gt": "{first_watermark}"}}}}, {{"state": "running"}}]}}')
     assert lake_files(paths) == before
 
     # One run gets a new summary value (its heartbeat moves) and a new run appears.

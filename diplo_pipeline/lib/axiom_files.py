@@ -63,7 +63,13 @@ def parse_time(raw: Any) -> datetime:
 
 
 def _canonical(event: dict[str, Any]) -> bytes:
-    """Sorted-key compact JSON: the same event gives the same bytes whatever file format carried it."""
+    """Sorted-key compact JSON: the same event gives the same bytes whatever file format carried it.
+
+    Top-level nulls are dropped: Axiom stores events column-wise, so its query API (tabular) cannot tell
+    a field written as null from one not written, and the same event must hash alike from either path.
+    """
+    if None in event.values():
+        event = {key: value for key, value in event.items() if value is not None}
     try:
         return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # NaN/Infinity from a lenient writer: keep them as the stdlib writes them

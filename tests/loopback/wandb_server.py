@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -170,7 +170,7 @@ class FakeWandb:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> FakeWandb:
+    def __enter__(self) -> Self:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -196,7 +196,7 @@ class FakeWandb:
             return False
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "basic":
-            user, _, password = base64.b64decode(value).decode().partition(":")
+            _user, _, password = base64.b64decode(value).decode().partition(":")
             return password == self.api_key
         return scheme.lower() == "bearer" and value == self.api_key
 
@@ -280,36 +280,29 @@ class FakeWandb:
             return self._exports[run_id]
 
 
+WANDB_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+COMPARE = {
+    "$eq": lambda a, b: a == b, "$ne": lambda a, b: a != b, "$in": lambda a, b: a in b,
+    "$gt": lambda a, b: a is not None and a > b, "$gte": lambda a, b: a is not None and a >= b,
+    "$lt": lambda a, b: a is not None and a < b, "$lte": lambda a, b: a is not None and a <= b,
+}
+
+
 def _matches(run: FakeRun, filters: dict[str, Any]) -> bool:
-    """The subset of WandB's Mongo-style run filters the ingester uses ($and/$or, $gt/$gte/$eq/$in)."""
+    """The subset of WandB's Mongo-style run filters the ingester uses ($and/$or and comparisons)."""
     for key, condition in filters.items():
-        if key == "$and":
-            if not all(_matches(run, f) for f in condition):
-                return False
-            continue
-        if key == "$or":
-            if not any(_matches(run, f) for f in condition):
+        if key in ("$and", "$or"):
+            combine = all if key == "$and" else any
+            if not combine(_matches(run, f) for f in condition):
                 return False
             continue
         actual = {"state": run.state, "name": run.run_id, "displayName": run.display_name,
                   "heartbeatAt": wandb_time(run.heartbeat_at), "createdAt": wandb_time(run.created_at)}.get(key)
-        ops = condition if isinstance(condition, dict) else {"$eq": condition}
-        for op, expected in ops.items():
-            if key in ("heartbeatAt", "createdAt") and op in ("$gt", "$gte", "$lt", "$lte"):
-                # WandB compares its own timestamp format; anything else silently matches nothing.
-                if not isinstance(expected, str) or not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", expected):
-                    return False
-            if op == "$eq" and actual != expected:
+        for op, expected in (condition if isinstance(condition, dict) else {"$eq": condition}).items():
+            # WandB compares timestamps in its own format; any other string silently matches nothing.
+            if key in ("heartbeatAt", "createdAt") and not (isinstance(expected, str) and WANDB_TIME.fullmatch(expected)):
                 return False
-            if op == "$ne" and actual == expected:
-                return False
-            if op == "$in" and actual not in expected:
-                return False
-            if op == "$gt" and not (actual is not None and actual > expected):
-                return False
-            if op == "$gte" and not (actual is not None and actual >= expected):
-                return False
-            if op == "$lt" and not (actual is not None and actual < expected):
+            if not COMPARE[op](actual, expected):
                 return False
     return True
 
@@ -417,19 +410,21 @@ def _handler(fake: FakeWandb) -> type[BaseHTTPRequestHandler]:
 
 
 def runs_from_offline(roots: list[Path]) -> list[FakeRun]:
-    """Offline runs written by the real SDK, as WandB's cloud would hold them after syncing: one history
-    row per `_step` (a resumed run's re-logged steps keep the later write), state as the files say."""
+    """Offline runs written by the real SDK, as WandB's cloud would hold them after syncing: a resumed
+    run's later segments continue `_step` after the last one the server holds (offline segments each
+    count from where their checkpoint was), state as the files say."""
     from diplo_pipeline.lib.wandb_runs import discover_runs, read_run
 
     fakes = []
     for run in discover_runs(roots).values():
         tables = read_run(run, idle_limit_s=0)
         info = tables.runs.to_pylist()[0]
-        by_step: dict[int, dict[str, Any]] = {}
+        rows: list[dict[str, Any]] = []
         for wf in tables.files:
-            for row in wf.history:
-                by_step[int(row["_step"])] = row
-        rows = [by_step[s] for s in sorted(by_step)]
+            if not wf.history:
+                continue
+            offset = max(0, (rows[-1]["_step"] + 1 if rows else 0) - int(wf.history[0]["_step"]))
+            rows.extend({**row, "_step": int(row["_step"]) + offset} for row in wf.history)
         config, summary = {}, {}
         for wf in tables.files:
             config.update(wf.config)

@@ -1,4 +1,5 @@
-"""Raw Axiom events from export files: staged per file, then one partition per UTC day."""
+"""Raw Axiom events from export files (and the live APL source, defs/axiom/live.py): staged per file or
+fetched day, then one partition per UTC day."""
 
 import dagster as dg
 
@@ -55,7 +56,7 @@ def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
 
 @dg.asset(
     key=["raw", "axiom_events"],
-    deps=[axiom_export_files],
+    deps=[axiom_export_files, dg.AssetKey(["raw", "axiom_apl"])],
     group_name="sources",
     kinds={"duckdb", "parquet", "axiom"},
     owners=["team:diplo-pipeline"],

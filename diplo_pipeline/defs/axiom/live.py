@@ -6,7 +6,7 @@ network, unless AXIOM_TOKEN is set.
 """
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -20,6 +20,10 @@ from diplo_pipeline.lib.settings import DataPaths
 
 AXIOM_APL = dg.AssetKey(["raw", "axiom_apl"])
 QUARANTINE_CHECK = "no_quarantined_axiom_api_rows"
+# Events reach Axiom a little after their `_time`: each fetch re-reads a few minutes before its
+# watermark (duplicates are dropped), and a day counts as complete only once it has been over a while.
+LOOKBACK = timedelta(minutes=5)
+SETTLE = timedelta(minutes=15)
 
 
 class AxiomAplConfig(dg.Config):
@@ -62,7 +66,7 @@ def axiom_apl(context: dg.AssetExecutionContext, config: AxiomAplConfig, diplo: 
             if state.get("complete") and not config.refetch:
                 skipped.append(day)
                 continue
-            result = axiom_ingest.fetch_day(client, paths, day, now)
+            result = axiom_ingest.fetch_day(client, paths, day, now, lookback=LOOKBACK, settle=SETTLE)
             fetched.append({"day": day, "rows_fetched": result.rows_fetched, "rows_new": result.rows_new,
                             "requests": result.requests, "complete": result.complete,
                             "watermark": result.watermark or ""})
