@@ -33,7 +33,7 @@ SAME_TABLES = {
     # segment restarts at its checkpoint: the training steps and values agree, `wandb_step` cannot.
     "run_steps": "select * exclude (wandb_step) from run_steps",
     # An API answer also carries Axiom's storage fields (`_sysTime`, `_rowId`), which exports may lack.
-    "axiom_events": "select * exclude (source_file, source_line, payload, sys_time) from axiom_events",
+    "axiom_events": "select * exclude (source_file, source_line, payload) from axiom_events",
     "health_hourly": "select * from health_hourly",
     "extraction_by_power": "select * from extraction_by_power",
     "rollout_timing": "select * from rollout_timing",
@@ -56,7 +56,10 @@ def demo_events(axiom_dir: Path) -> list[dict]:
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
-    return con.execute(f"select * from ({sql}) order by all").fetchall()
+    """Rows in a fixed order; floats to 12 significant digits (an aggregate over the same values read in
+    another order differs in the last bits)."""
+    fetched = con.execute(f"select * from ({sql}) order by all").fetchall()
+    return [tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in row) for row in fetched]
 
 
 def run_build(env: dict[str, str]) -> subprocess.CompletedProcess:

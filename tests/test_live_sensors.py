@@ -8,7 +8,12 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from diplo_pipeline.defs.axiom.live import axiom_apl_sensor
-from diplo_pipeline.defs.partitions import RANGE_END, RANGE_START, axiom_days_partitions, wandb_runs_partitions
+from diplo_pipeline.defs.partitions import (
+    RANGE_END,
+    RANGE_START,
+    axiom_days_partitions,
+    wandb_runs_partitions,
+)
 from diplo_pipeline.defs.wandb.sensors import wandb_api_sensor
 from diplo_pipeline.lib.wandb_api import ApiRun
 from diplo_pipeline.lib.wandb_api_ingest import Listing

@@ -136,10 +136,11 @@ def test_second_sync_fetches_only_changed_runs(cloud, tmp_path):
 
     assert sync(cloud, paths, tmp_path) == {}  # nothing changed: only the listing was asked for
     assert cloud.operations() == {"Viewer": 1, "GetDefaultEntity": 1, "Runs": 1}
+    assert len(wandb_api_ingest.Listing.load(paths).runs) == 2
     listing = next(r for r in cloud.requests if r["operation"] == "Runs")
     # The watermark goes back exactly as WandB wrote it, beside "every run still running".
     assert listing["variables"]["filters"] == (
-        f'{{"$or": [{{"heartbeatAt": {{"$gt": "{first_watermark}"}}}}, {{"state": "running"}}]}}')
+        f'{{"$or": [{{"heartbeatAt": {{"$gte": "{first_watermark}"}}}}, {{"state": "running"}}]}}')
     assert lake_files(paths) == before
 
     # One run gets a new summary value (its heartbeat moves) and a new run appears.

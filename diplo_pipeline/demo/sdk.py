@@ -144,6 +144,10 @@ def kill_after_flush(run: Any, console_line: str, timeout_s: float = 60.0) -> No
 
 
 def _child_main(func: Callable[..., Any], args: tuple) -> None:
+    # A parent that used `wandb.Api` has a wandb-core service and names it in WANDB_SERVICE; a child that
+    # inherited it would write through that shared service, and a simulated crash would then leave its
+    # run registered there ("run ID is in use" on resume). Each writer gets a service of its own.
+    os.environ.pop("WANDB_SERVICE", None)
     try:
         func(*args)
     except Exception:

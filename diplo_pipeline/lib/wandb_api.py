@@ -185,15 +185,18 @@ class WandbApiSource:
         return self._call(lambda: self._api.default_entity, "look up the key's default entity")
 
     def list_runs(self, heartbeat_after: str | None = None, *, full: bool = True) -> list[ApiRun]:
-        """Runs whose heartbeat is after the watermark, plus every run still running.
+        """Runs whose heartbeat is at or after the watermark, plus every run still running.
 
         `heartbeat_after` must be a string WandB itself returned: its filter compares WandB's own format,
         and a reformatted timestamp silently matches nothing (source-formats.md §B.2). With `full=False`
         the listing leaves config and summary out (a cheap listing to find deleted runs).
         """
         entity, project = self.entity, self.settings.project
+        # `$gte`, not `$gt`: heartbeats have whole seconds, and a run whose heartbeat lands in the same
+        # second as the watermark after this listing would otherwise be missed. Runs listed again this
+        # way are not fetched again (their stored heartbeat matches).
         filters = {} if heartbeat_after is None else {
-            "$or": [{"heartbeatAt": {"$gt": heartbeat_after}}, {"state": "running"}]
+            "$or": [{"heartbeatAt": {"$gte": heartbeat_after}}, {"state": "running"}]
         }
 
         def listing() -> list[ApiRun]:

@@ -1,6 +1,6 @@
 """Live WandB runs → the same raw lake tables as offline runs, fetched incrementally.
 
-Two steps, like the offline source. The listing asks for runs whose `heartbeatAt` is after the stored
+Two steps, like the offline source. The listing asks for runs whose `heartbeatAt` is at or after the stored
 watermark, plus every run still running, and keeps what it learns (config and summary come in bulk with
 the listing) in `lake/_state/wandb_api/listing.json`; now and then a full listing finds runs deleted in
 WandB. Ingesting a run then writes its four Parquet files exactly as an offline run does, with

@@ -32,8 +32,8 @@ class WandbListingConfig(dg.Config):
     kinds={"python", "wandb"},
     owners=["team:diplo-pipeline"],
     description=(
-        "The live WandB project listed incrementally: runs whose `heartbeatAt` is after the stored watermark "
-        "plus every run still running, with config and summary in bulk; a full listing every "
+        "The live WandB project listed incrementally: runs whose `heartbeatAt` is at or after the stored "
+        "watermark plus every run still running, with config and summary in bulk; a full listing every "
         "DIPLO_WANDB_FULL_LISTING_S (6 h) finds deleted runs. Adds a `wandb_runs` partition per new run. "
         "Off (no network) unless WANDB_API_KEY is set."
     ),
