@@ -316,7 +316,8 @@ def stage_api_day(paths: DataPaths, dataset: str, day: str, fetch: FetchResult, 
     before = set(previous["event_id"].to_pylist()) if previous is not None else set()
     rows_new = sum(1 for eid in fresh["event_id"].to_pylist() if eid not in before)
     table = fresh if kept is None else pa.concat_tables([kept, fresh.cast(kept.schema)])
-    if kept is None or fresh.num_rows:  # nothing new: leave the file (and its bytes) as they are
+    changed = kept is None or fresh.num_rows > 0
+    if changed:  # nothing new: leave the file (and its bytes) as they are, and the day as built
         write_parquet_atomic(table, target)
     quarantined = _stage_api_quarantine(paths, key, parsed.quarantined, append)
     days = sorted({day} | set(table.column("day").to_pylist()))
@@ -326,7 +327,8 @@ def stage_api_day(paths: DataPaths, dataset: str, day: str, fetch: FetchResult, 
             "source": API_SOURCE, "key": key, "days": days, "rows": table.num_rows, "quarantined": quarantined,
         }
         write_json_atomic(index, _index_path(paths))
-    mark_days_pending(paths, set(days))
+    if changed:
+        mark_days_pending(paths, set(days))
     return ApiStageResult(key=key, days=days, rows=table.num_rows, rows_new=rows_new, quarantined=quarantined)
 
 
