@@ -301,3 +301,12 @@ def test_the_server_answers_byte_ranges_as_the_sdk_reads_them(cloud):
 def test_heartbeat_strings_are_wandb_format(cloud):
     listed = source_for(cloud).list_runs()
     assert {run.heartbeat_at for run in listed} == {wandb_time(r.heartbeat_at) for r in cloud.runs.values()}
+
+
+def test_the_sdk_is_the_range_these_contracts_were_written_against():
+    """WandB's GraphQL schema is private: the loopback server answers what wandb 0.31 sends. A newer SDK
+    may send other operations; re-check tests/loopback/wandb_server.py before widening the pin."""
+    import wandb
+    from packaging.specifiers import SpecifierSet
+
+    assert wandb.__version__ in SpecifierSet(">=0.31,<0.32")

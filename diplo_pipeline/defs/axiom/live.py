@@ -1,8 +1,8 @@
 """Live Axiom: each UTC day fetched through the APL endpoint into the same day partitions as export files.
 
-A past day is fetched until Axiom's answer was complete, then never again; today is re-fetched from its
-watermark on every sensor tick (every DIPLO_AXIOM_REFRESH_S, 15 minutes by default). Off, with no
-network, unless AXIOM_TOKEN is set.
+A past day is fetched until Axiom's answer was complete, then never again (`axiom_apl_sensor`); today is
+re-fetched from its watermark by the `axiom_today_refresh` schedule (every 15 minutes by default). Off,
+with no network, unless AXIOM_TOKEN is set.
 """
 
 import os
@@ -88,22 +88,44 @@ def axiom_apl(context: dg.AssetExecutionContext, config: AxiomAplConfig, diplo: 
 @dg.sensor(
     name="axiom_apl_sensor",
     target=dg.AssetSelection.assets(AXIOM_APL),
-    minimum_interval_seconds=int(os.environ.get("DIPLO_AXIOM_REFRESH_S", "900")),
+    minimum_interval_seconds=900,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Live Axiom (only when AXIOM_TOKEN is set): requests every day from DIPLO_AXIOM_SINCE that is not "
-        "complete yet, and today on every tick. The fetched days are then rebuilt by `axiom_exports_sensor`."
+        "Live Axiom (only when AXIOM_TOKEN is set): adds a partition for each day from DIPLO_AXIOM_SINCE to "
+        "today and requests the past days that are not complete yet (today belongs to "
+        "`axiom_today_refresh`). The fetched days are then rebuilt by `axiom_exports_sensor`."
     ),
 )
 def axiom_apl_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     if not live_settings_present():
         return dg.SensorResult(skip_reason="live Axiom is off: AXIOM_TOKEN is not set")
-    days = axiom_ingest.days_due(DataPaths.from_env(), datetime.now(UTC))
-    if not days:
-        return dg.SensorResult(skip_reason="every day in the configured range is complete")
+    now = datetime.now(UTC)
+    days = axiom_ingest.days_due(DataPaths.from_env(), now)
     known = context.instance.get_dynamic_partitions(axiom_days_partitions.name)
     new = [d for d in days if d not in known]
+    adds = [axiom_days_partitions.build_add_request(new)] if new else []
+    past = [d for d in days if d < now.date().isoformat()]
+    if not past:
+        return dg.SensorResult(dynamic_partitions_requests=adds,
+                               skip_reason="every past day in the configured range is complete")
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(asset_selection=[AXIOM_APL], tags=contiguous_range_tags(known + new, days))],
-        dynamic_partitions_requests=[axiom_days_partitions.build_add_request(new)] if new else [],
+        run_requests=[dg.RunRequest(asset_selection=[AXIOM_APL], tags=contiguous_range_tags(known + new, past))],
+        dynamic_partitions_requests=adds,
     )
+
+
+@dg.schedule(
+    name="axiom_today_refresh",
+    cron_schedule=os.environ.get("DIPLO_AXIOM_REFRESH_CRON", "*/15 * * * *"),
+    execution_timezone="UTC",
+    target=dg.AssetSelection.assets(AXIOM_APL),
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Live Axiom: today's partition fetched again from its watermark (DIPLO_AXIOM_REFRESH_CRON).",
+)
+def axiom_today_refresh(context: dg.ScheduleEvaluationContext):
+    if not live_settings_present():
+        return dg.SkipReason("live Axiom is off: AXIOM_TOKEN is not set")
+    today = context.scheduled_execution_time.astimezone(UTC).date().isoformat()
+    if today not in context.instance.get_dynamic_partitions(axiom_days_partitions.name):
+        return dg.SkipReason(f"no partition for {today} yet: axiom_apl_sensor adds it")
+    return dg.RunRequest(asset_selection=[AXIOM_APL], partition_key=today)
