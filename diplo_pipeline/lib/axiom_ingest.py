@@ -61,9 +61,14 @@ def events_dir(paths: DataPaths) -> Path:
     return paths.raw / "axiom" / "events"
 
 
+# Bumped whenever parsing changes what a staged row holds (2: event ids ignore top-level nulls), so files
+# staged by an older version are parsed again once rather than keeping ids that no longer match.
+STAGING_VERSION = 2
+
+
 def _fingerprint(path: Path) -> str:
     st = path.stat()
-    return f"{st.st_size}|{st.st_mtime_ns}"
+    return f"v{STAGING_VERSION}|{st.st_size}|{st.st_mtime_ns}"
 
 
 def _file_key(path: Path) -> str:
