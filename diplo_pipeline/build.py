@@ -141,7 +141,8 @@ def build(
             result = _materialize(defs, instance, [AXIOM_APL], tags=contiguous_range_tags(known + new, days),
                                   raise_on_error=False)
             _record_outcome(report, result)
-            report.live_days_fetched = days
+            if result.success:
+                report.live_days_fetched = days
 
     progress("staging Axiom export files")
     result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_export_files"])])

@@ -29,6 +29,7 @@ from diplo_pipeline.lib.axiom_api import (
 from tests.loopback.axiom_server import (
     TOKEN,
     AxiomLoopback,
+    Reply,
     bad_query,
     default_limit,
     partial,
@@ -155,6 +156,25 @@ def test_default_limit_message_is_not_taken_for_the_last_page():
     assert seqs(result.rows) == list(range(2503)) and result.complete
     assert starts == [DAY_START, planted[999]["_time"]]
     assert any("default limit of 1000" in m for m in result.messages)
+
+
+def test_a_short_page_under_axioms_default_limit_is_never_the_end():
+    """Axiom applied a limit of its own and returned fewer rows than its message names (600, not 1,000):
+    that still proves nothing about what comes after, so paging goes on from the page's last row."""
+    planted = events_of(1500)
+    with AxiomLoopback(planted) as axiom, client(axiom, page_size=10_000) as api:
+        axiom.queue(Reply(ignore_limit=True))
+        axiom.default_limit = 600  # this server's default is smaller than the documented 1,000
+        result = api.fetch(DAY_START, DAY_END)
+    assert seqs(result.rows) == list(range(1500)) and result.complete
+
+
+def test_a_page_under_the_default_limit_that_cannot_move_on_leaves_the_window_incomplete():
+    planted = [at("2025-12-21T08:00:00Z", i) for i in range(5)]
+    with AxiomLoopback(planted) as axiom, client(axiom) as api:
+        axiom.queue(Reply(ignore_limit=True), Reply(ignore_limit=True))
+        result = api.fetch(DAY_START, DAY_END)
+    assert not result.complete and seqs(result.rows) == list(range(5))
 
 
 # --- partial answers ---------------------------------------------------------------------------------
@@ -372,6 +392,22 @@ def test_days_due_follows_the_configured_range(data_env, monkeypatch):
     assert axiom_ingest.days_due(data_env, now) == []
     monkeypatch.setenv("DIPLO_AXIOM_UNTIL", "2025-12-31")  # a range running into the future: today stays due
     assert axiom_ingest.days_due(data_env, now) == ["2025-12-22"]
+
+
+def test_late_events_within_the_allowance_are_read_before_the_day_completes(data_env):
+    """With the allowance the Dagster asset uses (defs/axiom/live.py), an event stamped 23:52 that reaches
+    Axiom at 00:06 (14 minutes late), after a fetch at 00:05 moved the watermark past it, is still read,
+    and the day is complete only once the allowance has passed."""
+    from diplo_pipeline.defs.axiom.live import LATENESS
+
+    with AxiomLoopback([at("2025-12-21T23:59:59.5Z", 0)]) as axiom, client(axiom) as api:
+        first = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T00:05:00"),
+                                       lookback=LATENESS, settle=LATENESS)
+        axiom.add([at("2025-12-21T23:52:00Z", 1)])  # arrives late
+        final = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T00:20:00"),
+                                       lookback=LATENESS, settle=LATENESS)
+    assert not first.complete and final.complete
+    assert final.rows_new == 1
 
 
 def test_today_resumes_after_midnight_and_only_then_completes(data_env):

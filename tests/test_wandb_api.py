@@ -310,3 +310,31 @@ def test_the_sdk_is_the_range_these_contracts_were_written_against():
     from packaging.specifiers import SpecifierSet
 
     assert wandb.__version__ in SpecifierSet(">=0.31,<0.32")
+
+
+def test_a_run_wandb_marks_crashed_does_not_stay_running(wandb_env, tmp_path):
+    """WandB marks a run crashed when its heartbeats stop; its heartbeat stays old and it is no longer
+    running, so only asking again for the runs the lake holds as running finds the change."""
+    paths = DataPaths.from_env(tmp_path / "lake")
+    with FakeWandb(KEY) as cloud:
+        cloud.put(_growing_run(20, exported=12))
+        sync(cloud, paths, tmp_path)
+        later = _growing_run(5, exported=5, state="finished")
+        later.run_id, later.heartbeat_at = "othr0001", later.heartbeat_at + 10_000  # moves the watermark on
+        cloud.put(later)
+        sync(cloud, paths, tmp_path)
+        cloud.put(_growing_run(20, exported=20, state="crashed"))  # same heartbeat as before
+        results = sync(cloud, paths, tmp_path)
+    assert list(results) == ["grow0001"]
+    runs = table(paths, "runs", "grow0001", ["state", "last_step"]).to_pylist()
+    assert runs == [{"state": "crashed", "last_step": 19}]
+
+
+def test_a_run_with_offline_files_is_not_fetched_again_from_the_api(cloud, offline_dir, tmp_path):
+    paths = DataPaths.from_env(tmp_path / "lake")
+    for run in discover_runs([offline_dir]).values():
+        if run.run_id == "edge0001":
+            wandb_ingest.ingest_run(paths, run, now=time.time() + 10_000)
+    assert sorted(sync(cloud, paths, tmp_path)) == ["fini0001"]
+    assert sync(cloud, paths, tmp_path) == {}  # and it does not stay pending either
+    assert table(paths, "runs", "edge0001", ["source"]).to_pylist() == [{"source": "offline"}]

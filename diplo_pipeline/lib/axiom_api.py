@@ -444,10 +444,19 @@ class AplClient:
             if page.partial:
                 self._split(cursor, end, depth, collector)
                 return
-            effective = min(limit, page.default_limit) if page.default_limit else limit
-            if len(page.rows) < effective:
-                return  # short, complete, and limited by our own limit: nothing after it
             latest = _max_time(page.rows)
+            if page.default_limit:
+                # Axiom says it applied a limit of its own, not ours: this page says nothing about what
+                # comes after it, however short it is. Go on from its last row; without progress, stop
+                # and leave the window incomplete rather than call it done.
+                if latest is None or time_key(latest) <= time_key(cursor):
+                    collector.incomplete(cursor, f"Axiom applied its default limit for [{cursor}, {end}) "
+                                                 "and the page did not get past its start")
+                    return
+                cursor, limit, doublings = latest, self.page_size, 0
+                continue
+            if len(page.rows) < limit:
+                return  # short, complete, and limited by our own limit: nothing after it
             if latest is None:
                 raise AxiomQueryError(f"a full page of {len(page.rows)} rows without a readable _time")
             if time_key(latest) > time_key(cursor):
@@ -456,10 +465,10 @@ class AplClient:
             # The whole page sits on the cursor's instant: more events share it than one page holds, and
             # moving on would loop forever. Ask again for a bigger page, a bounded number of times.
             doublings += 1
-            if page.default_limit or doublings > self.max_limit_doublings:
+            if doublings > self.max_limit_doublings:
                 raise AxiomPagingError(
-                    f"more than {effective} events share _time {latest} in dataset {self.dataset!r}; "
-                    f"stable pagination by _time cannot get past them (largest page tried: {effective}). "
+                    f"more than {limit} events share _time {latest} in dataset {self.dataset!r}; "
+                    f"stable pagination by _time cannot get past them (largest page tried: {limit}). "
                     "Raise page_size or max_limit_doublings."
                 )
             limit *= 2

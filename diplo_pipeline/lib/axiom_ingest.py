@@ -414,7 +414,9 @@ def _resume_point(state: dict, day_start: datetime, lookback: timedelta) -> str:
     """Where the next fetch of a day starts: the raw watermark (or the start of a partial sub-window).
 
     A day already complete is fetched again from its start: only an explicit request gets here.
-    `lookback` re-reads a stretch before the watermark for events that reached Axiom late.
+    `lookback` re-reads a stretch before the watermark for events that reached Axiom late: an event at
+    most `lookback` late that arrived after the previous fetch has `_time` > that fetch − `lookback` ≥
+    watermark − `lookback`, so it is read now (what was read already is dropped when staging).
     """
     raw = None if state.get("complete") else state.get("resume_from") or state.get("watermark")
     if raw is None:
@@ -442,6 +444,14 @@ def fetch_day(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    # One fetch of a day at a time (the sensor, the schedule and a manual run may overlap): each reads
+    # the day's state and staged rows, then writes both.
+    with _locked(_api_state_path(paths).with_name(f"{api_key(client.dataset, day)}.fetch")):
+        return _fetch_day(client, paths, day, now, lookback, settle)
+
+
+def _fetch_day(client: AplClient, paths: DataPaths, day: str, now: datetime, lookback: timedelta,
+               settle: timedelta) -> DayFetch:
     day_start, day_end = _day_window(day)
     dataset = client.dataset
     state = api_day_state(paths, dataset, day) or {}

@@ -136,6 +136,9 @@ class WandbApiSource:
         self.settings = settings
         self._wait_base_s = wait_base_s
         self.calls = 0  # API calls made through this session (each may be several HTTP requests)
+        # Messages from the SDK are quoted in our errors; the key is blanked out of them, should one ever
+        # carry it. Kept in a closure, so it is in no attribute a repr or a debugger listing would show.
+        self._redact: Callable[[str], str] = lambda text: text.replace(api_key, "<WANDB_API_KEY>")
         self._api = self._call(lambda: self._connect(api_key), "verify the API key")
 
     def __repr__(self) -> str:  # never show the key
@@ -171,8 +174,8 @@ class WandbApiSource:
             if _transient(exc):
                 raise WandbUnavailableError(
                     f"WandB at {self.settings.host} did not answer after {self.settings.attempts} attempts while "
-                    f"trying to {what}: {type(exc).__name__}: {exc}. Nothing was written for this step; the next "
-                    "sync retries it. Check WANDB_BASE_URL and the service status."
+                    f"trying to {what}: {type(exc).__name__}: {self._redact(str(exc))}. Nothing was written for "
+                    "this step; the next sync retries it. Check WANDB_BASE_URL and the service status."
                 ) from None
             raise
         raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
@@ -184,8 +187,11 @@ class WandbApiSource:
             return self.settings.entity
         return self._call(lambda: self._api.default_entity, "look up the key's default entity")
 
-    def list_runs(self, heartbeat_after: str | None = None, *, full: bool = True) -> list[ApiRun]:
-        """Runs whose heartbeat is at or after the watermark, plus every run still running.
+    def list_runs(self, heartbeat_after: str | None = None, *, full: bool = True,
+                  also: list[str] | tuple[str, ...] = ()) -> list[ApiRun]:
+        """Runs whose heartbeat is at or after the watermark, plus every run still running, plus the runs
+        named in `also` (those the lake holds as running: one that WandB has since marked crashed keeps
+        its old heartbeat and is no longer running, so neither of the other two would return it).
 
         `heartbeat_after` must be a string WandB itself returned: its filter compares WandB's own format,
         and a reformatted timestamp silently matches nothing (source-formats.md §B.2). With `full=False`
@@ -195,9 +201,10 @@ class WandbApiSource:
         # `$gte`, not `$gt`: heartbeats have whole seconds, and a run whose heartbeat lands in the same
         # second as the watermark after this listing would otherwise be missed. Runs listed again this
         # way are not fetched again (their stored heartbeat matches).
-        filters = {} if heartbeat_after is None else {
-            "$or": [{"heartbeatAt": {"$gte": heartbeat_after}}, {"state": "running"}]
-        }
+        wanted: list[dict] = [{"heartbeatAt": {"$gte": heartbeat_after}}, {"state": "running"}]
+        if also:
+            wanted.append({"name": {"$in": sorted(also)}})
+        filters = {} if heartbeat_after is None else {"$or": wanted}
 
         def listing() -> list[ApiRun]:
             self._api.flush()  # the SDK caches listings per query; a sync must see the server's answer

@@ -14,7 +14,7 @@ import json
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,15 +95,24 @@ def refresh_listing(source: WandbApiSource, paths: DataPaths, now: float | None 
     """One incremental listing (and a full one when due); returns the runs that need ingesting."""
     now = time.time() if now is None else now
     listing = Listing.load(paths)
-    changed = source.list_runs(listing.watermark)
+    was_running = [run_id for run_id, run in listing.runs.items() if run.state == "running"]
+    changed = source.list_runs(listing.watermark, also=was_running)
     for run in changed:
         listing.runs[run.run_id] = run
-        if listing.watermark is None or wandb_time(run.heartbeat_at) > wandb_time(listing.watermark):
+        if run.heartbeat_at and (
+            listing.watermark is None or wandb_time(run.heartbeat_at) > wandb_time(listing.watermark)
+        ):
             listing.watermark = run.heartbeat_at
     full_due = listing.last_full_listing is None or now - listing.last_full_listing >= source.settings.full_listing_every_s
     deleted: list[str] = []
-    if force_full or (full_due and listing.last_full_listing is not None):
-        present = {run.run_id for run in source.list_runs(None, full=False)}
+    full = force_full or (full_due and listing.last_full_listing is not None)
+    if full:
+        everything = {run.run_id: run for run in source.list_runs(None, full=False)}
+        present = set(everything)
+        for run_id, light in everything.items():  # a state or heartbeat the incremental listing missed
+            known = listing.runs.get(run_id)
+            if known and (known.state, known.heartbeat_at) != (light.state, light.heartbeat_at):
+                listing.runs[run_id] = replace(known, state=light.state, heartbeat_at=light.heartbeat_at)
         deleted = sorted(set(listing.runs) - present)
         for run_id in deleted:
             del listing.runs[run_id]
@@ -111,8 +120,12 @@ def refresh_listing(source: WandbApiSource, paths: DataPaths, now: float | None 
     if full_due or force_full:
         listing.last_full_listing = now  # the first listing is complete by construction
     listing.save(paths)
-    return ListingResult(len(changed), bool(force_full or deleted or full_due), pending_api_runs(paths, listing),
-                         deleted, listing.watermark)
+    return ListingResult(len(changed), full, pending_api_runs(paths, listing), deleted, listing.watermark)
+
+
+def _offline(paths: DataPaths, run_id: str) -> bool:
+    stored = read_json(state_path(paths, run_id), None)
+    return bool(stored) and stored.get("source") != "api"
 
 
 def _stored(paths: DataPaths, run_id: str) -> dict[str, Any] | None:
@@ -125,6 +138,8 @@ def pending_api_runs(paths: DataPaths, listing: Listing | None = None) -> list[s
     listing = listing or Listing.load(paths)
     pending = [run_id for run_id in listing.deleted if _stored(paths, run_id)]
     for run_id, run in listing.runs.items():
+        if _offline(paths, run_id):
+            continue  # the run's own files are in an offline folder: they are the source of record
         stored = _stored(paths, run_id)
         if (
             stored is None

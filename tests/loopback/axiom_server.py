@@ -21,6 +21,7 @@ It is a contract test of our reading of the docs, not of Axiom: aggregations (an
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import secrets
@@ -138,7 +139,9 @@ class AxiomLoopback:
         self.token, self.dataset, self.org_id = token, dataset, org_id
         self.requests: list[Recorded] = []
         self.partial_wider_than_s: float | None = None  # windows wider than this answer partially
-        self._events: list[tuple[int, int, dict]] = []  # (ns, sequence, stored event)
+        self.default_limit = DEFAULT_LIMIT  # rows Axiom returns when no limit applies
+        self._events: list[tuple[int, int, dict]] = []  # (ns, sequence, stored event), in time order
+        self._times: list[int] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -154,6 +157,8 @@ class AxiomLoopback:
                 stored = {"_sysTime": event["_time"], **event}
                 stored["_rowId"] = f"loop{secrets.token_hex(4)}-{seq:08x}-0"
                 self._events.append((to_ns(event["_time"]), seq, stored))
+            self._events.sort(key=lambda e: (e[0], e[1]))  # time order, so a window is two bisections
+            self._times = [e[0] for e in self._events]
 
     def queue(self, *replies: Reply) -> None:
         with self._lock:
@@ -271,15 +276,17 @@ class AxiomLoopback:
             raise _Error(404, f"dataset {dataset!r} not found")
         start, end = self._window(body)
         with self._lock:
-            events = list(self._events)
-        matched = [e for e in events if start <= e[0] < end]
-        matched.sort(key=lambda e: (e[0], e[1]), reverse=descending is not False)
+            events = self._events
+            matched = events[bisect.bisect_left(self._times, start):bisect.bisect_left(self._times, end)]
+        if descending is not False:  # Axiom's default order is newest first
+            matched.reverse()
         messages = []
         if limit is None or reply.ignore_limit:
-            if len(matched) > DEFAULT_LIMIT or reply.ignore_limit:
+            if len(matched) > self.default_limit or reply.ignore_limit:
+                # The documented wording; `default_limit` may differ to play a server that caps lower.
                 messages.append({"priority": "warn", "count": 1, "code": "default_limit_warning",
                                  "msg": f"A default limit of {DEFAULT_LIMIT} was applied"})
-            limit = DEFAULT_LIMIT
+            limit = self.default_limit
         rows = [e[2] for e in matched[:limit]]
         is_partial = reply.partial_keep is not None or (
             self.partial_wider_than_s is not None and (end - start) / 1e9 > self.partial_wider_than_s
@@ -295,10 +302,8 @@ class AxiomLoopback:
             "numGroups": 0,
             "isPartial": is_partial,
             "cacheStatus": 1,
-            "minBlockTime": min((e[2]["_time"] for e in events), default="0001-01-01T00:00:00Z",
-                                key=to_ns),
-            "maxBlockTime": max((e[2]["_time"] for e in events), default="0001-01-01T00:00:00Z",
-                                key=to_ns),
+            "minBlockTime": events[0][2]["_time"] if events else "0001-01-01T00:00:00Z",
+            "maxBlockTime": events[-1][2]["_time"] if events else "0001-01-01T00:00:00Z",
         }
         if messages:
             status["messages"] = messages

@@ -14,20 +14,20 @@ from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_ran
 from diplo_pipeline.defs.quarantine import quarantine_check
 from diplo_pipeline.defs.resources import AxiomApi, DiploData
 from diplo_pipeline.lib import axiom_ingest
-from diplo_pipeline.lib.axiom_api import live_settings_present
+from diplo_pipeline.lib.axiom_api import AxiomAuthError, AxiomError, live_settings_present
 from diplo_pipeline.lib.metadata import markdown_table
 from diplo_pipeline.lib.settings import DataPaths
 
 AXIOM_APL = dg.AssetKey(["raw", "axiom_apl"])
 QUARANTINE_CHECK = "no_quarantined_axiom_api_rows"
-# Events reach Axiom a little after their `_time`: each fetch re-reads a few minutes before its
-# watermark (duplicates are dropped), and a day counts as complete only once it has been over a while.
-LOOKBACK = timedelta(minutes=5)
-SETTLE = timedelta(minutes=15)
+# Events reach Axiom a little after their `_time` (assumed: at most 15 minutes). Each fetch re-reads that
+# long before its watermark (duplicates are dropped), and a day counts as complete only once it has been
+# over that long: together no event within the allowance is missed.
+LATENESS = timedelta(minutes=15)
 
 
 class AxiomAplConfig(dg.Config):
-    refetch: bool = False  # fetch days already complete again (appends anything Axiom has that we lack)
+    refetch: bool = False  # fetch every requested day, even complete ones (appends what Axiom has that we lack)
 
 
 @dg.asset(
@@ -59,23 +59,37 @@ def axiom_apl(context: dg.AssetExecutionContext, config: AxiomAplConfig, diplo: 
             check_results=[quarantine_check(QUARANTINE_CHECK, paths, "axiom", "invalid rows", prefix="api-")],
         )
     now = datetime.now(UTC)
-    fetched, skipped = [], []
+    # A range run spans the partitions between its ends, which may include days of export files only:
+    # fetch just the days the live source is due to fetch (or, with `refetch`, every requested day).
+    due = set(axiom_ingest.days_due(paths, now))
+    fetched, skipped, failed = [], [], {}
     with axiom_api.client() as client:
         for day in context.partition_keys:
-            state = axiom_ingest.api_day_state(paths, client.dataset, day) or {}
-            if state.get("complete") and not config.refetch:
+            if day not in due and not config.refetch:
                 skipped.append(day)
                 continue
-            result = axiom_ingest.fetch_day(client, paths, day, now, lookback=LOOKBACK, settle=SETTLE)
+            try:
+                result = axiom_ingest.fetch_day(client, paths, day, now, lookback=LATENESS, settle=LATENESS)
+            except AxiomAuthError:
+                raise  # no other day would get through either
+            except AxiomError as exc:
+                failed[day] = str(exc)  # the other days still land; this one is due again next time
+                continue
             fetched.append({"day": day, "rows_fetched": result.rows_fetched, "rows_new": result.rows_new,
                             "requests": result.requests, "complete": result.complete,
                             "watermark": result.watermark or ""})
-    context.log.info(f"fetched {len(fetched)} days, {len(skipped)} already complete")
+    context.log.info(f"fetched {len(fetched)} days, skipped {len(skipped)} (complete or not due)")
+    if failed:
+        raise dg.Failure(
+            description=f"{len(failed)} Axiom days could not be fetched (the other {len(fetched)} were staged): "
+            + "; ".join(f"{day}: {why}" for day, why in sorted(failed.items())),
+            metadata={"days_failed": dg.MetadataValue.json(sorted(failed))},
+        )
     return dg.MaterializeResult(
         metadata={
             "dataset": client.dataset,
             "days_fetched": len(fetched),
-            "days_already_complete": len(skipped),
+            "days_skipped": len(skipped),
             "rows_new": sum(r["rows_new"] for r in fetched),
             "requests": sum(r["requests"] for r in fetched),
             "days_incomplete": dg.MetadataValue.json([r["day"] for r in fetched if not r["complete"]]),

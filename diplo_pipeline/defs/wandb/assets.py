@@ -138,7 +138,7 @@ def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo:
                                                        workers=source.settings.concurrency)
         for run_id, ingest in results.items():
             if isinstance(ingest, Exception):
-                failed[run_id] = str(ingest)
+                failed[run_id] = wandb_api.redact(f"{type(ingest).__name__}: {ingest}")
                 continue
             if ingest is None:
                 removed.append(run_id)  # deleted in WandB
