@@ -481,3 +481,13 @@ def test_fetching_and_staging_a_complete_day_twice_gives_identical_parquet(data_
         build_pending(data_env)
     assert again.rows_fetched == 500 and again.rows_new == 0 and again.complete
     assert day_file.read_bytes() == first and staged_file.read_bytes() == first_staged
+
+
+def test_a_day_staged_again_while_it_is_being_rebuilt_stays_pending(data_env):
+    axiom_ingest.mark_days_pending(data_env, {DAY})
+    snapshot = axiom_ingest.pending_snapshot(data_env)  # the rebuild of DAY starts
+    axiom_ingest.mark_days_pending(data_env, {DAY})  # a fetch stages new rows meanwhile
+    axiom_ingest.mark_days_built(data_env, {DAY}, snapshot)
+    assert axiom_ingest.pending_days(data_env) == [DAY]
+    axiom_ingest.mark_days_built(data_env, {DAY}, axiom_ingest.pending_snapshot(data_env))
+    assert axiom_ingest.pending_days(data_env) == []

@@ -223,19 +223,39 @@ def _pending_path(paths: DataPaths) -> Path:
     return paths.state / "axiom_pending_days.json"
 
 
+def _pending(paths: DataPaths) -> dict[str, int]:
+    """Days staged but not yet rebuilt, each with how many times it was marked (its generation)."""
+    stored = read_json(_pending_path(paths), {})
+    return {day: 0 for day in stored} if isinstance(stored, list) else stored  # a list: before generations
+
+
 def pending_days(paths: DataPaths) -> list[str]:
     """Days staged but not yet rebuilt (kept on disk so an interrupted build picks them up again)."""
-    return sorted(read_json(_pending_path(paths), []))
+    return sorted(_pending(paths))
+
+
+def pending_snapshot(paths: DataPaths) -> dict[str, int]:
+    """Take before rebuilding days, and hand to `mark_days_built` after."""
+    return _pending(paths)
 
 
 def mark_days_pending(paths: DataPaths, days: set[str]) -> None:
     with _locked(_pending_path(paths)):
-        write_json_atomic(sorted(set(pending_days(paths)) | days), _pending_path(paths))
+        pending = _pending(paths)
+        for day in days:
+            pending[day] = pending.get(day, 0) + 1
+        write_json_atomic(dict(sorted(pending.items())), _pending_path(paths))
 
 
-def mark_days_built(paths: DataPaths, days: set[str]) -> None:
+def mark_days_built(paths: DataPaths, days: set[str], snapshot: dict[str, int] | None = None) -> None:
+    """Days rebuilt are pending no more, unless staging marked them again during the rebuild (their
+    generation moved past `snapshot`): the rows staged then were not in it."""
     with _locked(_pending_path(paths)):
-        write_json_atomic(sorted(set(pending_days(paths)) - days), _pending_path(paths))
+        pending = _pending(paths)
+        for day in days:
+            if snapshot is None or pending.get(day) == snapshot.get(day):
+                pending.pop(day, None)
+        write_json_atomic(dict(sorted(pending.items())), _pending_path(paths))
 
 
 def exports_changed(paths: DataPaths) -> bool:

@@ -248,17 +248,19 @@ class WandbApiSource:
     def _export(self, api_run, work_dir: Path) -> list[dict[str, Any]]:
         from wandb.apis.public.runhistory import IncompleteRunHistoryError
 
-        target = Path(tempfile.mkdtemp(prefix=f"{api_run.id}-", dir=work_dir))
+        def download():
+            # A folder per attempt: an attempt abandoned after its timeout may still be writing to its own.
+            target = Path(tempfile.mkdtemp(prefix=f"{api_run.id}-", dir=work_dir))
+            result = within(self.settings.download_timeout_s,
+                            lambda: api_run.download_history_exports(target, require_complete_history=True))
+            return target, result
+
         try:
-            try:
-                result = self._call(
-                    lambda: within(self.settings.download_timeout_s,
-                                   lambda: api_run.download_history_exports(target, require_complete_history=True)),
-                    f"download the history export of run {api_run.id}",
-                )
-            except IncompleteRunHistoryError:
-                # Some steps are not exported yet (a run that just finished): scan reads both parts.
-                return self._scan(api_run, 0)
+            target, result = self._call(download, f"download the history export of run {api_run.id}")
+        except IncompleteRunHistoryError:
+            # Some steps are not exported yet (a run that just finished): scan reads both parts.
+            return self._scan(api_run, 0)
+        try:
             if result.errors:
                 raise WandbUnavailableError(
                     f"WandB could not deliver every history file of run {api_run.id}: {sorted(result.errors)}. "

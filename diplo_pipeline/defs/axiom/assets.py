@@ -69,9 +69,10 @@ def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
 )
 def axiom_events(context: dg.AssetExecutionContext, diplo: DiploData) -> dg.MaterializeResult:
     paths = diplo.paths()
+    snapshot = axiom_ingest.pending_snapshot(paths)  # a day staged again while this runs stays pending
     counts = axiom_ingest.build_days(paths, list(context.partition_keys))
     rows = [{"day": day, "events": n} for day, n in sorted(counts.items())]
-    axiom_ingest.mark_days_built(paths, set(context.partition_keys))
+    axiom_ingest.mark_days_built(paths, set(context.partition_keys), snapshot)
     removed = axiom_ingest.remove_stale_days(paths)
     return dg.MaterializeResult(
         metadata={
