@@ -26,7 +26,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 T = TypeVar("T")
 DEFAULT_PROJECT = "diplomacy-grpo"
-DEFAULT_BASE_URL = "https://api.wandb.ai"
+# Named in messages and in `runs.source_path` when WANDB_BASE_URL is unset (the SDK then picks its own host).
+DEFAULT_BASE_URL = "https://wandb.ai"
 
 
 def live_wandb_configured() -> bool:

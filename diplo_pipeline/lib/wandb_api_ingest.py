@@ -123,11 +123,6 @@ def refresh_listing(source: WandbApiSource, paths: DataPaths, now: float | None 
     return ListingResult(len(changed), full, pending_api_runs(paths, listing), deleted, listing.watermark)
 
 
-def _offline(paths: DataPaths, run_id: str) -> bool:
-    stored = read_json(state_path(paths, run_id), None)
-    return bool(stored) and stored.get("source") != "api"
-
-
 def _stored(paths: DataPaths, run_id: str) -> dict[str, Any] | None:
     stored = read_json(state_path(paths, run_id), None)
     return stored if stored and stored.get("source") == "api" else None
@@ -138,9 +133,9 @@ def pending_api_runs(paths: DataPaths, listing: Listing | None = None) -> list[s
     listing = listing or Listing.load(paths)
     pending = [run_id for run_id in listing.deleted if _stored(paths, run_id)]
     for run_id, run in listing.runs.items():
-        if _offline(paths, run_id):
+        stored = read_json(state_path(paths, run_id), None)
+        if stored and stored.get("source") != "api":
             continue  # the run's own files are in an offline folder: they are the source of record
-        stored = _stored(paths, run_id)
         if (
             stored is None
             or not all(p.exists() for p in partition_files(paths, run_id))
