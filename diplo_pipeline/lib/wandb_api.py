@@ -115,9 +115,9 @@ def _status(exc: BaseException) -> int | None:
 
 
 def _is_auth_failure(exc: BaseException) -> bool:
-    from wandb.errors import AuthenticationError
-
-    return isinstance(exc, AuthenticationError) or _status(exc) in (401, 403)
+    # Not every `AuthenticationError` is a refused key: the SDK raises it too when the host did not
+    # answer while it verified the key. The status WandB sent says which.
+    return _status(exc) in (401, 403)
 
 
 def _transient(exc: BaseException) -> bool:
@@ -166,17 +166,17 @@ class WandbApiSource:
                     return fn()
         except Exception as exc:
             if _is_auth_failure(exc):
-                status = _status(exc) or 401
                 raise WandbAuthError(
-                    f"WandB refused the API key (HTTP {status}) at {self.settings.host} while trying to {what}. "
+                    f"WandB refused the API key (HTTP {_status(exc)}) at {self.settings.host} while trying to {what}. "
                     "Set WANDB_API_KEY to a valid key for this host (and WANDB_ENTITY to an entity it can read), "
                     "or unset WANDB_API_KEY to turn the live WandB source off."
                 ) from None
             if _transient(exc):
+                reason = self._redact(str(exc)).rstrip(".")
                 raise WandbUnavailableError(
                     f"WandB at {self.settings.host} did not answer after {self.settings.attempts} attempts while "
-                    f"trying to {what}: {type(exc).__name__}: {self._redact(str(exc))}. Nothing was written for "
-                    "this step; the next sync retries it. Check WANDB_BASE_URL and the service status."
+                    f"trying to {what}: {type(exc).__name__}: {reason}. Nothing was written for this step; the "
+                    "next sync retries it. Check WANDB_BASE_URL and the service status."
                 ) from None
             raise
         raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
