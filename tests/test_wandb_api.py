@@ -348,3 +348,16 @@ def test_a_run_with_offline_files_is_not_fetched_again_from_the_api(cloud, offli
     assert sorted(sync(cloud, paths, tmp_path)) == ["fini0001"]
     assert sync(cloud, paths, tmp_path) == {}  # and it does not stay pending either
     assert table(paths, "runs", "edge0001", ["source"]).to_pylist() == [{"source": "offline"}]
+
+
+def test_an_unreachable_host_is_unavailable_not_a_refused_key(wandb_env):
+    """The SDK raises its AuthenticationError also when the host never answered the key check."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(WandbUnavailableError) as unavailable:
+        WandbApiSource(KEY, WandbApiSettings(entity="lab", base_url=closed, timeout_s=2, attempts=2), wait_base_s=0.1)
+    assert "did not answer after 2 attempts" in str(unavailable.value) and "WANDB_BASE_URL" in str(unavailable.value)
+    assert KEY not in str(unavailable.value)
