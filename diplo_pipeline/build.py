@@ -80,6 +80,17 @@ def _record_checks(report: BuildReport, result: dg.ExecuteInProcessResult) -> No
             report.checks_failed.append(name)
 
 
+def _partition_range(
+    instance: dg.DagsterInstance, partitions: dg.DynamicPartitionsDefinition, wanted: list[str]
+) -> dict[str, str]:
+    """Add the partitions of `wanted` the instance lacks; return run tags spanning them all in one run."""
+    known = instance.get_dynamic_partitions(partitions.name)
+    new = [key for key in wanted if key not in known]
+    if new:
+        instance.add_dynamic_partitions(partitions.name, new)
+    return contiguous_range_tags(known + new, wanted)
+
+
 def _record_outcome(report: BuildReport, result: dg.ExecuteInProcessResult) -> None:
     """Checks and failed steps of one phase. A failed source phase does not stop the build: the lake
     keeps what it had and everything downstream is rebuilt from that (the CLI says what failed)."""
@@ -120,26 +131,17 @@ def build(
             report.live_runs_changed = wandb_api_ingest.pending_api_runs(paths)
     todo = changes + gone + [r for r in report.live_runs_changed if r not in discovered]
     if todo:
-        known = instance.get_dynamic_partitions(wandb_runs_partitions.name)
-        new = [k for k in todo if k not in known]
-        if new:
-            instance.add_dynamic_partitions(wandb_runs_partitions.name, new)
-        order = known + new
         progress(f"ingesting {len(todo) - len(gone)} new or changed runs ({len(gone)} removed) in one Dagster run")
         result = _materialize(defs, instance, [dg.AssetKey(["raw", "wandb_runs"])],
-                              tags=contiguous_range_tags(order, todo), raise_on_error=False)
+                              tags=_partition_range(instance, wandb_runs_partitions, todo), raise_on_error=False)
         _record_outcome(report, result)
 
     if live_axiom_configured():
         days = axiom_ingest.days_due(paths, datetime.now(UTC))
         if days:
             progress(f"fetching {len(days)} days of live Axiom events")
-            known = instance.get_dynamic_partitions(axiom_days_partitions.name)
-            new = [d for d in days if d not in known]
-            if new:
-                instance.add_dynamic_partitions(axiom_days_partitions.name, new)
-            result = _materialize(defs, instance, [AXIOM_APL], tags=contiguous_range_tags(known + new, days),
-                                  raise_on_error=False)
+            result = _materialize(defs, instance, [AXIOM_APL],
+                                  tags=_partition_range(instance, axiom_days_partitions, days), raise_on_error=False)
             _record_outcome(report, result)
             if result.success:
                 report.live_days_fetched = days

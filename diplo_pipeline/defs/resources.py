@@ -31,10 +31,6 @@ class WandbApi(dg.ConfigurableResource):
     def configured(self) -> bool:
         return bool(self.api_key)
 
-    def redact(self, text: str) -> str:
-        """`text` without the key, for messages quoted from elsewhere."""
-        return text.replace(self.api_key, "<WANDB_API_KEY>") if self.api_key else text
-
     def source(self) -> WandbApiSource:
         if not self.api_key:
             raise RuntimeError("the live WandB source is off: set WANDB_API_KEY to turn it on")

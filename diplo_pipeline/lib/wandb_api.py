@@ -139,7 +139,7 @@ class WandbApiSource:
         self.calls = 0  # API calls made through this session (each may be several HTTP requests)
         # Messages from the SDK are quoted in our errors; the key is blanked out of them, should one ever
         # carry it. Kept in a closure, so it is in no attribute a repr or a debugger listing would show.
-        self._redact: Callable[[str], str] = lambda text: text.replace(api_key, "<WANDB_API_KEY>")
+        self.redact: Callable[[str], str] = lambda text: text.replace(api_key, "<WANDB_API_KEY>")
         self._api = self._call(lambda: self._connect(api_key), "verify the API key")
 
     def __repr__(self) -> str:  # never show the key
@@ -172,7 +172,7 @@ class WandbApiSource:
                     "or unset WANDB_API_KEY to turn the live WandB source off."
                 ) from None
             if _transient(exc):
-                reason = self._redact(str(exc)).rstrip(".")
+                reason = self.redact(str(exc)).rstrip(".")
                 raise WandbUnavailableError(
                     f"WandB at {self.settings.host} did not answer after {self.settings.attempts} attempts while "
                     f"trying to {what}: {type(exc).__name__}: {reason}. Nothing was written for this step; the "

@@ -88,6 +88,7 @@ class ListingResult:
     pending: list[str]  # runs to ingest or remove
     deleted: list[str]
     watermark: str | None
+    runs: list[str]  # every run the listing now knows
 
 
 def refresh_listing(source: WandbApiSource, paths: DataPaths, now: float | None = None,
@@ -120,7 +121,8 @@ def refresh_listing(source: WandbApiSource, paths: DataPaths, now: float | None 
     if full_due or force_full:
         listing.last_full_listing = now  # the first listing is complete by construction
     listing.save(paths)
-    return ListingResult(len(changed), full, pending_api_runs(paths, listing), deleted, listing.watermark)
+    return ListingResult(len(changed), full, pending_api_runs(paths, listing), deleted, listing.watermark,
+                         sorted(listing.runs))
 
 
 def _stored(paths: DataPaths, run_id: str) -> dict[str, Any] | None:

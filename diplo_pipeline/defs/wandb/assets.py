@@ -46,9 +46,8 @@ def wandb_api_listing(
     paths = diplo.paths()
     source = wandb_api.source()
     result = wandb_api_ingest.refresh_listing(source, paths, force_full=config.full_listing)
-    listed = wandb_api_ingest.Listing.load(paths).runs
     known = set(context.instance.get_dynamic_partitions(wandb_runs_partitions.name))
-    new_keys = sorted(set(listed) - known)
+    new_keys = sorted(set(result.runs) - known)
     if new_keys:
         context.instance.add_dynamic_partitions(wandb_runs_partitions.name, new_keys)
     context.log.info(f"listed {result.listed} changed or running runs; {len(result.pending)} to ingest")
@@ -56,7 +55,7 @@ def wandb_api_listing(
         metadata={
             "host": source.settings.host,
             "project": source.settings.project,
-            "runs_known": len(listed),
+            "runs_known": len(result.runs),
             "runs_listed_changed": result.listed,
             "runs_to_ingest": dg.MetadataValue.json(result.pending),
             "runs_deleted": dg.MetadataValue.json(result.deleted),
@@ -138,7 +137,7 @@ def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo:
                                                        workers=source.settings.concurrency)
         for run_id, ingest in results.items():
             if isinstance(ingest, Exception):
-                failed[run_id] = wandb_api.redact(f"{type(ingest).__name__}: {ingest}")
+                failed[run_id] = source.redact(f"{type(ingest).__name__}: {ingest}")
                 continue
             if ingest is None:
                 removed.append(run_id)  # deleted in WandB
