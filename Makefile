@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: venv demo test dev bench lint clean
+.PHONY: venv demo test dev bench lint fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ dev: venv $(DAGSTER_HOME)/dagster.yaml
 
 bench: venv
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Mutation fuzzing of the readers for FUZZ_SECONDS per target; failing inputs are saved under
+# tests/fuzz/regressions/ and replayed by `make test` from then on.
+FUZZ_SECONDS ?= 300
+fuzz: venv
+	DIPLO_FUZZ_PROFILE=fuzz DIPLO_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
 
 lint: venv
 	$(BIN)/ruff check diplo_pipeline tests bench
