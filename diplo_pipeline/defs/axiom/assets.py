@@ -34,10 +34,10 @@ QUARANTINE_CHECK = "no_quarantined_axiom_lines"
 )
 def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
     paths = diplo.paths()
-    result = axiom_ingest.stage_exports(paths)
-    axiom_ingest.mark_days_pending(paths, result.affected_days)
+    result = axiom_ingest.stage_exports(paths)  # marks the days it touches pending before it stages them
+    # Every pending day needs its partition, including days a killed run marked but never added.
     known = set(context.instance.get_dynamic_partitions(axiom_days_partitions.name))
-    new_days = sorted(result.affected_days - known)
+    new_days = sorted(set(axiom_ingest.pending_days(paths)) - known)
     if new_days:
         context.instance.add_dynamic_partitions(axiom_days_partitions.name, new_days)
     return dg.MaterializeResult(
