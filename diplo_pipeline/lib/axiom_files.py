@@ -30,7 +30,7 @@ from diplo_pipeline.lib.axiom_schema import (
     SOURCE_KINDS,
     SOURCE_NAMES,
 )
-from diplo_pipeline.lib.gzip_salvage import read_gzip
+from diplo_pipeline.lib.gzip_salvage import Salvaged, read_gzip
 from diplo_pipeline.lib.quarantine import QuarantinedItem
 
 EXPORT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
@@ -148,23 +148,19 @@ def _is_csv(path: Path) -> bool:
 def parse_export(path: Path) -> ParsedExport:
     """Parse one export file. Never raises for bad content: bad records are quarantined with the reason.
 
-    A cut or damaged `.gz` keeps every record before the damage, and the damage is quarantined too (one
-    entry for the file, `line` null, saying what to do).
+    A cut `.gz` keeps every record before the cut; a corrupt one keeps only what its checksums vouch for
+    (gzip_salvage.py). Either way the damage is quarantined too: one entry for the file, `line` null,
+    saying what to do.
     """
     source = str(path)
-    damage = None
     try:
-        if path.name.lower().endswith(".gz"):
-            salvaged = read_gzip(path)
-            data, damage = salvaged.data, salvaged.damage
-        else:
-            data = path.read_bytes()
+        salvaged = read_gzip(path) if path.name.lower().endswith(".gz") else Salvaged(path.read_bytes())
     except OSError as exc:
         return ParsedExport(source, quarantined=[QuarantinedItem(source, None, f"unreadable file: {exc}")])
-    data = data.removeprefix(_BOM)
+    data, damage = salvaged.data.removeprefix(_BOM), salvaged.damage
     cut: list[QuarantinedItem] = []
     if _is_csv(path):
-        if damage and not data.endswith(b"\n"):  # a cut last row can look whole: set it aside
+        if salvaged.cut and not data.endswith(b"\n"):  # a row cut in its last cell looks whole: set it aside
             data, _, tail = data.rpartition(b"\n")
             cut.append(QuarantinedItem(source, None, "the last row was cut short by the damage", _shown(tail, None)))
         out = parse_records(source, csv_records(decode_text(data)), kind="row")

@@ -1,8 +1,15 @@
-"""Read a gzip file as far as it can be read: a truncated or damaged stream keeps what came before.
+"""Read a gzip file as far as it can be trusted: a truncated stream keeps everything before the cut.
 
-`gzip.open(...).read()` raises on a cut or corrupt stream and hands back nothing, not even the part that
-decompressed fine. Here the stream is decompressed piece by piece (zlib, concatenated members too), so
-everything before the damage is kept, and the damage is described in words a person can act on.
+`gzip.open(...).read()` raises on a cut stream and hands back nothing, not even the part that
+decompressed fine. Here the stream is decompressed piece by piece (zlib, concatenated members too):
+
+- cut short (an interrupted download or copy): everything decompressed before the cut is kept;
+- corrupt (invalid deflate data, or a CRC that does not match): what the damaged member decompressed to
+  is dropped. A flipped bit inside a deflate stream often decompresses to valid-looking but wrong text
+  (digits changed, copied forward by back-references) that is only caught by the CRC at the member's end,
+  so none of it can be trusted. Members before it, each checked by its own CRC, are kept.
+
+Either way the damage is described in words a person can act on.
 """
 
 from __future__ import annotations
@@ -12,20 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _CHUNK = 1 << 16
-_RETRY_PIECE = 256  # after an error, the chunk is fed again in pieces this small to keep what precedes it
 _GZIP = 16 + zlib.MAX_WBITS  # gzip header and trailer (CRC and length are checked)
+_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
 class Salvaged:
     data: bytes
     damage: str | None = None  # None when the whole stream was read and checked
+    cut: bool = False  # the stream ended early: `data` stops wherever the cut fell, maybe mid-record
 
 
 class _Reader:
     def __init__(self) -> None:
         self.out: list[bytes] = []
-        self.size = 0  # decompressed bytes kept
+        self.verified = 0  # pieces of `out` from members whose CRC matched
         self.consumed = 0  # compressed bytes fed so far
         self.stream = zlib.decompressobj(_GZIP)
         self.started = False  # the current member has received bytes
@@ -37,59 +45,52 @@ class _Reader:
                 self.consumed += len(buf)  # zero padding after the last member, as gzip itself allows
                 return
             self.started = True
-            data = self.stream.decompress(buf)
-            self.out.append(data)
-            self.size += len(data)
-            if self.stream.eof:
-                rest = self.stream.unused_data
-                self.consumed += len(buf) - len(rest)
-                self.stream, self.started = zlib.decompressobj(_GZIP), False
-                buf = rest
-            else:
+            self.out.append(self.stream.decompress(buf))
+            if not self.stream.eof:
                 self.consumed += len(buf)
-                buf = b""
+                return
+            rest = self.stream.unused_data
+            self.consumed += len(buf) - len(rest)
+            self.verified = len(self.out)
+            self.stream, self.started = zlib.decompressobj(_GZIP), False
+            buf = rest
 
-    def feed_carefully(self, buf: bytes) -> None:
-        """After an error in `buf`: feed it again from the state before it, in small pieces, so the output
-        up to the damage is kept; re-raises at the damage."""
-        for start in range(0, len(buf), _RETRY_PIECE):
-            self.feed(buf[start:start + _RETRY_PIECE])
+    def size(self, pieces: int | None = None) -> int:
+        return sum(len(piece) for piece in self.out[:pieces])
 
 
 def read_gzip(path: Path) -> Salvaged:
-    """The decompressed bytes of `path` up to any damage, and what the damage was. Raises only OSError."""
+    """The trustworthy decompressed bytes of `path` and what was wrong, if anything. Raises only OSError."""
     reader = _Reader()
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
-            saved = (reader.stream.copy(), reader.started, reader.consumed, len(reader.out), reader.size)
+            if reader.consumed == 0 and not chunk.startswith(_MAGIC):
+                return Salvaged(b"", f"{path.name} is not gzip data although its name ends in .gz: rename or "
+                                     "re-export it")
             try:
                 reader.feed(chunk)
-            except zlib.error:
-                reader.stream, reader.started, reader.consumed, kept, reader.size = saved
-                del reader.out[kept:]
-                try:
-                    reader.feed_carefully(chunk)
-                except zlib.error as exc:
-                    return Salvaged(b"".join(reader.out), _damaged(path, reader, exc))
+            except zlib.error as exc:
+                return Salvaged(b"".join(reader.out[:reader.verified]), _corrupt(path, reader, exc))
     data = b"".join(reader.out)
     if reader.started:
-        return Salvaged(data, _truncated(path, reader))
+        return Salvaged(data, _truncated(path, reader), cut=True)
     return Salvaged(data)
 
 
-def _damaged(path: Path, reader: _Reader, exc: zlib.error) -> str:
-    if reader.size == 0 and reader.consumed < 10:
-        return f"{path.name} is not gzip data although its name ends in .gz ({exc}): rename or re-export it"
+def _corrupt(path: Path, reader: _Reader, exc: zlib.error) -> str:
+    kept = reader.size(reader.verified)
+    what = (f"the {kept:,} bytes of its complete members before the damage were kept" if kept else
+            "nothing of it was ingested")
     return (
-        f"{path.name} is damaged at about byte {reader.consumed:,} of its gzip stream ({exc}). The "
-        f"{reader.size:,} bytes before that were read and kept; what follows is lost. Export it again and "
-        "replace the file."
+        f"{path.name} is corrupt at about byte {reader.consumed:,} of its gzip stream ({exc}). Data decompressed "
+        f"from a damaged stream cannot be trusted (a flipped bit can change values without breaking the JSON), "
+        f"so {what}. Export it again and replace the file."
     )
 
 
 def _truncated(path: Path, reader: _Reader) -> str:
     return (
         f"{path.name} is cut short: its gzip stream ends after {reader.consumed:,} bytes without its end "
-        f"marker. The {reader.size:,} bytes read before the cut were kept; what followed is lost. Export it "
+        f"marker. The {reader.size():,} bytes read before the cut were kept; what followed is lost. Export it "
         "again and replace the file."
     )
