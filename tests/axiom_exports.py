@@ -67,7 +67,7 @@ def csv_text(events: list[dict]) -> str:
     §C.3, so this is the plain reading of "CSV with a header".)"""
     header = sorted({key for event in events for key in event})
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out)  # the csv module's own dialect: \r\n ends a row, cells holding \r or \n are quoted
     writer.writerow(header)
     for event in events:
         writer.writerow(["" if key not in event else event[key] if isinstance(event[key], str)
@@ -90,8 +90,8 @@ def legacy_answer(events: list[dict]) -> dict:
     """A saved `format=legacy` APL answer: matches of `data` plus `_time`, `_sysTime` and a `_rowId`."""
     return {
         "status": {"elapsedTime": 1, "rowsMatched": len(events), "isPartial": False},
-        "matches": [{"_time": e["_time"], "_sysTime": e["_sysTime"], "_rowId": f"row-{e['seq']}",
-                     "data": {k: v for k, v in e.items() if k not in ("_time", "_sysTime")}} for e in events],
+        "matches": [{"_time": e["_time"], "_sysTime": e.get("_sysTime", e["_time"]), "_rowId": f"row-{i}",
+                     "data": {k: v for k, v in e.items() if k not in ("_time", "_sysTime")}} for i, e in enumerate(events)],
     }
 
 

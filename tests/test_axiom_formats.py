@@ -131,10 +131,10 @@ def test_unknown_csv_fields_keep_text_that_does_not_round_trip(tmp_path):
 
 def test_csv_rows_cut_short_or_merged_are_quarantined_and_the_others_kept(tmp_path):
     events = planted_events(6)
-    lines = csv_text(events).split("\n")[:-1]  # not splitlines(): U+2028 inside a cell is no line end
+    lines = csv_text(events).split("\r\n")[:-1]  # not splitlines(): U+2028 inside a cell is no line end
     lines[2] = lines[2].rsplit(",", 3)[0]  # row 2 lost its last three cells
     lines.insert(4, lines[4] + ",extra")  # a row with one cell too many
-    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "c.csv").write_text("\r\n".join(lines) + "\r\n", newline="")
     parsed = parse_export(tmp_path / "c.csv")
     assert len(parsed) == 5 and [q.line for q in parsed.quarantined] == [2, 4]
     assert all("cells where the header names" in q.reason and q.reason.startswith("row ") for q in parsed.quarantined)

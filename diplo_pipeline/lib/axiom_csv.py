@@ -11,7 +11,8 @@ which is what a CSV writer makes of the same events. A cell becomes the value th
   cell's text (so "0e12" or "007" stay text), an object or list if the cell parses as one, else text;
 - an empty cell is an absent field (CSV cannot tell the two apart; nor can Axiom's column store).
 
-A row whose cell count differs from the header's is quarantined (a cut or merged row is not an event).
+A row whose cell count differs from the header's is quarantined (a cut or merged row is not an event), and
+so is a damaged header (one that spans lines or repeats a name), as an entry about the whole file.
 """
 
 from __future__ import annotations
@@ -85,17 +86,31 @@ def _row_text(cells: list[str]) -> str:
     return out.getvalue()[:EXCERPT]
 
 
+def _header_problem(header: list[str], first: int, last: int, misfits: int) -> str | None:
+    """A header that repeats a name, or that spans lines while rows do not fit it (it swallowed some), is
+    damaged: rows it swallowed or misnames are lost unless the file is exported again."""
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        where = f"names {', '.join(map(repr, repeated[:3]))} more than once"
+    elif last > first and misfits:
+        where = f"spans lines {first}-{last} and {misfits} rows do not fit it"
+    else:
+        return None
+    return f"the CSV header {where}: it is damaged; export the file again (rows were read against it as it is)"
+
+
 def csv_records(text: str) -> Iterator[Record]:
     """(data row number, event object or ValueError, raw) per row after the header."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     convert: list[Callable[[str], Any]] = []
-    row = 0
+    row = misfits = first = header_end = 0
     while True:
+        before = reader.line_num
         try:
             cells = next(reader)
         except StopIteration:
-            return
+            break
         except csv.Error as exc:  # e.g. a cell over the csv module's size limit (an unclosed quote)
             row += 1
             yield row, ValueError(f"unreadable CSV (line {reader.line_num}): {exc}"), None
@@ -103,11 +118,16 @@ def csv_records(text: str) -> Iterator[Record]:
         if not cells:  # a blank line
             continue
         if header is None:
-            header, convert = cells, [converter(name) for name in cells]
+            header, convert, first = cells, [converter(name) for name in cells], before + 1
+            header_end = reader.line_num
             continue
         row += 1
         if len(cells) != len(header):
+            misfits += 1
             problem = f"{len(cells)} cells where the header names {len(header)} columns (line {reader.line_num})"
             yield row, ValueError(problem), _row_text(cells)
             continue
         yield row, {name: read(cell) for name, read, cell in zip(header, convert, cells) if cell != ""}, None
+    problem = header and _header_problem(header, first, header_end, misfits)
+    if problem:  # about the whole file: no row to point to
+        yield None, ValueError(problem), _row_text(header)

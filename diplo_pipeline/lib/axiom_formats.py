@@ -24,7 +24,7 @@ import orjson
 from diplo_pipeline.lib.quarantine import MAX_RAW_CHARS
 
 EXCERPT = MAX_RAW_CHARS + 1  # the quarantine file keeps this much of a bad record (and marks the cut)
-Record = tuple[int, Any, "str | bytes | None"]
+Record = tuple["int | None", Any, "str | bytes | None"]  # locator None: about the whole file
 
 JSON_SPACE = b" \t\r\n"
 _SEPARATORS = re.compile(r"[ \t\r\n,\[\]]*")  # between elements of an array (lenient: `][` and `,,` too)
@@ -127,6 +127,10 @@ def _next_element(text: str, start: int) -> int:
     return len(text)
 
 
+class MalformedAnswer(ValueError):
+    """A part of an APL answer that holds no rows one could point to (a table without columns, say)."""
+
+
 def is_api_answer(obj: Any) -> bool:
     return isinstance(obj, dict) and ("matches" in obj or "tables" in obj) and "_time" not in obj
 
@@ -140,7 +144,7 @@ def api_rows(answer: dict[str, Any]) -> Iterator[Any]:
     """
     matches = answer.get("matches")
     if matches is not None and not isinstance(matches, list):
-        yield ValueError(f"`matches` is a {type(matches).__name__}, not a list of rows")
+        yield MalformedAnswer(f"`matches` is a {type(matches).__name__}, not a list of rows")
     for match in matches if isinstance(matches, list) else []:
         if not isinstance(match, dict) or not isinstance(match.get("data") or {}, dict):
             yield ValueError("a match is not an object with `data`")
@@ -148,7 +152,7 @@ def api_rows(answer: dict[str, Any]) -> Iterator[Any]:
         yield {**(match.get("data") or {}), **{k: match[k] for k in ("_time", "_sysTime", "_rowId") if k in match}}
     tables = answer.get("tables")
     if tables is not None and not isinstance(tables, list):
-        yield ValueError(f"`tables` is a {type(tables).__name__}, not a list")
+        yield MalformedAnswer(f"`tables` is a {type(tables).__name__}, not a list")
         return
     data_tables = [t for t in tables or [] if not (isinstance(t, dict) and t.get("name") == "_totals")]
     for table in data_tables[:1]:
@@ -159,11 +163,11 @@ def _table_rows(table: Any) -> Iterator[Any]:
     fields = table.get("fields") if isinstance(table, dict) else None
     columns = table.get("columns") if isinstance(table, dict) else None
     if not isinstance(fields, list) or not isinstance(columns, list) or not all(isinstance(c, list) for c in columns):
-        yield ValueError("the table has no `fields` list or no `columns` list of lists")
+        yield MalformedAnswer("the table has no `fields` list or no `columns` list of lists")
         return
     names = [f.get("name") if isinstance(f, dict) else None for f in fields]
     if len(names) != len(columns) or not all(isinstance(n, str) for n in names):
-        yield ValueError(f"the table names {len(names)} fields (not all with a name) for {len(columns)} columns")
+        yield MalformedAnswer(f"the table names {len(names)} fields (not all with a name) for {len(columns)} columns")
         return
     whole = min((len(c) for c in columns), default=0)
     for i in range(max((len(c) for c in columns), default=0)):
@@ -187,14 +191,25 @@ def json_records(data: bytes) -> tuple[str, Iterator[Record]]:
         first = loads(data[start:] if end < 0 else data[start:end])
         if end < 0 or not data[end:].strip(JSON_SPACE):  # one line
             if is_api_answer(first):
-                return "row", _indexed(api_rows(first))
+                return "row", _answer_records(first, data)
         elif data[start:end].strip(JSON_SPACE) == b"{":  # a document over many lines: not NDJSON
             whole = loads(data)
             if is_api_answer(whole):
-                return "row", _indexed(api_rows(whole))
+                return "row", _answer_records(whole, data)
             return "element", _salvage(decode_text(data))
     return "line", ndjson_records(data)
 
 
 def _indexed(rows: Iterator[Any]) -> Iterator[Record]:
     return ((index, row, None) for index, row in enumerate(rows, start=1))
+
+
+def _answer_records(answer: dict[str, Any], data: bytes) -> Iterator[Record]:
+    """Rows of a saved answer; a malformed part concerns the whole file (no locator), shown from its start."""
+    index = 0
+    for row in api_rows(answer):
+        if isinstance(row, MalformedAnswer):
+            yield None, row, data[:EXCERPT]
+            continue
+        index += 1
+        yield index, row, None
