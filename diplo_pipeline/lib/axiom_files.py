@@ -195,7 +195,7 @@ def _shown(raw: str | bytes | None, obj: Any) -> str:
     surrogates are shown as backslash escapes."""
     if raw is None:
         try:
-            raw = json.dumps(obj, default=str)[:EXCERPT]
+            raw = json.dumps(getattr(obj, "part", obj), default=str)[:EXCERPT]  # a BadPart shows the part
         except (RecursionError, ValueError):
             raw = repr(obj)[:EXCERPT]
     if isinstance(raw, bytes):

@@ -111,7 +111,8 @@ def _salvage(text: str) -> Iterator[Record]:
         line += text.count("\n", counted_to, pos)
         counted_to = pos
         resume = _next_element(text, pos + 1)
-        yield index, ValueError(f"{problem} (line {line}, characters {pos + 1}-{resume})"), text[pos:min(resume, pos + EXCERPT)].rstrip(" \t\r\n,")
+        shown = text[pos:resume].rstrip(" \t\r\n,") if resume - pos <= EXCERPT else text[pos:pos + EXCERPT]
+        yield index, ValueError(f"{problem} (line {line}, characters {pos + 1}-{resume})"), shown
         pos = resume
 
 
@@ -127,7 +128,15 @@ def _next_element(text: str, start: int) -> int:
     return len(text)
 
 
-class MalformedAnswer(ValueError):
+class BadPart(ValueError):
+    """A part of an APL answer that is no row: why, and the part itself (the quarantine shows it)."""
+
+    def __init__(self, reason: str, part: Any = None) -> None:
+        super().__init__(reason)
+        self.part = part
+
+
+class MalformedAnswer(BadPart):
     """A part of an APL answer that holds no rows one could point to (a table without columns, say)."""
 
 
@@ -144,15 +153,15 @@ def api_rows(answer: dict[str, Any]) -> Iterator[Any]:
     """
     matches = answer.get("matches")
     if matches is not None and not isinstance(matches, list):
-        yield MalformedAnswer(f"`matches` is a {type(matches).__name__}, not a list of rows")
+        yield MalformedAnswer(f"`matches` is a {type(matches).__name__}, not a list of rows", matches)
     for match in matches if isinstance(matches, list) else []:
-        if not isinstance(match, dict) or not isinstance(match.get("data") or {}, dict):
-            yield ValueError("a match is not an object with `data`")
+        if not isinstance(match, dict) or not isinstance(match.get("data"), dict):
+            yield BadPart("a match is not an object with a `data` object", match)
             continue
-        yield {**(match.get("data") or {}), **{k: match[k] for k in ("_time", "_sysTime", "_rowId") if k in match}}
+        yield {**match["data"], **{k: v for k, v in match.items() if k != "data"}}
     tables = answer.get("tables")
     if tables is not None and not isinstance(tables, list):
-        yield MalformedAnswer(f"`tables` is a {type(tables).__name__}, not a list")
+        yield MalformedAnswer(f"`tables` is a {type(tables).__name__}, not a list", tables)
         return
     data_tables = [t for t in tables or [] if not (isinstance(t, dict) and t.get("name") == "_totals")]
     for table in data_tables[:1]:
@@ -163,16 +172,18 @@ def _table_rows(table: Any) -> Iterator[Any]:
     fields = table.get("fields") if isinstance(table, dict) else None
     columns = table.get("columns") if isinstance(table, dict) else None
     if not isinstance(fields, list) or not isinstance(columns, list) or not all(isinstance(c, list) for c in columns):
-        yield MalformedAnswer("the table has no `fields` list or no `columns` list of lists")
+        yield MalformedAnswer("the table has no `fields` list or no `columns` list of lists", table)
         return
     names = [f.get("name") if isinstance(f, dict) else None for f in fields]
     if len(names) != len(columns) or not all(isinstance(n, str) for n in names):
-        yield MalformedAnswer(f"the table names {len(names)} fields (not all with a name) for {len(columns)} columns")
+        yield MalformedAnswer(f"the table names {len(names)} fields (not all with a name) for {len(columns)} columns",
+                              table)
         return
     whole = min((len(c) for c in columns), default=0)
     for i in range(max((len(c) for c in columns), default=0)):
         if i >= whole:
-            yield ValueError(f"row {i + 1} is missing from some columns (the shortest has {whole} values)")
+            part = {name: column[i] for name, column in zip(names, columns) if i < len(column)}
+            yield BadPart(f"row {i + 1} is missing from some columns (the shortest has {whole} values)", part)
             continue
         yield {name: column[i] for name, column in zip(names, columns) if column[i] is not None}
 
@@ -191,11 +202,11 @@ def json_records(data: bytes) -> tuple[str, Iterator[Record]]:
         first = loads(data[start:] if end < 0 else data[start:end])
         if end < 0 or not data[end:].strip(JSON_SPACE):  # one line
             if is_api_answer(first):
-                return "row", _answer_records(first, data)
+                return "row", _answer_records(first)
         elif data[start:end].strip(JSON_SPACE) == b"{":  # a document over many lines: not NDJSON
             whole = loads(data)
             if is_api_answer(whole):
-                return "row", _answer_records(whole, data)
+                return "row", _answer_records(whole)
             return "element", _salvage(decode_text(data))
     return "line", ndjson_records(data)
 
@@ -204,12 +215,12 @@ def _indexed(rows: Iterator[Any]) -> Iterator[Record]:
     return ((index, row, None) for index, row in enumerate(rows, start=1))
 
 
-def _answer_records(answer: dict[str, Any], data: bytes) -> Iterator[Record]:
+def _answer_records(answer: dict[str, Any]) -> Iterator[Record]:
     """Rows of a saved answer; a malformed part concerns the whole file (no locator), shown from its start."""
     index = 0
     for row in api_rows(answer):
         if isinstance(row, MalformedAnswer):
-            yield None, row, data[:EXCERPT]
+            yield None, row, None
             continue
         index += 1
         yield index, row, None
