@@ -197,3 +197,32 @@ def test_one_bad_element_of_a_big_array_loses_nothing_else_and_reads_in_linear_t
     assert item.raw == bad  # that element alone, not the thousands around it
     assert parsed.lines == [*range(1, 11_001), *range(11_002, 20_002)]
     assert elapsed < 2, f"{elapsed:.2f}s: reading is no longer linear"  # a gross guard (the bench measures)
+
+
+# --- telling the JSON shapes apart -------------------------------------------------------------------------
+
+
+def test_every_json_shape_is_recognised_and_a_damaged_first_line_costs_only_that_line(tmp_path):
+    from tests.axiom_exports import tabular_answer
+
+    events = planted_events(6)
+    shapes = {
+        # `jq . export.ndjson`: pretty objects one after another
+        "jq.json": "\n".join(json.dumps(e, indent=2) for e in events),
+        # an answer saved by a tool that opens the object on its first line
+        "answer.json": json.dumps(tabular_answer(events), indent=1).replace("{\n ", "{", 1),
+        "one-event.json": json.dumps(events[0], indent=2),
+        "damaged-first-line.ndjson": '{"_time": "2025-12-22T10:00:00Z", "event": \n'
+                                     + "".join(json.dumps(e) + "\n" for e in events),
+    }
+    found = {}
+    for name, text in shapes.items():
+        (tmp_path / name).write_text(text)
+        parsed = parse_export(tmp_path / name)
+        found[name] = (sorted(json.loads(p)["seq"] for p in parsed.payloads), [q.line for q in parsed.quarantined])
+    assert found == {
+        "jq.json": (list(range(6)), []),
+        "answer.json": (list(range(6)), []),
+        "one-event.json": ([0], []),
+        "damaged-first-line.ndjson": (list(range(6)), [1]),
+    }

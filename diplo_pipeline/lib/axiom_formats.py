@@ -203,11 +203,12 @@ def json_records(data: bytes) -> tuple[str, Iterator[Record]]:
         if end < 0 or not data[end:].strip(JSON_SPACE):  # one line
             if is_api_answer(first):
                 return "row", _answer_records(first)
-        elif data[start:end].strip(JSON_SPACE) == b"{":  # a document over many lines: not NDJSON
+        elif not isinstance(first, dict):  # the first line is no JSON by itself: a document over many lines?
             whole = loads(data)
             if is_api_answer(whole):
                 return "row", _answer_records(whole)
-            return "element", _salvage(decode_text(data))
+            if isinstance(whole, dict) or data[start:end].strip(JSON_SPACE) == b"{":  # pretty objects
+                return "element", _salvage(decode_text(data))
     return "line", ndjson_records(data)
 
 
@@ -216,7 +217,7 @@ def _indexed(rows: Iterator[Any]) -> Iterator[Record]:
 
 
 def _answer_records(answer: dict[str, Any]) -> Iterator[Record]:
-    """Rows of a saved answer; a malformed part concerns the whole file (no locator), shown from its start."""
+    """Rows of a saved answer; a malformed part (no rows to point to) concerns the whole file: no locator."""
     index = 0
     for row in api_rows(answer):
         if isinstance(row, MalformedAnswer):
