@@ -151,3 +151,32 @@ def test_a_kill_at_any_write_converges_to_the_uninterrupted_lake(tmp_path, befor
         paths = paths_for(inbox, tmp_path / f"kill-{n}")
         ingest(paths)  # the next ordinary run
         assert lake_state(paths) == expected, f"killed before write {n}"
+
+
+def test_a_reader_bug_on_one_file_sets_that_version_aside_and_keeps_the_rest(data_env, monkeypatch):
+    """Should a reader raise after all (a bug), that file's new version is quarantined with the error, what
+    an earlier version staged stays, the other files go in, and touching the file reads it again."""
+    inbox = data_env.axiom_dirs[0]
+    write_export(inbox, "good", "ndjson", planted_events(30, DAY))
+    flaky = write_export(inbox, "flaky", "ndjson", planted_events(20, DAY, offset=30))
+    ingest(data_env)
+    assert day_events(data_env) == list(range(50))
+
+    real = axiom_ingest.parse_export
+
+    def broken(path):
+        if path.name == "flaky.ndjson":
+            raise RuntimeError("reader bug")
+        return real(path)
+
+    write_export(inbox, "flaky", "ndjson", planted_events(25, DAY, offset=30))  # a new version: 5 more events
+    monkeypatch.setattr(axiom_ingest, "parse_export", broken)
+    ingest(data_env)
+    assert day_events(data_env) == list(range(50))  # the version read before stays
+    [item] = quarantine(data_env)
+    assert item["line"] is None and "RuntimeError: reader bug" in item["reason"] and "report it" in item["reason"]
+
+    monkeypatch.setattr(axiom_ingest, "parse_export", real)  # fixed; then the file is touched
+    os.utime(flaky, (1_900_000_000, 1_900_000_000))
+    ingest(data_env)
+    assert day_events(data_env) == list(range(55)) and quarantine(data_env) == []

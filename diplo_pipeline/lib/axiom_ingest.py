@@ -24,7 +24,6 @@ import duckdb
 import pyarrow.compute as pc
 
 from diplo_pipeline.lib.axiom_files import (
-    ParsedExport,
     discover_exports,
     parse_export,
 )
@@ -115,8 +114,14 @@ def _stage_exports(paths: DataPaths) -> StageResult:
         entry = index.get(str(path))
         if entry and entry["fingerprint"] == fingerprint:
             continue
-        parsed = _parse_safely(path)
         key = _file_key(path)
+        try:
+            parsed = parse_export(path)
+        except Exception as exc:  # noqa: BLE001 - a bug in a reader must not stop the build: see _set_aside
+            index[str(path)] = _set_aside(paths, path, key, entry, fingerprint, exc)
+            write_json_atomic(index, index_path(paths))
+            result.quarantined += 1
+            continue
         table = parsed.table()
         days = sorted(set(table.column("day").to_pylist()))
         touched = set(days) | set(entry["days"] if entry else [])  # days the old version held may lose rows
@@ -142,28 +147,28 @@ def _stage_exports(paths: DataPaths) -> StageResult:
         write_json_atomic(index, index_path(paths))
         result.affected_days.update(entry["days"])
         result.files_removed.append(name)
-    _sweep_unindexed(paths, index)
+    _sweep_unindexed(paths, {entry["key"] for entry in index.values()})
     return result
 
 
-def _parse_safely(path: Path) -> ParsedExport:
-    """`parse_export` never raises for bad content; should a bug make it raise anyway, that one file is set
-    aside (with the error, to report) and staged empty, and the warehouse is built from everything else."""
-    try:
-        return parse_export(path)
-    except Exception as exc:  # noqa: BLE001 - one file must not stop the build; the quarantine says why
-        reason = (f"could not be read ({type(exc).__name__}: {exc}); nothing of it was ingested. This is a bug "
-                  "in diplo-pipeline: please report it with this file")
-        return ParsedExport(str(path), quarantined=[QuarantinedItem(str(path), None, reason)])
+def _set_aside(paths: DataPaths, path: Path, key: str, entry: dict | None, fingerprint: str, exc: Exception) -> dict:
+    """`parse_export` never raises for bad content; should a bug make it raise anyway, the build goes on
+    without this version of the file: what an earlier version staged stays, and the quarantine says why.
+    The file is read again once it (or the staging version) changes."""
+    reason = (f"could not be read ({type(exc).__name__}: {exc}), so this version of it was not ingested"
+              f"{' (the version read before stays)' if entry else ''}. This is a bug in diplo-pipeline: please "
+              "report it with this file; once fixed, touch or re-export the file to read it again")
+    write_quarantine(paths.quarantine, "axiom", key, [QuarantinedItem(str(path), None, reason)])
+    kept = entry or {"days": [], "rows": 0}
+    return {"fingerprint": fingerprint, "key": key, "days": kept["days"], "rows": kept["rows"], "quarantined": 1}
 
 
 _EXPORT_KEY = re.compile(r"[0-9a-f]{16}")
 
 
-def _sweep_unindexed(paths: DataPaths, index: dict[str, dict]) -> None:
+def _sweep_unindexed(paths: DataPaths, keys: set[str]) -> None:
     """Delete staged rows and quarantine files of export files the index no longer holds (left by a crash
     between forgetting a removed file and deleting its files). API days (`api-...`) are not touched."""
-    keys = {entry["key"] for entry in index.values()}
     for folder, suffix in ((staged_dir(paths), ".parquet"), (paths.quarantine / "axiom", ".ndjson")):
         for path in folder.glob(f"*{suffix}"):
             if _EXPORT_KEY.fullmatch(path.stem) and path.stem not in keys:
