@@ -72,7 +72,7 @@ def wandb_live_ingest(info: dict, data_dir: Path) -> int:
 
 def axiom_live_ingest(info: dict, data_dir: Path, days: list[str]) -> int:
     """Fetch every day from the loopback Axiom, stage it and build the day partitions; returns rows."""
-    from diplo_pipeline.lib import axiom_ingest
+    from diplo_pipeline.lib import axiom_api_ingest, axiom_ingest
     from diplo_pipeline.lib.axiom_api import AplClient
     from diplo_pipeline.lib.settings import DataPaths
 
@@ -80,5 +80,5 @@ def axiom_live_ingest(info: dict, data_dir: Path, days: list[str]) -> int:
     now = datetime.now(UTC)
     with AplClient(info["axiom"], AXIOM_TOKEN, "diplomacy") as client:
         for day in days:
-            axiom_ingest.fetch_day(client, paths, day, now)
+            axiom_api_ingest.fetch_day(client, paths, day, now)
     return sum(axiom_ingest.build_days(paths, axiom_ingest.pending_days(paths)).values())

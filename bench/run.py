@@ -6,7 +6,8 @@ Figures (ratios are ours ÷ baseline time; lower is better, 1.0 means as fast as
 - `.wandb` read: values/s of the full reader (framing, CRC, protobuf, JSON, long table) beside the time to
   only frame and parse the protobuf records of the same files.
 - Axiom ingest: rows/s of staging + day partitions (parse, validate, type, dedup, quarantine) beside
-  DuckDB's own `read_json` → `COPY … TO parquet` on the same files.
+  DuckDB's own `read_json` → `COPY … TO parquet` on the same files; and parsing one export's events as a
+  damaged one-line JSON array (element-by-element recovery) beside parsing them as NDJSON.
 - Live ingest (issue 6): rows/s of the WandB API source (listing + Parquet exports through the real
   `wandb.Api`) and of the Axiom APL source (paged queries, staging, day partitions), both against the
   tests' loopback servers in a separate process, beside the offline readers on the same runs and events.
@@ -37,7 +38,7 @@ from bench.workload import ensure_workload, write_extra_run
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
 from diplo_pipeline.lib import axiom_ingest
-from diplo_pipeline.lib.axiom_files import discover_exports
+from diplo_pipeline.lib.axiom_files import discover_exports, parse_export
 from diplo_pipeline.lib.catalog import RAW_SCHEMAS
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.sql_models import Project, define_relations, materialize
@@ -77,6 +78,24 @@ def axiom_duckdb(files: list[Path], out: Path) -> int:
         return con.execute(f"select count(*) from '{out}'").fetchone()[0]
     finally:
         con.close()
+
+
+def array_figure(export: Path, scratch: Path) -> tuple[str, str, str, str]:
+    """The events of one NDJSON export as a one-line JSON array (the Console's download) with one damaged
+    element in the middle, so the element-by-element recovery path is what is measured, beside parsing the
+    NDJSON itself (issue 10: this was quadratic, 37 s for 11,441 elements)."""
+    lines = export.read_bytes().splitlines()
+    lines.insert(len(lines) // 2, b'{"_time": "2025-12-22T10:00:00Z", "event": oops}')
+    damaged = scratch / "damaged-array.json"
+    damaged.write_bytes(b"[" + b",".join(lines) + b"]")
+    ours = timed(lambda: len(parse_export(damaged)))
+    base = timed(lambda: len(parse_export(export)))
+    return (
+        "Axiom damaged one-line array (rows/s)",
+        f"{ours.value / ours.seconds:,.0f} rows/s ({ours.seconds:.2f}s, {ours.value:,} elements kept)",
+        f"the same events as NDJSON: {base.value / base.seconds:,.0f} rows/s ({base.seconds:.2f}s)",
+        f"{ours.seconds / base.seconds:.2f}",
+    )
 
 
 def _lake_connection(lake: Path) -> duckdb.DuckDBPyConnection:
@@ -180,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{ours.seconds / base.seconds:.2f}",
         ))
 
+        figures.append(array_figure(exports[0], scratch))
         figures.extend(live_figures(work, exports, read_seconds, scratch, args.live_events))
 
         console.log("cold build through Dagster")

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags, wandb_runs_partitions
-from diplo_pipeline.lib import axiom_ingest, wandb_api_ingest, wandb_ingest
+from diplo_pipeline.lib import axiom_api_ingest, axiom_ingest, wandb_api_ingest, wandb_ingest
 from diplo_pipeline.lib.axiom_api import live_settings_present as live_axiom_configured
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.wandb_api import live_wandb_configured
@@ -137,7 +137,7 @@ def build(
         _record_outcome(report, result)
 
     if live_axiom_configured():
-        days = axiom_ingest.days_due(paths, datetime.now(UTC))
+        days = axiom_api_ingest.days_due(paths, datetime.now(UTC))
         if days:
             progress(f"fetching {len(days)} days of live Axiom events")
             result = _materialize(defs, instance, [AXIOM_APL],
@@ -147,14 +147,16 @@ def build(
                 report.live_days_fetched = days
 
     progress("staging Axiom export files")
-    result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_export_files"])])
-    _record_checks(report, result)
-    days = axiom_ingest.pending_days(paths)
+    result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_export_files"])], raise_on_error=False)
+    _record_outcome(report, result)
+    days = axiom_ingest.pending_days(paths)  # also days an interrupted build staged and never rebuilt
     if days:
         progress(f"rebuilding {len(days)} Axiom day partitions in one Dagster run")
-        known = instance.get_dynamic_partitions(axiom_days_partitions.name)
-        _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_events"])], tags=contiguous_range_tags(known, days))
-        report.axiom_days_built = days
+        result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_events"])],
+                              tags=_partition_range(instance, axiom_days_partitions, days), raise_on_error=False)
+        _record_outcome(report, result)
+        if result.success:
+            report.axiom_days_built = days
 
     progress("running the SQL models and their checks, publishing the DuckDB catalog, writing the reports")
     selection = dg.AssetSelection.groups("staging", "intermediate", "marts", "reports") | dg.AssetSelection.assets(

@@ -16,7 +16,7 @@ import duckdb
 import httpx
 import pytest
 
-from diplo_pipeline.lib import axiom_ingest
+from diplo_pipeline.lib import axiom_api_ingest, axiom_ingest
 from diplo_pipeline.lib.axiom_api import (
     AplClient,
     AxiomAuthError,
@@ -205,11 +205,11 @@ def test_window_that_stays_partial_is_reported_incomplete_and_not_marked_done(da
         assert 0 < len(result.rows) < 200
         assert any("incomplete" in m for m in result.messages)
 
-        done = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
+        done = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
     assert not done.complete
-    state = axiom_ingest.api_day_state(data_env, "diplomacy", DAY)
+    state = axiom_api_ingest.api_day_state(data_env, "diplomacy", DAY)
     assert state["complete"] is False and state["resume_from"] == DAY_START  # next time: from the hole
-    assert DAY in axiom_ingest.days_to_fetch(data_env, "diplomacy", date(2025, 12, 21), date(2025, 12, 22))
+    assert DAY in axiom_api_ingest.days_to_fetch(data_env, "diplomacy", date(2025, 12, 21), date(2025, 12, 22))
 
 
 # --- retries and errors ------------------------------------------------------------------------------
@@ -354,27 +354,27 @@ def test_todays_partition_fetched_twice_appends_only_new_events(data_env):
     morning = events_of(300, first_s=0, span_s=36_000)  # 00:00 to 10:00
     later = events_of(7, first_s=38_400, span_s=1_200, offset=300)  # 10:40 to 11:00
     with AxiomLoopback(morning) as axiom, client(axiom) as api:
-        first = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-21T10:30:00"))
+        first = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-21T10:30:00"))
         assert axiom.requests[-1].body["endTime"] == "2025-12-21T10:30:00Z"
         axiom.add(later)
-        second = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-21T11:30:00"))
+        second = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-21T11:30:00"))
         assert axiom.requests[-1].body["startTime"] == first.watermark == morning[-1]["_time"]
 
     assert (first.rows_new, first.complete) == (300, False)
     assert (second.rows_fetched, second.rows_new, second.complete) == (8, 7, False)  # 1 overlap at the edge
     assert second.watermark == later[-1]["_time"]
-    state = axiom_ingest.api_day_state(data_env, "diplomacy", DAY)
+    state = axiom_api_ingest.api_day_state(data_env, "diplomacy", DAY)
     assert state["rows"] == 307 and state["complete"] is False and state["watermark"] == later[-1]["_time"]
     assert build_pending(data_env) == {DAY: 307}
-    assert axiom_ingest.days_to_fetch(data_env, "diplomacy", date(2025, 12, 21), date(2025, 12, 21)) == [DAY]
+    assert axiom_api_ingest.days_to_fetch(data_env, "diplomacy", date(2025, 12, 21), date(2025, 12, 21)) == [DAY]
 
 
 def test_past_day_fetched_once_is_complete_and_no_longer_listed(data_env):
     with AxiomLoopback(events_of(50) + events_of(3, day="2025-12-22")) as axiom, client(axiom) as api:
-        done = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
+        done = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
         assert [(r.body["startTime"], r.body["endTime"]) for r in axiom.requests] == [(DAY_START, DAY_END)]
     assert done.complete and done.rows_fetched == 50
-    assert axiom_ingest.days_to_fetch(data_env, "diplomacy", date(2025, 12, 20), date(2025, 12, 22)) == [
+    assert axiom_api_ingest.days_to_fetch(data_env, "diplomacy", date(2025, 12, 20), date(2025, 12, 22)) == [
         "2025-12-20", "2025-12-22"]
 
 
@@ -383,15 +383,15 @@ def test_days_due_follows_the_configured_range(data_env, monkeypatch):
     monkeypatch.delenv("DIPLO_AXIOM_SINCE", raising=False)
     monkeypatch.delenv("AXIOM_DATASET", raising=False)
     now = utc("2025-12-22T01:00:00")
-    assert axiom_ingest.days_due(data_env, now) == [f"2025-12-{d}" for d in range(16, 23)]  # last week
+    assert axiom_api_ingest.days_due(data_env, now) == [f"2025-12-{d}" for d in range(16, 23)]  # last week
     monkeypatch.setenv("DIPLO_AXIOM_SINCE", "2025-12-20")
     monkeypatch.setenv("DIPLO_AXIOM_UNTIL", DAY)  # a range that ended: nothing due once all complete
     with AxiomLoopback(events_of(5)) as axiom, client(axiom) as api:
-        for day in axiom_ingest.days_due(data_env, now):
-            axiom_ingest.fetch_day(api, data_env, day, now)
-    assert axiom_ingest.days_due(data_env, now) == []
+        for day in axiom_api_ingest.days_due(data_env, now):
+            axiom_api_ingest.fetch_day(api, data_env, day, now)
+    assert axiom_api_ingest.days_due(data_env, now) == []
     monkeypatch.setenv("DIPLO_AXIOM_UNTIL", "2025-12-31")  # a range running into the future: today stays due
-    assert axiom_ingest.days_due(data_env, now) == ["2025-12-22"]
+    assert axiom_api_ingest.days_due(data_env, now) == ["2025-12-22"]
 
 
 def test_late_events_within_the_allowance_are_read_before_the_day_completes(data_env):
@@ -401,10 +401,10 @@ def test_late_events_within_the_allowance_are_read_before_the_day_completes(data
     from diplo_pipeline.defs.axiom.live import LATENESS
 
     with AxiomLoopback([at("2025-12-21T23:59:59.5Z", 0)]) as axiom, client(axiom) as api:
-        first = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T00:05:00"),
+        first = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T00:05:00"),
                                        lookback=LATENESS, settle=LATENESS)
         axiom.add([at("2025-12-21T23:52:00Z", 1)])  # arrives late
-        final = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T00:20:00"),
+        final = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T00:20:00"),
                                        lookback=LATENESS, settle=LATENESS)
     assert not first.complete and final.complete
     assert final.rows_new == 1
@@ -412,9 +412,9 @@ def test_late_events_within_the_allowance_are_read_before_the_day_completes(data
 
 def test_today_resumes_after_midnight_and_only_then_completes(data_env):
     with AxiomLoopback(events_of(40, first_s=0, span_s=40_000)) as axiom, client(axiom) as api:
-        today = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-21T12:00:00"))
+        today = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-21T12:00:00"))
         axiom.add(events_of(5, first_s=80_000, span_s=5_000, offset=40))
-        after = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T00:10:00"))
+        after = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T00:10:00"))
         assert axiom.requests[-1].body == {"apl": "['diplomacy'] | sort by _time asc | limit 1000",
                                            "startTime": today.watermark, "endTime": DAY_END}
     assert not today.complete and after.complete and after.rows_new == 5
@@ -430,7 +430,7 @@ def test_api_rows_and_export_files_share_the_day_partition_deduplicated(data_env
     assert build_pending(data_env) == {DAY: 31}
 
     with AxiomLoopback(planted) as axiom, client(axiom) as api:
-        done = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
+        done = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
     assert done.rows_new == 50  # new to the API staging, though 30 are also in the export
     assert build_pending(data_env) == {DAY: 51}
     rows = day_rows(data_env)
@@ -455,8 +455,8 @@ def test_api_rows_and_export_files_share_the_day_partition_deduplicated(data_env
 def test_malformed_api_row_is_quarantined_and_the_good_rows_go_in(data_env):
     bad = {"_time": "2025-12-21T12:00:00.5Z", "rollout_id": "game-x", "service": "unknown"}  # no event
     with AxiomLoopback([*events_of(20), bad]) as axiom, client(axiom) as api:
-        axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
-        axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T02:00:00"))  # again: quarantined once
+        axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
+        axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T02:00:00"))  # again: quarantined once
     assert build_pending(data_env) == {DAY: 20}
     path = data_env.quarantine / "axiom" / f"api-diplomacy-{DAY}.ndjson"
     [item] = [json.loads(line) for line in path.read_text().splitlines()]
@@ -469,14 +469,14 @@ def test_malformed_api_row_is_quarantined_and_the_good_rows_go_in(data_env):
 
 def test_fetching_and_staging_a_complete_day_twice_gives_identical_parquet(data_env):
     with AxiomLoopback(events_of(500)) as axiom, client(axiom, page_size=200) as api:
-        axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
+        axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
         build_pending(data_env)
         day_file = axiom_ingest.events_dir(data_env) / f"{DAY}.parquet"
         staged_file = axiom_ingest.staged_dir(data_env) / f"api-diplomacy-{DAY}.parquet"
         first, first_staged = day_file.read_bytes(), staged_file.read_bytes()
 
         asked = len(axiom.requests)
-        again = axiom_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
+        again = axiom_api_ingest.fetch_day(api, data_env, DAY, utc("2025-12-22T01:00:00"))
         assert axiom.requests[asked].body["startTime"] == DAY_START  # an explicit re-fetch reads the whole day
         build_pending(data_env)
     assert again.rows_fetched == 500 and again.rows_new == 0 and again.complete

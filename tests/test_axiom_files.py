@@ -92,7 +92,9 @@ def test_damaged_json_array_keeps_the_good_elements(tmp_path):
     (tmp_path / "a.json").write_text(text)
     parsed = parse_export(tmp_path / "a.json")
     assert parsed.table().column("event").to_pylist() == ["rollout_start", "rollout_complete"]
-    assert len(parsed.quarantined) == 1 and parsed.quarantined[0].line == 3
+    [bad] = parsed.quarantined
+    assert bad.line == 2 and bad.reason.startswith("element 2: malformed JSON") and "(line 3," in bad.reason
+    assert bad.raw == '{"_time": "2025-12-22T19:15:00Z", "event": oops}'  # that element, not the ones after it
 
 
 def test_overlapping_exports_store_each_event_once(tmp_path, monkeypatch):

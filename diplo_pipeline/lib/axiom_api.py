@@ -24,7 +24,8 @@ from typing import Any, Self
 import httpx
 import tenacity
 
-from diplo_pipeline.lib.axiom_files import _canonical, api_rows, event_id, parse_time
+from diplo_pipeline.lib.axiom_files import _canonical, event_id, parse_time
+from diplo_pipeline.lib.axiom_formats import api_rows
 
 DEFAULT_URL = "https://api.axiom.co"
 DEFAULT_DATASET = "diplomacy"
@@ -155,7 +156,7 @@ class FetchResult:
     may be missing, so a resumed fetch must start there rather than at the watermark.
     """
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)  # row dicts; a malformed part of an answer is a ValueError
     complete: bool = True
     watermark: str | None = None
     requests: int = 0
@@ -185,6 +186,9 @@ class _Collector:
         for message in page.messages:
             self.note(message)
         for row in page.rows:
+            if not isinstance(row, dict):  # a malformed part of the answer: staging quarantines it
+                self.result.rows.append(row)
+                continue
             key = _row_key(row)
             if key in self._seen:
                 self.result.duplicates_dropped += 1
@@ -214,12 +218,17 @@ def _row_key(row: dict[str, Any]) -> tuple[str, str]:
     row_id = row.get("_rowId")
     if isinstance(row_id, str) and row_id:
         return "rowId", row_id
-    return "hash", event_id(_canonical(row))
+    try:
+        return "hash", event_id(_canonical(row))
+    except (UnicodeEncodeError, RecursionError):  # not storable (staging quarantines it): still deduplicated
+        return "repr", repr(row)
 
 
 def _max_time(rows: list[dict[str, Any]]) -> str | None:
     latest = None
     for row in rows:
+        if not isinstance(row, dict):
+            continue
         try:
             latest = later_time(latest, row.get("_time"))
         except (ValueError, TypeError):

@@ -3,17 +3,16 @@
 Accepted (source-formats.md §C.3): NDJSON as `axiom query -f json` prints it (`.ndjson`, `.jsonl`, or
 `.json` holding lines), JSON arrays of row objects (console download), CSV with a header, any of them
 gzip-compressed, and saved API answers (`{"matches": [...]}` legacy or `{"tables": [...]}` tabular).
+The formats are read in axiom_formats.py and axiom_csv.py; this module turns their records into events.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
 import json
+import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,13 +22,24 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from diplo_pipeline.lib.axiom_schema import EVENTS_SCHEMA, JSON_FIELDS, KNOWN_FIELDS, RENAMED
+from diplo_pipeline.lib.axiom_csv import csv_records
+from diplo_pipeline.lib.axiom_formats import EXCERPT, decode_text, json_records
+from diplo_pipeline.lib.axiom_schema import (
+    EVENTS_SCHEMA,
+    JSON_FIELDS,
+    KNOWN_FIELDS,
+    SOURCE_KINDS,
+    SOURCE_NAMES,
+)
+from diplo_pipeline.lib.gzip_salvage import Salvaged, read_gzip
 from diplo_pipeline.lib.quarantine import QuarantinedItem
 
 EXPORT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
 _RFC3339 = re.compile(
-    r"^(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
+    r"^(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:?\d{2})?$",
+    re.ASCII,  # \d is 0-9 only: other scripts' digits are no RFC3339
 )
+_BOM = b"\xef\xbb\xbf"
 
 
 def is_export_file(path: Path) -> bool:
@@ -49,17 +59,25 @@ def discover_exports(roots: Iterable[Path]) -> list[Path]:
 
 
 def parse_time(raw: Any) -> datetime:
-    """RFC3339Nano with a variable-length fraction; microsecond precision (the raw string is kept)."""
+    """RFC3339Nano with a variable-length fraction; microsecond precision (the raw string is kept).
+
+    Raises ValueError, saying why, for anything else, including times that leave the years 1 to 9999 once
+    converted to UTC (`9999-12-31T23:59:59-01:00`).
+    """
     if not isinstance(raw, str):
         raise ValueError(f"_time is {type(raw).__name__}, not an RFC3339 string")  # noqa: TRY004 - a data error
     match = _RFC3339.match(raw.strip())
     if not match:
-        raise ValueError(f"_time {raw!r} is not RFC3339")
+        raise ValueError(f"_time {raw[:80]!r} is not RFC3339")
     frac = (match["frac"] or "")[:6].ljust(6, "0")
     tz = match["tz"] or "Z"
     tz = "+00:00" if tz == "Z" else (tz if ":" in tz else f"{tz[:3]}:{tz[3:]}")
-    parsed = datetime.fromisoformat(f"{match['base'].replace(' ', 'T')}.{frac}{tz}")
-    return parsed.astimezone(UTC)
+    try:
+        return datetime.fromisoformat(f"{match['base'].replace(' ', 'T')}.{frac}{tz}").astimezone(UTC)
+    except ValueError as exc:
+        raise ValueError(f"_time {raw!r} is not a valid time: {exc}") from None
+    except OverflowError:
+        raise ValueError(f"_time {raw!r} is outside the years 1 to 9999 once converted to UTC") from None
 
 
 def _canonical(event: dict[str, Any]) -> bytes:
@@ -72,7 +90,9 @@ def _canonical(event: dict[str, Any]) -> bytes:
         event = {key: value for key, value in event.items() if value is not None}
     try:
         return orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # NaN/Infinity from a lenient writer: keep them as the stdlib writes them
+    except TypeError:  # integers over 64 bits, nesting over orjson's 254 levels: as the stdlib writes them
+        # Raises UnicodeEncodeError for a lone surrogate (no UTF-8 exists for it) and RecursionError for
+        # absurd nesting: `parse_records` quarantines the record for either.
         return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -85,8 +105,8 @@ def event_id(canonical: bytes) -> str:
 
 
 LEAN_SCHEMA = pa.schema(
-    [("event_id", pa.string()), ("time_raw", pa.string()), ("payload", pa.string()),
-     ("source_file", pa.string()), ("source_line", pa.int64())]
+    [("event_id", pa.string()), ("event_time", pa.timestamp("us", tz="UTC")), ("time_raw", pa.string()),
+     ("payload", pa.string()), ("source_file", pa.string()), ("source_line", pa.int64())]
 )
 
 
@@ -95,13 +115,16 @@ class ParsedExport:
     """The valid events of one export file (or one API fetch) as canonical JSON text, and what was set aside.
 
     `source` is the file path, or `axiom-api://<dataset>/<day>` for rows fetched from the query API; it
-    becomes `source_file` in the staged rows. Python only validates and canonicalises; typing the known
-    fields is one vectorised DuckDB pass (`typed_events`), which is what makes ingestion fast.
+    becomes `source_file` in the staged rows, and `lines` (a locator unique in the source: line, array
+    element or row, see axiom_formats.py) becomes `source_line`. Python only validates and canonicalises;
+    typing the known fields is one vectorised DuckDB pass (`typed_events`), which is what makes ingestion
+    fast.
     """
 
     source: str
     event_ids: list[str] = field(default_factory=list)
     times: list[str] = field(default_factory=list)
+    moments: list[datetime] = field(default_factory=list)  # `times` parsed, in UTC
     payloads: list[str] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     quarantined: list[QuarantinedItem] = field(default_factory=list)
@@ -111,7 +134,7 @@ class ParsedExport:
 
     def lean(self) -> pa.Table:
         return pa.table(
-            [self.event_ids, self.times, self.payloads, [self.source] * len(self), self.lines],
+            [self.event_ids, self.moments, self.times, self.payloads, [self.source] * len(self), self.lines],
             schema=LEAN_SCHEMA,
         )
 
@@ -119,161 +142,110 @@ class ParsedExport:
         return typed_events(self.lean())
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return path.open("r", encoding="utf-8", errors="replace")
-
-
-def _csv_cell(text: str) -> Any:
-    """CSV loses types: read numbers, booleans, null and JSON objects back; other text stays text."""
-    if text == "":
-        return None
-    if text[0] in '{["-0123456789tfn':
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
-
-
-def _records(path: Path, text: str) -> Iterator[tuple[int, Any, str | None]]:
-    """(line, parsed object or a ValueError, raw text) for every record of a file, tolerating damage."""
-    stripped = text.lstrip()
-    if path.name.lower().removesuffix(".gz").endswith(".csv"):
-        reader = csv.DictReader(io.StringIO(text))
-        for row in reader:
-            yield reader.line_num, {k: _csv_cell(v) for k, v in row.items() if k is not None}, None
-        return
-    if stripped.startswith("{") and "\n" not in stripped.strip():
-        single = _json_or_error(stripped)
-        if isinstance(single, dict) and ("matches" in single or "tables" in single):
-            yield from ((1, row, None) for row in api_rows(single))
-            return
-    if stripped.startswith("["):
-        yield from _array_records(text)
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line == "[]":  # `axiom query -f json` prints [] for an empty result
-            continue
-        yield number, _json_or_error(line), line
-
-
-def _json_or_error(text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        try:  # the stdlib also reads NaN and Infinity, which lenient writers emit
-            return json.loads(text)
-        except ValueError as exc:
-            return ValueError(f"malformed JSON: {exc}")
-
-
-def _array_records(text: str) -> Iterator[tuple[int, Any, str | None]]:
-    """Elements of a JSON array, one by one, so one damaged element does not lose the others."""
-    decoder = json.JSONDecoder()
-    pos = text.index("[") + 1
-    size = len(text)
-    while pos < size:
-        while pos < size and text[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= size or text[pos] == "]":
-            return
-        line = text.count("\n", 0, pos) + 1
-        try:
-            obj, end = decoder.raw_decode(text, pos)
-            yield line, obj, None
-            pos = end
-        except ValueError as exc:
-            nxt = text.find("\n", pos)
-            stop = size if nxt < 0 else nxt
-            yield line, ValueError(f"malformed JSON array element: {exc}"), text[pos:stop]
-            pos = stop
-
-
-def api_rows(answer: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Rows of an APL answer (saved to a file or fresh from the API).
-
-    Legacy: `matches[].data` plus `_time`, `_sysTime`, `_rowId`. Tabular: the first table that is not the
-    aggregation `_totals` table, column-major, so `fields[i].name` is zipped with `columns[i]`. A tabular
-    answer has a column for every field of any row, so absent values come back as null and are dropped.
-    """
-    for match in answer.get("matches") or []:
-        yield {**(match.get("data") or {}), **{k: match[k] for k in ("_time", "_sysTime", "_rowId") if k in match}}
-    tables = [t for t in answer.get("tables") or [] if t.get("name") != "_totals"]
-    for table in tables[:1]:
-        names = [f["name"] for f in table.get("fields", [])]
-        for values in zip(*table.get("columns", [])):
-            yield {n: v for n, v in zip(names, values) if v is not None}
+def _is_csv(path: Path) -> bool:
+    return path.name.lower().removesuffix(".gz").endswith(".csv")
 
 
 def parse_export(path: Path) -> ParsedExport:
-    """Parse one export file. Never raises for bad content: bad records are quarantined with the reason."""
+    """Parse one export file. Never raises for bad content: bad records are quarantined with the reason.
+
+    A cut `.gz` keeps every record before the cut; a corrupt one keeps only what its checksums vouch for
+    (gzip_salvage.py). Either way the damage is quarantined too: one entry for the file, `line` null,
+    saying what to do.
+    """
     source = str(path)
     try:
-        with _open_text(path) as handle:
-            text = handle.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        salvaged = read_gzip(path) if path.name.lower().endswith(".gz") else Salvaged(path.read_bytes())
+    except OSError as exc:
         return ParsedExport(source, quarantined=[QuarantinedItem(source, None, f"unreadable file: {exc}")])
-    return parse_records(source, _records(path, text))
+    data, damage = salvaged.data.removeprefix(_BOM), salvaged.damage
+    cut: list[QuarantinedItem] = []
+    if _is_csv(path):
+        if salvaged.cut and not data.endswith(b"\n"):  # a row cut in its last cell looks whole: set it aside
+            data, _, tail = data.rpartition(b"\n")
+            cut.append(QuarantinedItem(source, None, "the last row was cut short by the damage", _shown(tail, None)))
+        out = parse_records(source, csv_records(decode_text(data)), kind="row")
+    else:
+        kind, records = json_records(data)
+        out = parse_records(source, records, kind=kind)
+    out.quarantined.extend(cut)
+    if damage:
+        out.quarantined.append(QuarantinedItem(source, None, damage))
+    return out
 
 
-def _invalid_reason(obj: Any) -> str | None:
-    """Why a record is not a usable event, or None if it is one."""
+def _check(obj: Any) -> tuple[datetime | None, str | None]:
+    """The event's time if it is a usable event, else why not."""
     if isinstance(obj, ValueError):
-        return str(obj)
+        return None, str(obj)
     if not isinstance(obj, dict):
-        return f"not a JSON object but {type(obj).__name__}"
+        return None, f"not a JSON object but {type(obj).__name__}"
     if "_time" not in obj:
-        return "missing field _time (every Axiom event has one)"
+        return None, "missing field _time (every Axiom event has one)"
     if not isinstance(obj.get("event"), str) or not obj["event"]:
-        return "missing field event (the event name)"
+        return None, "missing field event (the event name)"
     try:
-        parse_time(obj["_time"])
+        return parse_time(obj["_time"]), None
     except ValueError as exc:
-        return str(exc)
-    return None
+        return None, str(exc)
 
 
-def parse_records(source: str, records: Iterable[tuple[int, Any, str | None]]) -> ParsedExport:
-    """Validate and canonicalise (line, object or ValueError, raw text) records from any carrier.
+def _shown(raw: str | bytes | None, obj: Any) -> str:
+    """A bounded excerpt of a bad record that can always be written: bytes that are not UTF-8 and lone
+    surrogates are shown as backslash escapes."""
+    if raw is None:
+        try:
+            raw = json.dumps(getattr(obj, "part", obj), default=str)[:EXCERPT]  # a BadPart shows the part
+        except (RecursionError, ValueError):
+            raw = repr(obj)[:EXCERPT]
+    if isinstance(raw, bytes):
+        return raw[:EXCERPT * 4].decode("utf-8", "backslashreplace")[:EXCERPT]
+    return raw[:EXCERPT].encode("utf-8", "backslashreplace").decode("utf-8")
 
-    One rule set for export files and API rows (where `line` is the row's index in the fetch), so an
-    event is accepted or quarantined the same way whichever way it reached us.
+
+NOT_UNICODE = ("holds text that is not valid Unicode (bytes that are not UTF-8, or an escaped lone surrogate "
+               "such as \\ud800): no text column can store it")
+
+
+def parse_records(source: str, records: Iterable[tuple[int, Any, Any]], kind: str = "line") -> ParsedExport:
+    """Validate and canonicalise (locator, object or ValueError, raw text) records from any carrier.
+
+    One rule set for export files and API rows (where the locator is the row's index in the fetch), so an
+    event is accepted or quarantined the same way whichever way it reached us. Quarantine entries carry
+    the locator as `line`; a reason names it when it is not a line (`element 3: ...`, `row 7: ...`). A
+    locator of None is a problem of the whole file (`line` null in the quarantine).
     """
     out = ParsedExport(source)
-    for line, obj, raw in records:
-        reason = _invalid_reason(obj)
+    for locator, obj, raw in records:
+        moment, reason = _check(obj)
+        if reason is None:
+            try:
+                canonical = _canonical(obj)
+            except UnicodeEncodeError:
+                reason = NOT_UNICODE
+            except RecursionError:
+                reason = "nested too deeply to read"
         if reason is not None:
-            shown = raw if raw is not None else json.dumps(obj, default=str)
-            out.quarantined.append(QuarantinedItem(source, line, reason, shown))
+            reason = _shown(reason if kind == "line" or locator is None else f"{kind} {locator}: {reason}", None)
+            out.quarantined.append(QuarantinedItem(source, locator, reason, _shown(raw, obj)))
             continue
-        canonical = _canonical(obj)
         out.event_ids.append(event_id(canonical))
         out.times.append(obj["_time"])
+        out.moments.append(moment)
         out.payloads.append(canonical.decode())
-        out.lines.append(line)
+        out.lines.append(locator)
     return out
 
 
 def _json_struct() -> str:
     """The json_transform structure of the known fields, keyed as the emitters write them."""
-    source_name = {column: field for field, column in RENAMED.items()}
-    types = {"event": "VARCHAR", "service": "VARCHAR", "run_name": "VARCHAR"}
-    for column, kind in KNOWN_FIELDS.items():
-        types[source_name.get(column, column)] = (
-            "JSON" if column in JSON_FIELDS else
-            "BIGINT" if pa.types.is_integer(kind) else "DOUBLE" if pa.types.is_floating(kind) else "VARCHAR"
-        )
-    return json.dumps(types)
+    return json.dumps({name: kind for name, kind in SOURCE_KINDS.items() if name not in ("_time", "_sysTime", "_rowId")})
 
 
 def _typed_select() -> str:
-    source_name = {column: field for field, column in RENAMED.items()}
     columns = []
     for column in KNOWN_FIELDS:
-        value = f'f."{source_name.get(column, column)}"'
+        value = f'f."{SOURCE_NAMES.get(column, column)}"'
         columns.append(f'{value}::VARCHAR as "{column}"' if column in JSON_FIELDS else f'{value} as "{column}"')
     return ",\n    ".join(columns)
 
@@ -285,9 +257,9 @@ with parsed as (
 )
 select
     event_id,
-    cast(time_raw as timestamptz) as event_time,
+    event_time,
     time_raw,
-    strftime(timezone('UTC', cast(time_raw as timestamptz)), '%Y-%m-%d') as day,
+    strftime(timezone('UTC', event_time), '%Y-%m-%d') as day,
     f.event as event,
     f.service as service,
     coalesce(
@@ -303,9 +275,22 @@ from parsed
 """
 
 
+_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A connection to one in-memory database per process: opening a database costs ~30 ms, a cursor on an
+    open one ~2 ms, and small inputs (an API fetch, a short export) are typed many times a run. Cursors
+    are independent connections, safe to use from several threads; a forked child opens its own."""
+    global _DATABASE
+    if _DATABASE is None or _DATABASE[0] != os.getpid():
+        _DATABASE = (os.getpid(), duckdb.connect())
+    return _DATABASE[1].cursor()
+
+
 def typed_events(lean: pa.Table) -> pa.Table:
     """Known fields as typed columns (a field holding the wrong type is NULL there, intact in payload)."""
-    con = duckdb.connect()
+    con = _cursor()
     try:
         con.execute("set TimeZone = 'UTC'")
         con.register("lean", lean)

@@ -55,6 +55,24 @@ KNOWN_FIELDS: dict[str, pa.DataType] = {
     "step": INT, "loss": FLOAT, "kl": FLOAT, "grad_norm": FLOAT, "reward_mean": FLOAT,
 }
 
+SOURCE_NAMES = {column: source for source, column in RENAMED.items()}
+"""The field name an emitter writes for each renamed column (`sweep_run_id` ← `run_id`)."""
+
+
+def _duckdb_kind(column: str, kind: pa.DataType) -> str:
+    if column in JSON_FIELDS:
+        return "JSON"
+    return "BIGINT" if pa.types.is_integer(kind) else "DOUBLE" if pa.types.is_floating(kind) else "VARCHAR"
+
+
+# The declared type of every field we know, keyed as the emitters write it (`_time`, `run_id`), as DuckDB
+# names it: what `json_transform` types them as, and what a CSV cell of that field is read back as.
+SOURCE_KINDS: dict[str, str] = {
+    "_time": "VARCHAR", "_sysTime": "VARCHAR", "_rowId": "VARCHAR",
+    "event": "VARCHAR", "service": "VARCHAR", "run_name": "VARCHAR",
+    **{SOURCE_NAMES.get(column, column): _duckdb_kind(column, kind) for column, kind in KNOWN_FIELDS.items()},
+}
+
 EVENTS_SCHEMA = pa.schema(
     [
         ("event_id", pa.string()),  # content hash: the same event in two exports has the same id

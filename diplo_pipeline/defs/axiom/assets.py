@@ -20,24 +20,26 @@ QUARANTINE_CHECK = "no_quarantined_axiom_lines"
     kinds={"python", "parquet", "axiom"},
     owners=["team:diplo-pipeline"],
     description=(
-        "Axiom export files (NDJSON from `axiom query -f json`, JSON arrays, CSV, gzip) parsed once per "
-        "new or changed file into typed rows with the whole event kept as `payload`. Malformed lines go to "
-        "`data/quarantine/axiom/` with file, line and reason."
+        "Axiom export files (NDJSON from `axiom query -f json`, JSON arrays, CSV, saved APL answers, gzip) "
+        "parsed once per new or changed file into typed rows with the whole event kept as `payload`. Each "
+        "malformed record goes to `data/quarantine/axiom/` with file, locator (line, array element or row) "
+        "and reason; the records around it are kept."
     ),
     check_specs=[
         dg.AssetCheckSpec(
             QUARANTINE_CHECK,
             asset=["raw", "axiom_export_files"],
-            description="Lines of export files that are not valid events (bad JSON, no `_time`, no `event`).",
+            description="Records of export files that are not valid events (bad JSON, no `_time`, no `event`, "
+            "a time out of range, text that is not Unicode, a damaged .gz).",
         )
     ],
 )
 def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
     paths = diplo.paths()
-    result = axiom_ingest.stage_exports(paths)
-    axiom_ingest.mark_days_pending(paths, result.affected_days)
+    result = axiom_ingest.stage_exports(paths)  # marks the days it touches pending before it stages them
+    # Every pending day needs its partition, including days a killed run marked but never added.
     known = set(context.instance.get_dynamic_partitions(axiom_days_partitions.name))
-    new_days = sorted(result.affected_days - known)
+    new_days = sorted(set(axiom_ingest.pending_days(paths)) - known)
     if new_days:
         context.instance.add_dynamic_partitions(axiom_days_partitions.name, new_days)
     return dg.MaterializeResult(
