@@ -251,7 +251,7 @@ def _findings(con, args, paths) -> queries.Answer:
 
 
 def _report(con, args, paths) -> queries.Answer:
-    return queries.report_location(queries.resolve_run(con, args.run), paths.reports)
+    return queries.report_location(con, queries.resolve_run(con, args.run), paths.reports)
 
 
 def _answer(args: argparse.Namespace, paths: DataPaths) -> int:
