@@ -230,18 +230,14 @@ def _record_lines(record: dict, width: int) -> Iterator[Text]:
     label_width = max(cell_len(str(k)) for k in record)
     room = max(width - label_width - 2, 1)
     for label, value in record.items():
-        text, label = cell_text(value), str(label)
-        head = Text(label.ljust(label_width) + "  ", style="bold")
-        if is_prose(label, value):
-            lines = [Text(line) for line in wrap_words(text, room)]
-        elif _widest_line(text) <= room:
-            lines = [Text(line) for line in text.splitlines()] or [Text("")]
-        else:
+        text, label, prose = cell_text(value), str(label), is_prose(label, value)
+        if (_longest_word(text) if prose else _widest_line(text)) > room:
             yield Text(label, style="bold")
-            yield from (Text("  " + line) for line in text.splitlines())
+            yield from (Text("  " + line) for line in (wrap_words(text, width - 2) if prose else text.splitlines()))
             continue
-        yield head + lines[0]
-        yield from (Text(" " * (label_width + 2)) + line for line in lines[1:])
+        lines = wrap_words(text, room) if prose else text.splitlines() or [""]
+        yield Text(label.ljust(label_width) + "  ", style="bold") + lines[0]
+        yield from (Text(" " * (label_width + 2) + line) for line in lines[1:])
 
 
 def print_rows(out: Console, rows: list[dict], title: str) -> None:
@@ -270,9 +266,10 @@ def print_fields(out: Console, fields: dict, title: str) -> None:
 
 
 def _print_record(out: Console, record: dict) -> None:
-    """One record, indented under its title; printed line by line, never cropped or folded by rich."""
+    """One record, indented under its title; printed line by line as soft-wrapped text, which rich never
+    folds or crops (a value wider than the terminal is left to the terminal, whole)."""
     for line in _record_lines(record, out.width - RECORD_INDENT):
-        out.print(Text(" " * RECORD_INDENT) + line, no_wrap=True, crop=False)
+        out.print(Text(" " * RECORD_INDENT) + line, soft_wrap=True)
 
 
 # --- an answer as tables --------------------------------------------------------------------------------
