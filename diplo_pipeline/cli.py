@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shlex
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -17,9 +15,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from diplo_pipeline.cli_output import FORMATS, emit
+from diplo_pipeline.cli_output import FORMATS, emit, wrap_words
 from diplo_pipeline.lib import queries
-from diplo_pipeline.lib.settings import DataPaths, data_dir_from_env
+from diplo_pipeline.lib.settings import DataPaths
 
 console = Console(stderr=True)
 
@@ -86,6 +84,7 @@ def _build(paths: DataPaths) -> int:
 
 def _demo(paths: DataPaths, seed: int) -> int:
     from diplo_pipeline.demo import generate_demo
+    from diplo_pipeline.demo.next_steps import demo_hints
     from diplo_pipeline.demo.planted_checks import planted_check_failures
 
     inbox = paths.data_dir / "inbox"
@@ -100,47 +99,14 @@ def _demo(paths: DataPaths, seed: int) -> int:
     console.print(Text(f"\nThe demo plants problems for the warehouse to find: a build of it fails these "
                        f"{len(planted)} checks on purpose (any other `check failed` line is a real problem).",
                        style="bold"))
-    width = max(map(len, planted))
     for check, behaviour in planted.items():
-        console.print(Text(f"  {check.ljust(width)}  {behaviour}"), soft_wrap=True)
+        console.print(Text(f"  {check}"), soft_wrap=True)
+        for line in wrap_words(behaviour, console.width - 6):
+            console.print(Text(f"      {line}"), soft_wrap=True)
     console.print(Text("\nWhere to look", style="bold"))
     for line in demo_hints(paths, Path(sys.executable).parent, Path.cwd()):
         console.print(Text(line), soft_wrap=True)
     return code
-
-
-def _shown(path: Path, cwd: Path) -> str:
-    """A path as a person types it here: relative when it is inside the current folder, quoted for a shell."""
-    return shlex.quote(str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path))
-
-
-def demo_hints(paths: DataPaths, bin_dir: Path, cwd: Path) -> list[str]:
-    """Commands that work as printed from `cwd`: the venv's duckdb and diplo by path (a venv is rarely on the
-    PATH), the data folder named whenever a plain `diplo` here would not find it."""
-    from diplo_pipeline.demo.plan import build_plan
-
-    if (bin_dir / "diplo").exists():
-        diplo = _shown(bin_dir / "diplo", cwd)
-    else:  # not installed as a script: the module through this interpreter
-        diplo = f"{_shown(bin_dir / Path(sys.executable).name, cwd)} -m diplo_pipeline.cli"
-    if paths.data_dir != data_dir_from_env(cwd=cwd):
-        diplo += f" --data-dir {_shown(paths.data_dir, cwd)}"
-    duckdb_cli = _shown(bin_dir / "duckdb", cwd) if (bin_dir / "duckdb").exists() else shutil.which("duckdb")
-    catalog, reports = _shown(paths.catalog, cwd), paths.reports
-    if duckdb_cli:
-        browse = f"{duckdb_cli} {catalog} -readonly -c " + shlex.quote("select run_name, state, last_step from runs")
-    else:
-        browse = f"{catalog} (no duckdb CLI found: `pip install duckdb-cli`, or use diplo sql)"
-    pages = (f"{_shown(reports / 'runs', cwd)}/<run_name>.html (offline pages; `diplo report RUN` names the file), "
-             f"{_shown(reports / 'nightly' / 'latest.html', cwd)}, {_shown(reports / 'tracker.md', cwd)}")
-    return [
-        f"  catalog:  {browse}",
-        f"  CLI:      {diplo} sql " + shlex.quote("select * from run_steps limit 5"),
-        f"            {diplo} elo {build_plan().run('healthy').name}   # the healthy run's league analysis",
-        f"  lake:     {_shown(paths.lake, cwd)}",
-        f"  reports:  {pages}",
-        "  UI:       make dev  → http://127.0.0.1:3000",
-    ]
 
 
 def _sql(paths: DataPaths, query: str, fmt: str) -> int:

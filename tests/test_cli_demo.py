@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from diplo_pipeline import cli
 from diplo_pipeline.demo import plan as planted
+from diplo_pipeline.demo.next_steps import demo_hints
 from diplo_pipeline.demo.planted_checks import planted_check_failures
+from diplo_pipeline.lib.settings import DataPaths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +51,7 @@ def commands_of(hints: list[str]) -> dict[str, str]:
 
 
 def test_the_printed_commands_work_as_written(demo, project):
-    commands = commands_of(cli.demo_hints(demo["paths"], project / ".venv" / "bin", project))
+    commands = commands_of(demo_hints(demo["paths"], project / ".venv" / "bin", project))
     assert commands["catalog"].startswith(".venv/bin/duckdb ") and commands["CLI"].startswith(".venv/bin/")
     assert f"--data-dir {demo['paths'].data_dir}" in commands["CLI"]  # not this folder's ./data: say which
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -63,8 +64,8 @@ def test_the_printed_commands_work_as_written(demo, project):
 
 def test_paths_inside_the_current_folder_are_printed_relative_to_it(project, monkeypatch):
     monkeypatch.delenv("DIPLO_DATA_DIR", raising=False)
-    paths = cli.DataPaths.from_env(project / "data")
-    hints = "\n".join(cli.demo_hints(paths, project / ".venv" / "bin", project))
+    paths = DataPaths.from_env(project / "data")
+    hints = "\n".join(demo_hints(paths, project / ".venv" / "bin", project))
     assert ".venv/bin/duckdb data/warehouse.duckdb -readonly" in hints
     assert "--data-dir" not in hints  # a plain `diplo` here finds ./data by itself
     assert "data/reports/tracker.md" in hints and str(project) not in hints
