@@ -246,6 +246,9 @@ def print_rows(out: Console, rows: list[dict], title: str) -> None:
     columns = [Column.of(name, rows) for name in names]
     width = out.width
     out.print(Text(title, style="bold"), soft_wrap=True)
+    if not columns:  # every column held record lists
+        out.print(Text("(only nested records: --format json shows them)", style="dim"))
+        return
     shown = fit_columns(columns, width, key_columns(title))
     if shown is not None and (len(shown) == len(columns) or len(rows) > FEW_ROWS):
         out.print(_table(shown, width), crop=False)
