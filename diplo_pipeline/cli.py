@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import datetime as dt
-import json
-import math
 import os
 import sys
 import time
@@ -19,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from diplo_pipeline.cli_output import FORMATS, emit, wrap_words
 from diplo_pipeline.lib import queries
 from diplo_pipeline.lib.settings import DataPaths
 
 console = Console(stderr=True)
-FORMATS = ("table", "json", "csv")
 
 
 @contextlib.contextmanager
@@ -88,24 +84,28 @@ def _build(paths: DataPaths) -> int:
 
 def _demo(paths: DataPaths, seed: int) -> int:
     from diplo_pipeline.demo import generate_demo
+    from diplo_pipeline.demo.next_steps import demo_hints
+    from diplo_pipeline.demo.planted_checks import planted_check_failures
 
     inbox = paths.data_dir / "inbox"
     started = time.perf_counter()
     with console.status("writing demo data with the WandB SDK (offline) and Axiom NDJSON") as status:
         generate_demo(inbox, seed=seed, progress=lambda msg: status.update(msg))
-    console.print(f"demo data written to {inbox} in {time.perf_counter() - started:.1f}s")
+    console.print(Text(f"demo data written to {inbox} in {time.perf_counter() - started:.1f}s"))
     # The demo writes into the default inboxes; make sure a build reads exactly those.
     demo_paths = DataPaths(paths.data_dir, (inbox / "wandb",), (inbox / "axiom",), inbox / "sweeps")
     code = _build(demo_paths)
-    console.print(
-        "\n[bold]Where to look[/]\n"
-        f"  catalog:  duckdb {paths.catalog} -readonly -c \"select run_name, state, last_step from runs\"\n"
-        f"  CLI:      diplo sql \"select * from run_steps limit 5\"\n"
-        f"  lake:     {paths.lake}\n"
-        f"  reports:  {paths.reports}/runs/<run_name>.html (offline pages), {paths.reports}/nightly/latest.html, "
-        f"{paths.reports}/tracker.md\n"
-        "  UI:       make dev  → http://127.0.0.1:3000"
-    )
+    planted = planted_check_failures()
+    console.print(Text(f"\nThe demo plants problems for the warehouse to find: a build of it fails these "
+                       f"{len(planted)} checks on purpose (any other `check failed` line is a real problem).",
+                       style="bold"))
+    for check, behaviour in planted.items():
+        console.print(Text(f"  {check}"), soft_wrap=True)
+        for line in wrap_words(behaviour, console.width - 6):
+            console.print(Text(f"      {line}"), soft_wrap=True)
+    console.print(Text("\nWhere to look", style="bold"))
+    for line in demo_hints(paths, Path(sys.executable).parent, Path.cwd()):
+        console.print(Text(line), soft_wrap=True)
     return code
 
 
@@ -119,121 +119,34 @@ def _sql(paths: DataPaths, query: str, fmt: str) -> int:
         relation = con.sql(query)
         if relation is None:
             return 0
-        columns, rows = relation.columns, relation.fetchall()
+        columns, rows = _distinct_names(relation.columns), relation.fetchall()
     except duckdb.Error as exc:  # DuckDB's errors name the problem precisely; show them as they are
-        console.print(f"[red]{type(exc).__name__}:[/] {exc}")
+        _complain(f"{type(exc).__name__}: {exc}")
         return 1
     finally:
         con.close()
-    out = Console()
-    if fmt == "json":
-        out.print_json(json.dumps([dict(zip(columns, r)) for r in rows], default=str))
-    elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    else:
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
-        out.print(table)
+    records = [dict(zip(columns, row)) for row in rows]
+    emit(queries.Answer(records, records, columns), fmt, "sql")
     return 0
+
+
+def _distinct_names(columns: list[str]) -> list[str]:
+    """`select 1 as a, 2 as a` names two columns `a`: the second becomes `a_1`, as DuckDB's own tables do."""
+    seen: dict[str, int] = {}
+    names = []
+    for name in columns:
+        unique = name
+        while unique in seen:
+            seen[name] += 1
+            unique = f"{name}_{seen[name]}"
+        seen.setdefault(unique, 0)
+        names.append(unique)
+    return names
 
 
 def _complain(message: str) -> None:
     # Names and error texts may hold [brackets]: never read them as rich markup.
     console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
-
-
-# --- output: one answer, three formats -----------------------------------------------------------------
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return queries.jsonable(value)
-        return f"{value:,.0f}" if abs(value) >= 1e6 else f"{value:.6g}"
-    if isinstance(value, dt.datetime):
-        return queries.jsonable(value).replace("T", " ")
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(_cell(v) for v in value)
-    return str(value)
-
-
-def _is_rows(value) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
-
-
-def _rows_table(rows: list[dict], title: str) -> Table:
-    # Columns holding lists of records (a metric's points) are too long for a table: --format json has them.
-    columns = list(dict.fromkeys(k for row in rows for k, v in row.items() if not _is_rows(v)))
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")  # a narrow terminal wraps values instead of cutting them
-    for row in rows:
-        table.add_row(*(Text(_cell(row.get(column))) for column in columns))
-    return table
-
-
-def _fields_table(fields: dict, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("field", overflow="fold")
-    table.add_column("value", overflow="fold")
-    for name, value in fields.items():
-        table.add_row(Text(str(name)), Text(_cell(value)))
-    return table
-
-
-def _section_tables(value: list | dict, title: str) -> list[Table]:
-    if _is_rows(value):
-        return [_rows_table(value, title)]
-    if all(isinstance(v, dict) for v in value.values()):  # records by name, e.g. metrics by key
-        return [_rows_table([{"key": k, **v} for k, v in value.items()], title)]
-    if all(_is_rows(v) for v in value.values()):  # tables by name, e.g. a comparison by metric
-        return [_rows_table(v, f"{title}: {k}") for k, v in value.items()]
-    return [_fields_table(value, title)]
-
-
-def _tables(data: list | dict, title: str) -> list[Table]:
-    """An answer's scalars as one field/value table, then one table per nested record list or mapping."""
-    if isinstance(data, list):
-        return [_rows_table(data, title)] if data else []
-    is_section = {k: _is_rows(v) or (isinstance(v, dict) and bool(v)) for k, v in data.items()}
-    scalars = {k: v for k, v in data.items() if not is_section[k]}
-    tables = [_fields_table(scalars, title)] if scalars else []
-    for key, value in data.items():
-        if is_section[key]:
-            tables.extend(_section_tables(value, key))
-    return tables
-
-
-def _csv_cell(value):
-    if isinstance(value, dict | list | tuple):
-        return json.dumps(queries.jsonable(value))
-    return "" if value is None else queries.jsonable(value)
-
-
-def _emit(answer: queries.Answer, fmt: str, title: str) -> None:
-    if fmt == "json":
-        sys.stdout.write(json.dumps(queries.jsonable(answer.data), indent=2) + "\n")
-    elif fmt == "csv":
-        columns = list(dict.fromkeys(k for row in answer.rows for k in row))
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([_csv_cell(row.get(column)) for column in columns] for row in answer.rows)
-    else:
-        out = Console()
-        if not out.is_terminal:  # piped or redirected: no width to fit, so nothing gets cut or folded
-            out = Console(width=100_000)
-        tables = _tables(answer.data, title)
-        for table in tables:
-            out.print(table)
-        if not tables:
-            out.print("(nothing matched)")
 
 
 # --- the questions -------------------------------------------------------------------------------------
@@ -304,7 +217,7 @@ def _findings(con, args, paths) -> queries.Answer:
 
 
 def _report(con, args, paths) -> queries.Answer:
-    return queries.report_location(queries.resolve_run(con, args.run), paths.reports)
+    return queries.report_location(con, queries.resolve_run(con, args.run), paths.reports)
 
 
 def _answer(args: argparse.Namespace, paths: DataPaths) -> int:
@@ -320,7 +233,7 @@ def _answer(args: argparse.Namespace, paths: DataPaths) -> int:
     except duckdb.CatalogException as exc:  # a table newer than this catalog
         _complain(f"{exc}\nthe catalog at {paths.catalog} predates this table: run `diplo build`")
         return 2
-    _emit(answer, args.format, args.command)
+    emit(answer, args.format, args.command)
     return 0
 
 
@@ -443,7 +356,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _dispatch(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     paths = DataPaths.from_env(args.data_dir)
     if args.command == "build":
@@ -453,6 +366,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sql":
         return _sql(paths, args.query, args.format)
     return _answer(args, paths)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _dispatch(argv)
+        sys.stdout.flush()  # inside the try: a reader gone away shows up here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # `diplo runs | head -1`: the reader has what it wanted. Python's own recipe: point stdout at
+        # devnull so the final flush at exit cannot fail again, and leave without a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

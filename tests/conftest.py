@@ -63,3 +63,42 @@ def demo_catalog(tmp_path_factory):
     yield {"con": con, "inbox": inbox, "paths": paths, "plan": planted.build_plan(planted.DEFAULT_SEED),
            "report": report, "again": again}
     con.close()
+
+
+@pytest.fixture(scope="module")
+def demo(demo_catalog):
+    return demo_catalog
+
+
+@pytest.fixture
+def diplo(demo, monkeypatch, capsys):
+    """Run `diplo ARGS...` in-process against the demo catalog; returns (exit code, stdout, stderr)."""
+    from diplo_pipeline import cli
+
+    monkeypatch.setenv("DIPLO_DATA_DIR", str(demo["paths"].data_dir))
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """`terminal(width)`: answers printed from now on go to a terminal `width` columns wide (pytest's stdout is
+    not one); returns the buffer that terminal shows."""
+    import io
+
+    from rich.console import Console
+
+    from diplo_pipeline import cli_output
+
+    def at(width: int) -> io.StringIO:
+        screen = io.StringIO()
+        monkeypatch.setattr(cli_output, "stdout_console", lambda: Console(
+            file=screen, width=width, force_terminal=True, color_system=None, highlight=False))
+        return screen
+
+    return at

@@ -29,16 +29,17 @@ def _row(step: int, **extra) -> dict:
 
 
 def simple_run(root: str, run_id: str, name: str, steps: int, options: dict | None = None) -> None:
-    """options: first_step, start, resume, crash (die without an exit record), loss_offset, tags."""
+    """options: first_step, start, resume, crash (die without an exit record), loss_offset, tags, notes, and
+    config (merged over the default config)."""
     opts = options or {}
     first_step, start = opts.get("first_step", 0), opts.get("start", START)
     resume, crash, loss_offset = opts.get("resume", False), opts.get("crash", False), opts.get("loss_offset", 0.0)
     tags = opts.get("tags", ())
+    config = {"learning_rate": 1e-5, "total_steps": steps, "kl_beta": 0.0, **opts.get("config", {})}
     from diplo_pipeline.demo.sdk import kill_after_flush, offline_run
 
-    with offline_run(Path(root), run_id=run_id, name=name, start_time=start,
-                     config={"learning_rate": 1e-5, "total_steps": steps, "kl_beta": 0.0}, tags=list(tags),
-                     resume=resume, console="wrap" if crash else "off") as run:
+    with offline_run(Path(root), run_id=run_id, name=name, start_time=start, config=config, tags=list(tags),
+                     resume=resume, console="wrap" if crash else "off", notes=opts.get("notes")) as run:
         for step in range(first_step, first_step + steps):
             row = _row(step)
             row["benchmark/loss"] += loss_offset

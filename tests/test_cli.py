@@ -17,24 +17,6 @@ from diplo_pipeline import cli
 from diplo_pipeline.demo import plan as planted
 
 
-@pytest.fixture(scope="module")
-def demo(demo_catalog):
-    return demo_catalog
-
-
-@pytest.fixture
-def diplo(demo, monkeypatch, capsys):
-    """Run `diplo ARGS...` against the demo catalog; returns (exit code, stdout, stderr)."""
-    monkeypatch.setenv("DIPLO_DATA_DIR", str(demo["paths"].data_dir))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 @pytest.fixture
 def answer(diplo):
     """The JSON answer of a command that must succeed."""

@@ -60,6 +60,7 @@ def offline_run(
     project: str = PROJECT,
     resume: bool = False,
     console: str = "off",
+    notes: str | None = None,
 ) -> Iterator[Any]:
     """Open an offline run under `root/wandb/` whose recorded start time is `start_time` (epoch seconds).
 
@@ -86,6 +87,7 @@ def offline_run(
             name=name,
             tags=tags,
             config=config,
+            notes=notes,
             settings=wandb.Settings(
                 x_start_time=start_time,
                 console=console,

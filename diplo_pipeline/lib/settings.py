@@ -13,6 +13,12 @@ def _paths(value: str | None, default: Path) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser().resolve() for p in value.split(":") if p)
 
 
+def data_dir_from_env(data_dir: str | Path | None = None, cwd: Path | None = None) -> Path:
+    """`data_dir`, else $DIPLO_DATA_DIR, else ./data; relative to `cwd` (default: the current folder)."""
+    chosen = Path(data_dir or os.environ.get("DIPLO_DATA_DIR") or "data").expanduser()
+    return ((cwd or Path.cwd()) / chosen).resolve()
+
+
 @dataclass(frozen=True)
 class DataPaths:
     data_dir: Path
@@ -22,7 +28,7 @@ class DataPaths:
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None) -> DataPaths:
-        root = Path(data_dir or os.environ.get("DIPLO_DATA_DIR") or "data").expanduser().resolve()
+        root = data_dir_from_env(data_dir)
         return cls(
             data_dir=root,
             wandb_dirs=_paths(os.environ.get("DIPLO_WANDB_DIR"), root / "inbox" / "wandb"),

@@ -24,6 +24,7 @@ from diplo_pipeline.lib.reports import (
     render_sweep_reports,
     render_tracker,
 )
+from diplo_pipeline.lib.reports.markdown import md_text
 from diplo_pipeline.lib.reports.runs import RunData, has_key_chart
 
 FINDINGS = dg.AssetKey(["marts", "findings"])
@@ -61,9 +62,10 @@ def _key_chart_preview(data: RunData, folder: Path) -> str:
     """The run's key chart inline (the UI renders a data-URI image) with a link to its page."""
     image = base64.b64encode((folder / f"{data.page}.png").read_bytes()).decode()
     page = (folder / f"{data.page}.html").as_uri()
+    name = md_text(data.name)  # a display name is anyone's text: never markup in the UI
     return (
-        f"**{data.name}** ({data.run.get('state')})\n\n"
-        f"![key chart of {data.name}](data:image/png;base64,{image})\n\n[Open the full report]({page})"
+        f"**{name}** ({md_text(data.run.get('state'))})\n\n"
+        f"![key chart of {name}](data:image/png;base64,{image})\n\n[Open the full report]({page})"
     )
 
 

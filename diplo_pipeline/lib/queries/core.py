@@ -23,6 +23,7 @@ class QueryError(Exception):
 class Answer:
     data: dict | list  # the whole answer: what `--format json` prints and the table view shows
     rows: list[dict]  # its main table, flat: what `--format csv` writes
+    columns: list[str] | None = None  # the main table's header when known without rows (`diplo sql`)
 
     @classmethod
     def of_rows(cls, rows: list[dict]) -> Answer:

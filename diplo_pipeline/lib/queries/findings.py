@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from diplo_pipeline.lib.queries.core import Answer, QueryError, RunRef, fetch, has_table
+from diplo_pipeline.lib.report_names import run_page_names, run_report_files
 
 SEVERITIES = ("info", "warn", "error")
 FINDING_COLUMNS = "rule, severity, step_start, step_end, value, threshold, message, hypothesis"
@@ -35,10 +36,12 @@ def run_findings(con: duckdb.DuckDBPyConnection, run: RunRef, min_severity: str 
     return Answer(data, rows)
 
 
-def report_location(run: RunRef, reports: Path) -> Answer:
-    """Where the run's report is (WAREHOUSE.md: `<data>/reports/runs/<run_name>.html` and `.md`)."""
-    html = reports / "runs" / f"{run.run_name}.html"
-    markdown = html.with_suffix(".md")
+def report_location(con: duckdb.DuckDBPyConnection, run: RunRef, reports: Path) -> Answer:
+    """Where the run's report is (WAREHOUSE.md: `<data>/reports/runs/<run_name>.html` and `.md`), named by
+    the same rule the report asset writes it under (a hostile or shared name gets a hash or the run id)."""
+    page = run_page_names(fetch(con, "select run_id, run_name from runs"))[run.run_id]
+    files = run_report_files(reports, page)
+    html, markdown = files["html"], files["md"]
     data = {"run_id": run.run_id, "run_name": run.run_name, "html": str(html), "html_exists": html.exists(),
             "markdown": str(markdown), "markdown_exists": markdown.exists()}
     return Answer(data, [data])

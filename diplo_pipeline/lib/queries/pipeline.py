@@ -79,7 +79,13 @@ def parse_window(con: duckdb.DuckDBPyConnection, last: str | None, since: str | 
 def rollout_timing(con: duckdb.DuckDBPyConnection, window: Window, by_horizon: bool) -> Answer:
     """Completed rollouts' wall time (rollout_complete.total_duration_ms, joined to rollout_start's horizon),
     with an `all` row; trajectories_per_hour divides by the hours in which rollouts completed."""
-    groups = "grouping sets ((horizon_type), ())" if by_horizon else "grouping sets (())"
+    # grouping() only accepts a column that some grouping set names: without --by-horizon there is none,
+    # so the single `all` row is a plain aggregate.
+    if by_horizon:
+        label = "case when grouping(horizon_type) = 1 then 'all' else horizon_type end"
+        grouped = "group by grouping sets ((horizon_type), ()) order by grouping(horizon_type) desc, horizon_type"
+    else:
+        label, grouped = "'all'", ""
     rows = fetch(
         con,
         f"""
@@ -89,7 +95,7 @@ def rollout_timing(con: duckdb.DuckDBPyConnection, window: Window, by_horizon: b
             where status = 'completed' and duration_s is not null and {window.holds('completed_at')}
         )
         select
-            case when grouping(horizon_type) = 1 then 'all' else horizon_type end as horizon_type,
+            {label} as horizon_type,
             count(*) as rollouts,
             avg(duration_s) as avg_s,
             quantile_cont(duration_s, 0.5) as p50_s,
@@ -98,8 +104,7 @@ def rollout_timing(con: duckdb.DuckDBPyConnection, window: Window, by_horizon: b
             sum(trajectories) as trajectories,
             sum(trajectories) / nullif(count(distinct date_trunc('hour', completed_at)), 0) as trajectories_per_hour
         from completed
-        group by {groups}
-        order by grouping(horizon_type) desc, horizon_type
+        {grouped}
         """,
         window.params,
     )

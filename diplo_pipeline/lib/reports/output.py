@@ -18,11 +18,6 @@ DIGEST_META = "diplo-report-inputs"  # <meta name=...> in each page: the fingerp
 _DIGEST_IN_PAGE = re.compile(rf'<meta name="{DIGEST_META}" content="([0-9a-f]+)"')
 
 
-def file_name(name: str) -> str:
-    """A run or sweep name as a file name: WandB display names may hold '/', spaces or worse."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "unnamed"
-
-
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -31,7 +26,7 @@ def _digest(data: bytes) -> str:
 def renderer_digest() -> str:
     """Fingerprint of the code and libraries that draw reports: a change to either re-renders every page."""
     lib = Path(__file__).resolve().parents[1]
-    sources = sorted([lib / "charts.py", *Path(__file__).parent.glob("*.py")])
+    sources = sorted([lib / "charts.py", lib / "report_names.py", *Path(__file__).parent.glob("*.py")])
     parts = [p.read_bytes() for p in sources] + [version(name).encode() for name in ("altair", "vl-convert-python")]
     return _digest(b"\0".join(parts))
 

@@ -15,10 +15,11 @@ import altair as alt
 import vl_convert
 
 from diplo_pipeline.lib import charts
+from diplo_pipeline.lib.report_names import run_page_names, run_report_files, sweep_page_names
 from diplo_pipeline.lib.reports import html as h
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
-from diplo_pipeline.lib.reports.markdown import md_table
-from diplo_pipeline.lib.reports.output import PagesWritten, file_name, inputs_digest
+from diplo_pipeline.lib.reports.markdown import code_block, md_code, md_table, md_text
+from diplo_pipeline.lib.reports.output import PagesWritten, inputs_digest
 from diplo_pipeline.lib.reports.shared import (
     findings_for,
     findings_html,
@@ -59,24 +60,14 @@ class RunData:
     findings: list[dict[str, Any]]
     fits: list[dict[str, Any]]  # every fit this run's points went into: its own, its tags', its sweep's
     page: str  # file name of the run's report, without suffix
+    sweep_page: str | None = None  # file name of its sweep's report, when that sweep has one
 
     @property
     def name(self) -> str:
         return self.run["run_name"]
 
 
-def run_page_names(runs: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """run_id -> report file name: the run name, plus the run id where two runs share a display name."""
-    counts: dict[str, int] = {}
-    for run in runs:
-        counts[run["run_name"]] = counts.get(run["run_name"], 0) + 1
-    return {
-        run["run_id"]: file_name(run["run_name"] if counts[run["run_name"]] == 1 else f"{run['run_name']}-{run['run_id']}")
-        for run in runs
-    }
-
-
-def load_run(wh: Warehouse, run: dict[str, Any], page: str) -> RunData:
+def load_run(wh: Warehouse, run: dict[str, Any], page: str, sweep_page: str | None = None) -> RunData:
     run_id, name = run["run_id"], run["run_name"]
     first_day = run["created_at"].astimezone(UTC).date() if run.get("created_at") else None
     last_moment = run.get("last_timestamp") or run.get("finished_at") or run.get("created_at")
@@ -122,6 +113,7 @@ def load_run(wh: Warehouse, run: dict[str, Any], page: str) -> RunData:
         findings=findings_for(wh, [run_id]),
         fits=fits_where(wh, "list_contains(run_ids, ?)", [run_id]),
         page=page,
+        sweep_page=sweep_page,
     )
 
 
@@ -259,8 +251,9 @@ def _subtitle(data: RunData) -> str:
     run = data.run
     parts = [f"run <code>{escape(run['run_id'])}</code>", escape(str(run.get("run_kind") or MISSING))]
     if run.get("sweep_name"):
-        sweep_page = h.link(f"../sweeps/{file_name(run['sweep_name'])}.html", run["sweep_name"])
-        parts.append(f"sweep {sweep_page} run {escape(str(run.get('sweep_run_letter') or '?'))}")
+        sweep = (h.link(f"../sweeps/{data.sweep_page}.html", run["sweep_name"]) if data.sweep_page
+                 else escape(run["sweep_name"]))
+        parts.append(f"sweep {sweep} run {escape(str(run.get('sweep_run_letter') or '?'))}")
     if run.get("tags"):
         parts.append("tags: " + escape(", ".join(run["tags"])))
     parts.append(f"started {fmt_time(run.get('created_at'))}, last data {fmt_time(run.get('last_timestamp'))}")
@@ -389,10 +382,10 @@ def run_markdown(wh: Warehouse, data: RunData, has_png: bool) -> str:
     run = data.run
     config = parse_json(run.get("config")) or {}
     identity = (
-        f"Run `{run['run_id']}` · {run.get('run_kind') or MISSING} · {run.get('state')} · "
+        f"Run {md_code(run['run_id'])} · {md_text(run.get('run_kind') or MISSING)} · {md_text(run.get('state'))} · "
         f"started {fmt_time(run.get('created_at'))} · [interactive report]({data.page}.html)"
     )
-    lines = [f"# Run {data.name}", "", identity, ""]
+    lines = [f"# Run {md_text(data.name)}", "", identity, ""]
     if has_png:
         lines += [f"![Reward and Elo gap]({data.page}.png)", ""]
     lines += [
@@ -402,8 +395,8 @@ def run_markdown(wh: Warehouse, data: RunData, has_png: bool) -> str:
         "", "## Findings", "", findings_md(wh, data.findings),
         "", "## Configuration", "",
         md_table([{"setting": f, "value": run.get(f)} for f in CONFIG_FIELDS], [("setting", "setting"), ("value", "value")]),
-        "", "<details><summary>Whole configuration</summary>", "", "```json",
-        json.dumps(config, indent=2, sort_keys=True, default=str), "```", "", "</details>",
+        "", "<details><summary>Whole configuration</summary>", "",
+        code_block(json.dumps(config, indent=2, sort_keys=True, default=str), "json"), "", "</details>",
         "", "## Training dynamics", "",
         md_table(metric_summary(data.steps), [(c, c) for c in ("metric", "first", "min", "max", "mean", "last", "steps")]),
         "", "## Rollout reliability (Axiom)", "",
@@ -435,9 +428,10 @@ def render_run_reports(wh: Warehouse, reports_dir: Path) -> tuple[PagesWritten, 
     out = PagesWritten(folder)
     runs = wh.rows("select * from runs order by created_at, run_id", needs=("runs",))
     pages = run_page_names(runs)
-    loaded = [load_run(wh, run, pages[run["run_id"]]) for run in runs]
+    sweep_pages = sweep_page_names(s["sweep_name"] for s in wh.rows("select sweep_name from sweeps", needs=("sweeps",)))
+    loaded = [load_run(wh, run, pages[run["run_id"]], sweep_pages.get(run.get("sweep_name"))) for run in runs]
     for data in loaded:
-        html_path, md_path, png_path = (folder / f"{data.page}{suffix}" for suffix in (".html", ".md", ".png"))
+        html_path, md_path, png_path = run_report_files(reports_dir, data.page).values()
         with_png = has_key_chart(data)
         digest = inputs_digest([data.page, wh.has("findings"), wh.has("power_law_fits"), asdict(data)])
         if out.is_current(html_path, digest, [md_path, png_path] if with_png else [md_path]):

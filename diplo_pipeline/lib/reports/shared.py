@@ -9,7 +9,7 @@ from typing import Any
 from diplo_pipeline.lib import charts
 from diplo_pipeline.lib.reports import html as h
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
-from diplo_pipeline.lib.reports.markdown import md_table
+from diplo_pipeline.lib.reports.markdown import md_table, md_text
 from diplo_pipeline.lib.reports.text import fmt, fmt_steps
 
 SEVERITY_RANK = "case severity when 'error' then 0 when 'warn' then 1 else 2 end"
@@ -111,7 +111,7 @@ def _fit_groups(fits: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]
 def _fit_columns(as_html: bool) -> list:
     def band(row: dict[str, Any]) -> str:
         text = f"[{fmt(row.get('exponent_ci_low'))}, {fmt(row.get('exponent_ci_high'))}]"
-        return escape(text) if as_html else text
+        return escape(text) if as_html else md_text(text)
 
     return [
         ("scope", "scope"), ("of", "scope_id"), ("model", "model"), ("exponent", "exponent"), ("95 % CI", band),

@@ -10,10 +10,10 @@ from typing import Any
 import altair as alt
 
 from diplo_pipeline.lib import charts
+from diplo_pipeline.lib.report_names import run_page_names, sweep_page_names
 from diplo_pipeline.lib.reports import html as h
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
-from diplo_pipeline.lib.reports.output import PagesWritten, file_name, inputs_digest
-from diplo_pipeline.lib.reports.runs import run_page_names
+from diplo_pipeline.lib.reports.output import PagesWritten, inputs_digest
 from diplo_pipeline.lib.reports.shared import fits_html, fits_where
 from diplo_pipeline.lib.reports.text import MISSING, fmt
 
@@ -144,9 +144,11 @@ def render_sweep_reports(wh: Warehouse, reports_dir: Path) -> PagesWritten:
     folder = reports_dir / "sweeps"
     out = PagesWritten(folder)
     pages = run_page_names(wh.rows("select run_id, run_name from runs", needs=("runs",)))
-    for sweep in wh.rows("select * from sweeps order by sweep_name", needs=("sweeps",)):
+    sweeps = wh.rows("select * from sweeps order by sweep_name", needs=("sweeps",))
+    sweep_pages = sweep_page_names(s["sweep_name"] for s in sweeps)
+    for sweep in sweeps:
         data = load_sweep(wh, sweep, pages)
-        path = folder / f"{file_name(sweep['sweep_name'])}.html"
+        path = folder / f"{sweep_pages[sweep['sweep_name']]}.html"
         digest = inputs_digest([wh.has("power_law_fits"), asdict(data)])
         if not out.is_current(path, digest):
             out.put(path, sweep_html(wh, data, digest))

@@ -10,16 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from diplo_pipeline.lib.report_names import run_page_names
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
+from diplo_pipeline.lib.reports.markdown import md_code, md_text
 from diplo_pipeline.lib.reports.output import PagesWritten
-from diplo_pipeline.lib.reports.runs import (
-    RunData,
-    load_run,
-    mean_and_min,
-    reward_arc,
-    run_page_names,
-    status_line,
-)
+from diplo_pipeline.lib.reports.runs import RunData, load_run, mean_and_min, reward_arc, status_line
 from diplo_pipeline.lib.reports.text import MISSING, fmt, fmt_duration, fmt_gap, fmt_steps, fmt_time
 
 # Config keys that name or locate a run rather than configure it: a change in them is not an experiment.
@@ -43,18 +38,18 @@ def config_changes(config: dict[str, Any], previous: dict[str, Any]) -> list[str
 
 def _changes_line(data: RunData, previous: RunData | None) -> str:
     if data.run.get("run_kind") != "training":
-        return f"not compared (an {data.run.get('run_kind') or 'unclassified'} run)"
+        return f"not compared (an {md_text(data.run.get('run_kind') or 'unclassified')} run)"
     if previous is None:
         return "first training run in the warehouse; nothing to compare with"
     changes = config_changes(parse_json(data.run.get("config")) or {}, parse_json(previous.run.get("config")) or {})
     if not changes:
-        return f"none against `{previous.name}`"
-    shown = "; ".join(f"`{c}`" for c in changes[:MAX_CHANGES])
+        return f"none against {md_code(previous.name)}"
+    shown = "; ".join(md_code(c) for c in changes[:MAX_CHANGES])
     more = f"; and {len(changes) - MAX_CHANGES} more" if len(changes) > MAX_CHANGES else ""
-    return f"against `{previous.name}`: {shown}{more}"
+    return f"against {md_code(previous.name)}: {shown}{more}"
 
 
-def evaluation_result(row: dict[str, Any]) -> str:
+def evaluation_result(row: dict[str, Any]) -> str:  # numbers only: safe as Markdown
     return (f"win rate {fmt(row.get('win_rate'))}, survival {fmt(row.get('survival_rate'))}, "
             f"{fmt(row.get('avg_centers'))} centres on average over {fmt(row.get('games'))} games")
 
@@ -63,7 +58,7 @@ def _hypothesis(data: RunData, sweep_hypotheses: dict[str, str]) -> str:
     notes = (data.run.get("notes") or "").strip()
     sweep = sweep_hypotheses.get(data.run.get("sweep_name") or "")
     text = notes or (f"(sweep {data.run['sweep_name']}) {sweep}" if sweep else "")
-    return " ".join(text.split()) or "not recorded (the run has no WandB notes and belongs to no sweep with one)"
+    return md_text(text) if text.strip() else "not recorded (the run has no WandB notes and belongs to no sweep with one)"
 
 
 def _issues(data: RunData, has_findings: bool) -> list[str]:
@@ -71,7 +66,8 @@ def _issues(data: RunData, has_findings: bool) -> list[str]:
         return ["findings not computed yet"]
     flagged = [f for f in data.findings if f["severity"] in ("error", "warn")]
     return [
-        f"**{f['severity']}** `{f['rule']}` (steps {fmt_steps(f['step_start'], f['step_end'])}): {f['message']}"
+        f"**{md_text(f['severity'])}** {md_code(f['rule'])} (steps {fmt_steps(f['step_start'], f['step_end'])}): "
+        f"{md_text(f['message'])}"
         for f in flagged
     ] or ["none (no warn or error finding)"]
 
@@ -84,12 +80,12 @@ def _learning_results(learning: dict[str, Any]) -> list[str]:
         learning.get("final_elo_gap"), learning.get("final_elo_gap_ci_low"), learning.get("final_elo_gap_ci_high")
     )
     signal = (
-        f"Learning signal: {learning.get('learning_signal')} ({declining} checkpoints declining; "
-        f"base_model {learning.get('base_model_trend') or MISSING})"
+        f"Learning signal: {md_text(learning.get('learning_signal'))} ({declining} checkpoints declining; "
+        f"base_model {md_text(learning.get('base_model_trend') or MISSING)})"
     )
     best = (
-        f"Best Elo: {fmt(learning.get('best_checkpoint_peak_elo'))} (`{learning.get('best_checkpoint')}`); "
-        f"Elo gap final {final_gap}, max {fmt_gap(learning.get('max_elo_gap'), None, None)}"
+        f"Best Elo: {fmt(learning.get('best_checkpoint_peak_elo'))} ({md_code(learning.get('best_checkpoint'))}); "
+        f"Elo gap final {md_text(final_gap)}, max {md_text(fmt_gap(learning.get('max_elo_gap'), None, None))}"
     )
     return [signal, f"Baseline exploitation: {fmt(learning.get('baseline_exploitation'))}", best]
 
@@ -98,7 +94,7 @@ def _results(data: RunData) -> list[str]:
     own_evaluations = [e for e in data.evaluations if e["run_id"] == data.run["run_id"] and e["kind"] == "standalone"]
     return [
         *_learning_results(data.learning or {}),
-        *(f"Evaluation vs {e['opponent']}: {evaluation_result(e)}" for e in own_evaluations),
+        *(f"Evaluation vs {md_text(e['opponent'])}: {evaluation_result(e)}" for e in own_evaluations),
         f"Reward start → peak → final: {reward_arc(data.steps)}",
         f"Extraction rate: {mean_and_min(data.steps, 'extraction_rate')}",
     ]
@@ -106,19 +102,19 @@ def _results(data: RunData) -> list[str]:
 
 def tracker_entry(data: RunData, previous: RunData | None, sweep_hypotheses: dict[str, str], has_findings: bool) -> str:
     run = data.run
-    tags = ", ".join(run.get("tags") or []) or MISSING
+    tags = ", ".join(md_text(tag) for tag in run.get("tags") or []) or MISSING
     identity = (
-        f"[report](runs/{data.page}.html) · run `{run['run_id']}` · {run.get('run_kind') or MISSING} · "
+        f"[report](runs/{data.page}.html) · run {md_code(run['run_id'])} · {md_text(run.get('run_kind') or MISSING)} · "
         f"started {fmt_time(run.get('created_at'))} · runtime {fmt_duration(run.get('runtime_s'))} · tags: {tags}"
     )
     return "\n".join([
-        f"## {data.name}",
+        f"## {md_text(data.name)}",
         "",
         identity,
         "",
         f"- **Hypothesis:** {_hypothesis(data, sweep_hypotheses)}",
         f"- **Config changes:** {_changes_line(data, previous)}",
-        f"- **Status:** {status_line(run)}",
+        f"- **Status:** {md_text(status_line(run))}",
         "- **Results:**",
         *(f"  - {line}" for line in _results(data)),
         "- **Issues:**",

@@ -1,0 +1,37 @@
+"""The asset checks a build of the demo data fails on purpose, each with the planted behaviour behind it.
+
+`diplo demo` prints these after its build, so that a new user reads the build's `check failed` lines as
+the demo's planted problems being found rather than as a broken install. The tests assert that the demo
+build fails exactly these checks, so the list cannot drift from what a build says.
+"""
+
+from __future__ import annotations
+
+from diplo_pipeline.demo.plan import CRASH, DEGRADED_HOUR, DIVERGENCE, EXTRACTION_DROP, build_plan
+
+
+def planted_check_failures() -> dict[str, str]:
+    """Check name (as `diplo build` prints it) -> the planted behaviour that makes it fail."""
+    runs = build_plan().runs  # names and planted values do not depend on the seed; only run ids do
+    diverging, crashed = runs[DIVERGENCE.run_key].name, runs[CRASH.run_key].name
+    isolated = sum(len(run.isolated_failures) for run in runs.values())
+    slowest = [run.dynamics.rollout_s for run in runs.values() if run.dynamics]
+    fastest, longest = min(low for low, _ in slowest), max(high for _, high in slowest)
+    return {
+        "marts/health_hourly:error_rate_below_0_01":
+            f"the degraded hour, {DEGRADED_HOUR.hour:%Y-%m-%d %H}:00 UTC: {DEGRADED_HOUR.failed_rollouts} "
+            f"rollouts of {crashed} fail within it",
+        "marts/run_steps:grad_norm_below_50":
+            f"{diverging} diverges: grad norm {DIVERGENCE.grad_norm_spike:g} at step {DIVERGENCE.grad_norm_spike_step}",
+        "marts/extraction_by_power:extraction_rate_above_0_95":
+            f"the {EXTRACTION_DROP.power} extraction drop on {EXTRACTION_DROP.day}: {EXTRACTION_DROP.rate:.0%} of its "
+            "orders extracted",
+        "marts/rollouts:no_failed_rollouts":
+            f"{DEGRADED_HOUR.failed_rollouts + isolated} failed rollouts: the degraded hour's "
+            f"{DEGRADED_HOUR.failed_rollouts} and {isolated} isolated ones in other runs",
+        "marts/rollout_timing:rollout_p50_below_60s":
+            f"demo rollouts take {fastest:g}–{longest:g} s, so a day's median is above the 60 s target",
+        "marts/findings:no_error_findings":
+            f"{diverging}'s KL blow-up (kl_high, kl_max_explosion) and {crashed}'s crash at step {CRASH.last_step} "
+            "(run_crashed)",
+    }
