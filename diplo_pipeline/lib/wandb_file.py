@@ -10,6 +10,7 @@ range (the quarantine), and everything readable beside them is kept.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,21 @@ from diplo_pipeline.lib.wandb_framing import (  # noqa: F401 - the framing's nam
 )
 from diplo_pipeline.lib.wandb_values import (
     BadValue,
+    as_int64,
+    epoch_seconds,
+    finite_number,
     item_path,
     items_to_dict,
     typed_value_json,
     values_to_dict,
 )
+
+# The SDK's bookkeeping in every history row, and what the lake's columns for them can hold.
+BOOKKEEPING = {
+    "_step": (as_int64, "is not a step a BIGINT can hold"),
+    "_timestamp": (epoch_seconds, "is not a time in epoch seconds (years 1 to 9999)"),
+    "_runtime": (finite_number, "is not a finite number of seconds"),
+}
 
 
 @dataclass
@@ -123,7 +134,11 @@ def _apply_run_record(out: WandbFile, run: Any, bad: list[BadValue]) -> None:
     out.starting_step = int(run.starting_step)
     out.tags = list(run.tags)
     if run.HasField("start_time"):
-        out.start_time = run.start_time.seconds + run.start_time.nanos / 1e9
+        start = run.start_time.seconds + run.start_time.nanos / 1e9
+        if epoch_seconds(start) is None:
+            bad.append(BadValue(["start_time"], str(run.start_time.seconds), "is not a time in epoch seconds"))
+        else:
+            out.start_time = start
     # A re-emitted run record carries the whole config again: it replaces, not merges.
     config = items_to_dict(run.config.update, bad) if run.HasField("config") else {}
     if config or run.HasField("config"):
@@ -160,6 +175,9 @@ def read_wandb_file(path: str | Path, *, data: bytes | None = None, resume: dict
         bad: list[BadValue] = []
         if kind == "history":
             row = items_to_dict(record.history.item, bad)
+            for key, (fits, why) in BOOKKEEPING.items():
+                if row.get(key) is not None and fits(row[key]) is None:
+                    bad.append(BadValue([key], json.dumps(row.pop(key)), why))
             if "_step" not in row and record.history.HasField("step"):
                 row["_step"] = record.history.step.num
             row.setdefault("_step", 0)  # proto3: step 0 is written as "unset"

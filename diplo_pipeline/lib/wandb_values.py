@@ -15,7 +15,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-MAX_DEPTH = 64  # key path length and JSON nesting; WandB's own media values are 3 or 4 levels deep
+# Key path length and JSON nesting. WandB's own media values are 3 or 4 levels deep; the bound keeps every
+# later step that walks a value (flattening, json.dumps into the lake) far from Python's recursion limit.
+MAX_DEPTH = 100
 INT64 = 2**63
 # Epoch seconds a timestamp column can hold and Python can show (years 1 to 9999, UTC).
 MIN_EPOCH = datetime(1, 1, 1, tzinfo=UTC).timestamp()
@@ -90,6 +92,8 @@ def typed_value_json(item: Any) -> str:
     """The JSON text of an item: `value_json`, or the typed oneof newer writers may fill instead."""
     if item.value_json:
         return item.value_json
+    if "value" not in item.DESCRIPTOR.oneofs_by_name:  # ConfigItem has no typed oneof: empty means null
+        return "null"
     which = item.WhichOneof("value")
     if which is None or which == "none":
         return "null"
