@@ -158,3 +158,10 @@ def test_a_start_time_no_timestamp_can_hold_is_set_aside(tmp_path):
     assert info["created_at"] is None and info["state"] == "finished" and info["last_step"] == 0
     assert ["the value of 'start_time' in this run record is not a time in epoch seconds" in q.reason
             for q in tables.quarantined] == [True]
+
+
+def test_an_empty_key_in_a_path_is_part_of_the_name(tmp_path):
+    """Found by `make fuzz`: the path ["", "a"] was flattened to "a", overwriting the item named "a"."""
+    tables, _ = ingest(tmp_path, [good_row(0, (["a"], "1"), (["", "a"], "2"))])
+    got = points(tables)
+    assert got[(0, "a")] == (1.0, None) and got[(0, ".a")] == (2.0, None)

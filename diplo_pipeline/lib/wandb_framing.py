@@ -204,7 +204,13 @@ def iter_records(buf: bytes, stats: ReadStats, start: int | None = None) -> Iter
             pos = resume
             continue
         if end > size:
-            break  # the file ends inside this chunk
+            resume = _recover(buf, pos + 1)
+            if resume >= size:
+                break  # the file ends inside this chunk
+            # An intact chunk follows: the length is damaged, this is not where the file was cut.
+            damaged("bad_chunk", pos, resume, f"a chunk at byte {pos} whose length runs past the end of the file")
+            pos = resume
+            continue
         data = buf[pos + CHUNK_HEADER : end]
         if zlib.crc32(data, _CRC_SEED[kind]) != crc:
             # Trust the chunk's length when an intact chunk follows it; else look for the next one.

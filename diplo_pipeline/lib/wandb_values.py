@@ -106,10 +106,10 @@ def item_path(item: Any) -> list[str]:
     return [item.key] if item.key else list(item.nested_key)
 
 
-def _flatten(tree: dict, prefix: str, out: dict) -> None:
+def _flatten(tree: dict, prefix: str | None, out: dict) -> None:
     """Join nested dict keys with '.', keeping media dicts (those with `_type`) whole."""
     for key, value in tree.items():
-        name = f"{prefix}.{key}" if prefix else key
+        name = key if prefix is None else f"{prefix}.{key}"  # an empty key is a name too: ["", "a"] is ".a"
         if isinstance(value, dict) and "_type" not in value:
             _flatten(value, name, out)
         else:
@@ -144,10 +144,10 @@ def values_to_dict(pairs: Iterable[tuple[list[str], str]], bad: list[BadValue] |
         else:
             node[path[-1]] = value
     if tree:
-        _flatten(tree, "", row)
+        _flatten(tree, None, row)
     nested = [k for k, v in row.items() if isinstance(v, dict) and "_type" not in v]
     for key in nested:  # the legacy writer stores a nested dict as one JSON value under its top key
-        _flatten({key: row.pop(key)}, "", row)
+        _flatten({key: row.pop(key)}, None, row)
     return row
 
 

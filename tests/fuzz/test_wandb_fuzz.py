@@ -232,9 +232,9 @@ def test_value_mutants(seeds, seed, tmp_path, fuzz_budget):
 
 def test_value_mutants_do_reach_the_values(seeds):
     """The value mutants are framed intact: they get past the CRC, and some values are set aside."""
-    bad = 0
-    for _, data in mutants("wandb-values-edge", seeds["edge"], mutator=mutate_values):
-        stats = read_wandb_file("x.wandb", data=data).stats
+    bad, rng = 0, random.Random("reach the values")
+    for _ in range(40):
+        stats = read_wandb_file("x.wandb", data=mutate_values(seeds["edge"], rng)[1]).stats
         assert stats.corrupt_records == 0
         bad += stats.bad_value_records
     assert bad > 0
@@ -252,9 +252,10 @@ def test_replay(seeds, source, tmp_path):
     data = seeds[name] if kind == "seed" else Path(name).read_bytes()
     for running in (False, True):
         check(data, tmp_path / str(running), running=running, ingest=True)
-    if kind == "seed":  # a healthy file: nothing set aside
+    if kind == "seed":  # a healthy file: nothing damaged (the killed run may end inside its last record)
         stats = read_wandb_file("seed.wandb", data=data).stats
-        assert stats.damage == [] and stats.tail == "clean"
+        assert [d.kind for d in stats.damage] == ([] if stats.tail == "clean" else [TRUNCATED])
+        assert stats.tail in (("clean", TRUNCATED) if name == "killed" else ("clean",))
 
 
 # -- hypothesis: the framing --------------------------------------------------------------------------
