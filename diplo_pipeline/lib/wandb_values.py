@@ -103,7 +103,8 @@ def typed_value_json(item: Any) -> str:
 
 
 def item_path(item: Any) -> list[str]:
-    return [item.key] if item.key else list(item.nested_key)
+    key = item.key
+    return [key] if key else list(item.nested_key)
 
 
 def _flatten(tree: dict, prefix: str | None, out: dict) -> None:
@@ -121,14 +122,22 @@ def values_to_dict(pairs: Iterable[tuple[list[str], str]], bad: list[BadValue] |
     row: dict[str, Any] = {}
     tree: dict[str, Any] = {}
     for path, text in pairs:
+        # The common case inline (one plain value, a short path): decoding dominates the read time, and
+        # one json.loads for the whole row cannot tell which item a stray comma or bracket belongs to.
         try:
-            if not path or len(path) > MAX_DEPTH:
-                raise ValueError("has no key" if not path else f"has a key path longer than {MAX_DEPTH} parts")
-            value = decode_json(text)
-        except ValueError as exc:
-            if bad is not None:
-                bad.append(BadValue(list(path), text, str(exc)))
-            continue
+            value, end = _scan(text, 0)
+        except (StopIteration, ValueError, RecursionError):
+            end = -1
+        if (end != len(text) or not 0 < len(path) <= MAX_DEPTH or type(value) is dict or type(value) is list
+                or (type(value) is str and "\\u" in text)):
+            try:
+                if not path or len(path) > MAX_DEPTH:
+                    raise ValueError("has no key" if not path else f"has a key path longer than {MAX_DEPTH} parts")
+                value = decode_json(text)
+            except ValueError as exc:
+                if bad is not None:
+                    bad.append(BadValue(list(path), text, str(exc)))
+                continue
         if len(path) == 1:
             row[path[0]] = value
             continue
