@@ -99,7 +99,6 @@ class ReadStats:
     tail: str = "clean"  # clean | truncated | zero_filled | damaged (what the file ends in)
     end_offset: int = HEADER_LEN  # just past the last complete record: where a later read resumes
     start_offset: int = HEADER_LEN  # where this read started
-    size: int = HEADER_LEN  # bytes in the file
     record_bytes: int = 0  # bytes of the records read (their chunks, with any padding between them)
     padding_bytes: int = 0  # block trailers outside records
     damage: list[Damage] = field(default_factory=list)
@@ -108,10 +107,6 @@ class ReadStats:
     def corrupt_records(self) -> int:
         """Damaged regions of the framing, each losing one or more records (how many cannot be known)."""
         return sum(1 for d in self.damage if d.kind in FRAMING_DAMAGE)
-
-    @property
-    def problems(self) -> list[str]:
-        return [d.reason() for d in self.damage]
 
     def damaged_bytes(self) -> int:
         return sum(d.length for d in self.damage if d.kind in FRAMING_DAMAGE or d.kind == TRUNCATED)
@@ -163,7 +158,7 @@ def iter_records(buf: bytes, stats: ReadStats, start: int | None = None) -> Iter
     size = len(buf)
     pos = max(start or HEADER_LEN, HEADER_LEN)
     stats.start_offset = stats.end_offset = pos
-    stats.size, stats.tail = size, "clean"  # what this read finds at the end
+    stats.tail = "clean"  # what this read finds at the end
     parts: list[bytes] | None = None  # chunks of the record being assembled
     first_at = pos  # where that record starts
     pending_padding = 0  # block trailers skipped inside it
@@ -213,9 +208,8 @@ def iter_records(buf: bytes, stats: ReadStats, start: int | None = None) -> Iter
             continue
         data = buf[pos + CHUNK_HEADER : end]
         if zlib.crc32(data, _CRC_SEED[kind]) != crc:
-            # Trust the chunk's length when an intact chunk follows it; else look for the next one.
-            resume = end if end >= size or _chunk_at(buf, end) or BLOCK_SIZE - end % BLOCK_SIZE < CHUNK_HEADER \
-                else _recover(buf, pos + 1)
+            # The length may be what was damaged: look for the next intact chunk rather than trust it.
+            resume = _recover(buf, pos + 1)
             damaged("crc_mismatch", pos, resume, f"a CRC mismatch in the chunk at byte {pos}")
             pos = resume
             continue
