@@ -28,7 +28,10 @@ def test_growing_run_is_running_then_refreshed_incrementally(data_env, tmp_path)
         first = wandb_ingest.ingest_run(data_env, run)
         info = first.runs.to_pylist()[0]
         assert info["state"] == "running" and info["last_step"] == 19 and not first.incremental
-        assert info["tail_status"] in ("clean", "zero_filled")  # a live file ends in whole blocks
+        # wandb-core writes whole blocks, so a live file may end inside a record that continues in the
+        # next block: that is the record in progress, not damage, and nothing is quarantined for it.
+        assert info["tail_status"] in ("clean", "truncated") and info["corrupt_records"] == 0
+        assert first.quarantined == []
         (signals / "go").touch()
         writer.join(timeout=120)
         assert writer.exitcode == 0

@@ -350,14 +350,96 @@ def test_a_run_with_offline_files_is_not_fetched_again_from_the_api(cloud, offli
     assert table(paths, "runs", "edge0001", ["source"]).to_pylist() == [{"source": "offline"}]
 
 
-def test_an_unreachable_host_is_unavailable_not_a_refused_key(wandb_env):
-    """The SDK raises its AuthenticationError also when the host never answered the key check."""
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: a real socket bound, then closed."""
     import socket
 
-    with socket.socket() as probe:  # a port nothing listens on
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_a_closed_port_fails_in_seconds_naming_wandb_base_url(wandb_env):
+    """wandb-core retries a refused connection until its timeout (60 s) on every attempt: four minutes.
+    Nothing listening is told at once, with the default timeout and attempts."""
+    closed = closed_port_url()
+    started = time.monotonic()
     with pytest.raises(WandbUnavailableError) as unavailable:
-        WandbApiSource(KEY, WandbApiSettings(entity="lab", base_url=closed, timeout_s=2, attempts=2), wait_base_s=0.1)
-    assert "did not answer after 2 attempts" in str(unavailable.value) and "WANDB_BASE_URL" in str(unavailable.value)
-    assert KEY not in str(unavailable.value)
+        WandbApiSource(KEY, WandbApiSettings(entity="lab", base_url=closed))  # 4 attempts, 60 s timeout
+    assert time.monotonic() - started < 15
+    message = str(unavailable.value)
+    port = closed.rsplit(":", 1)[1]
+    assert f"connection refused: nothing is listening on 127.0.0.1:{port}" in message
+    assert f"WANDB_BASE_URL is {closed}" in message and KEY not in message
+    assert not isinstance(unavailable.value, WandbAuthError)  # the key was never the problem
+
+
+def serve_until_killed(key: str, entity: str, project: str, pipe) -> None:
+    """A loopback WandB in its own process, so that killing it closes every connection it holds."""
+    with FakeWandb(key, entity=entity, project=project) as fake:
+        pipe.send(fake.url)
+        time.sleep(600)
+
+
+def test_a_server_that_goes_away_mid_sync_is_not_retried(wandb_env):
+    """The first failing call waits out its timeout once; the retry finds the port closed and stops."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    server = context.Process(target=serve_until_killed, args=(KEY, "diplo-lab", "diplomacy-grpo", child))
+    server.start()
+    try:
+        url = parent.recv()
+        source = WandbApiSource(KEY, WandbApiSettings(entity="diplo-lab", base_url=url, timeout_s=5), wait_base_s=0.1)
+        assert source.list_runs() == []
+    finally:
+        server.kill()
+        server.join()
+    started = time.monotonic()
+    with pytest.raises(WandbUnavailableError) as unavailable:
+        source.list_runs()  # four attempts of 5 s each would take over 20 s
+    assert time.monotonic() - started < 15
+    message = str(unavailable.value)
+    assert "connection refused" in message and "list runs of diplo-lab/diplomacy-grpo" in message
+
+
+@pytest.mark.parametrize(("key", "says"), [
+    ("5ec7e75ec7e7abcd", "API key must have 40+ characters, has 16."),
+    (KEY + "\n", "starts or ends with whitespace"),
+])
+def test_a_malformed_key_is_refused_before_any_request(cloud, key, says):
+    started = time.monotonic()
+    with pytest.raises(WandbAuthError) as refused:
+        WandbApiSource(key, WandbApiSettings(entity=cloud.entity, base_url=cloud.url), wait_base_s=0.1)
+    assert time.monotonic() - started < 10  # not retried
+    message = str(refused.value)
+    assert message.startswith("WANDB_API_KEY is not a WandB API key:") and says in message
+    assert key.strip() not in message
+    assert cloud.requests == []  # refused locally: nothing reached the server
+
+
+def test_diplo_build_with_a_16_character_key_says_what_is_wrong_with_it(wandb_env, tmp_path):
+    """The path a user takes: `diplo build` runs the listing asset, whose resource builds the source."""
+    import os
+    import subprocess
+    import sys
+
+    key = "5ec7e75ec7e7abcd"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "AXIOM_", "DIPLO_"))}
+    env.update(DAGSTER_HOME=str(tmp_path / "dagster_home"), DIPLO_DATA_DIR=str(tmp_path / "data"),
+               DIPLO_WANDB_DIR=str(empty), DIPLO_AXIOM_DIR=str(empty), DIPLO_SWEEP_DIR=str(empty),
+               WANDB_API_KEY=key, WANDB_ENTITY="diplo-lab")
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):
+        env[name] = os.environ[name]
+    with FakeWandb(KEY) as cloud:
+        env["WANDB_BASE_URL"] = cloud.url
+        done = subprocess.run([str(Path(sys.executable).parent / "diplo"), "build"], env=env, capture_output=True,
+                              text=True, timeout=600, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    printed = " ".join((done.stdout + done.stderr).split())  # rich wraps long lines
+    assert "failed: raw__wandb_api_listing" in printed
+    assert "WANDB_API_KEY is not a WandB API key: API key must have 40+ characters, has 16." in printed
+    assert key not in printed and cloud.requests == []

@@ -100,16 +100,6 @@ def test_truncated_tail_keeps_every_row_before_it(tmp_path):
     assert run["tail_status"] == "truncated" and run["state"] == "crashed" and run["last_step"] == 38
 
 
-def test_zero_filled_tail_of_a_live_file(tmp_path):
-    full = frame([r.SerializeToString() for r in _many_rows(10)])
-    padded = full + b"\x00" * (2 * 32768 - len(full) % 32768)  # writers grow files in whole blocks
-    path = tmp_path / "run-damaged1.wandb"
-    path.write_bytes(padded)
-    wf = read_wandb_file(path)
-    assert len(wf.history) == 10
-    assert wf.stats.tail == "zero_filled" and wf.stats.corrupt_records == 0
-
-
 def test_exit_codes_map_to_states(tmp_path):
     states = {}
     for code in (0, 1, 137):
@@ -135,3 +125,17 @@ def test_nan_in_history_is_kept_as_nan_with_its_text(tmp_path):
     points = read_run(RunFiles("nanrun01", (path,)), now=START).metric_points.to_pylist()
     loss = next(p for p in points if p["key"] == "benchmark/loss")
     assert math.isnan(loss["value"]) and loss["value_text"] == "NaN"
+
+
+def test_a_length_damaged_past_the_end_of_the_file_is_not_a_truncated_tail(tmp_path):
+    """Found by `make fuzz`: a flipped bit in a chunk's length made it claim bytes past the end of the
+    file, so the reader took it for a cut-off tail and lost the intact records after it."""
+    records = [r.SerializeToString() for r in _many_rows(5)]
+    data = bytearray(frame(records))
+    second = bytes(data).index(records[2]) - 7  # the chunk header of history row 1
+    data[second + 5] ^= 0x10  # length += 4096: beyond the end of this small file
+    wf = read_wandb_file(tmp_path / "x.wandb", data=bytes(data))
+    assert [row["benchmark/step"] for row in wf.history] == [0, 2, 3, 4]
+    assert wf.stats.tail == "clean" and wf.stats.corrupt_records == 1
+    [damage] = wf.stats.damage
+    assert damage.offset == second and "runs past the end of the file" in damage.reason()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from wandb.proto import wandb_internal_pb2 as pb
 
-from diplo_pipeline.lib.wandb_file import BLOCK_SIZE, CHUNK_HEADER, FILE_HEADER, FIRST, FULL, LAST, MIDDLE
+from diplo_pipeline.lib.wandb_framing import BLOCK_SIZE, CHUNK_HEADER, FILE_HEADER, FIRST, FULL, LAST, MIDDLE
 
 
 def frame(payloads: list[bytes]) -> bytes:

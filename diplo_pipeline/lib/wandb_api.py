@@ -6,7 +6,9 @@ this module adds what the SDK leaves to its callers: a retry when the service gi
 clear error on 401/403 that names the variable to fix, and results as plain records.
 
 The API key is passed in (the Dagster resource reads it from `WANDB_API_KEY` through `dg.EnvVar`) and is
-kept out of every repr, message and record this module produces.
+kept out of every repr, message and record this module produces. Two failures are told at once rather
+than retried: a key the SDK refuses by its format (before any request), and a host where nothing accepts
+connections (wandb-core would retry a refused connection until its timeout, on every one of our attempts).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any, TypeVar
 
 import pyarrow.parquet as pq
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from diplo_pipeline.lib.wandb_preflight import key_problem, refused_connection
 
 T = TypeVar("T")
 DEFAULT_PROJECT = "diplomacy-grpo"
@@ -140,6 +144,14 @@ class WandbApiSource:
         # Messages from the SDK are quoted in our errors; the key is blanked out of them, should one ever
         # carry it. Kept in a closure, so it is in no attribute a repr or a debugger listing would show.
         self.redact: Callable[[str], str] = lambda text: text.replace(api_key, "<WANDB_API_KEY>")
+        if problem := key_problem(api_key):
+            raise WandbAuthError(
+                f"WANDB_API_KEY is not a WandB API key: {problem} Nothing was sent to {settings.host}. Copy the "
+                "key again from the WandB settings page (API keys), or unset WANDB_API_KEY to turn the live "
+                "WandB source off."
+            )
+        if why := self._refused():
+            raise WandbUnavailableError(self._refused_message(why, "verify the API key"))
         self._api = self._call(lambda: self._connect(api_key), "verify the API key")
 
     def __repr__(self) -> str:  # never show the key
@@ -151,10 +163,40 @@ class WandbApiSource:
         overrides = {"base_url": self.settings.base_url} if self.settings.base_url else {}
         return wandb.Api(api_key=api_key, overrides=overrides, timeout=self.settings.timeout_s)
 
+    @property
+    def url(self) -> str:
+        """Where the SDK sends requests: WANDB_BASE_URL, else the SDK's own default host."""
+        if self.settings.base_url:
+            return self.settings.base_url
+        from wandb.sdk import wandb_setup
+
+        return wandb_setup.singleton().settings.base_url
+
+    def _refused(self) -> str | None:
+        return refused_connection(self.url, timeout_s=min(5.0, self.settings.timeout_s))
+
+    def _refused_message(self, why: str, what: str) -> str:
+        configured = (f"WANDB_BASE_URL is {self.settings.base_url}" if self.settings.base_url
+                      else f"WANDB_BASE_URL is not set, so the SDK's default {self.url} is used")
+        return (f"Cannot reach WandB at {self.url} while trying to {what}: {why}. {configured}: check that it "
+                "names the right host and port and that the server is running, or unset WANDB_API_KEY to "
+                "turn the live WandB source off. Nothing was written for this step.")
+
     def _call(self, fn: Callable[[], T], what: str) -> T:
         """Run one API call with retries; turn failures into errors a person can act on."""
+        refused: list[str] = []
+
+        def worth_another_try(exc: BaseException) -> bool:
+            if not _transient(exc):
+                return False
+            # A host that went away refuses connections: another attempt would only wait out the timeout.
+            why = self._refused()
+            if why:
+                refused.append(why)
+            return why is None
+
         retrying = Retrying(
-            retry=retry_if_exception(_transient),
+            retry=retry_if_exception(worth_another_try),
             stop=stop_after_attempt(self.settings.attempts),
             wait=wait_exponential_jitter(multiplier=self._wait_base_s, max=30, jitter=self._wait_base_s),
             reraise=True,
@@ -171,6 +213,8 @@ class WandbApiSource:
                     "Set WANDB_API_KEY to a valid key for this host (and WANDB_ENTITY to an entity it can read), "
                     "or unset WANDB_API_KEY to turn the live WandB source off."
                 ) from None
+            if refused:
+                raise WandbUnavailableError(self._refused_message(refused[0], what)) from None
             if _transient(exc):
                 reason = self.redact(str(exc)).rstrip(".")
                 raise WandbUnavailableError(

@@ -11,11 +11,10 @@ sync costs only the new steps.
 from __future__ import annotations
 
 import json
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,9 @@ from diplo_pipeline.lib.quarantine import QuarantinedItem, write_quarantine
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.wandb_api import ApiRun, WandbApiSource, WandbAuthError
 from diplo_pipeline.lib.wandb_ingest import RAW_WANDB_TABLES, partition_files, remove_run, state_path
-from diplo_pipeline.lib.wandb_runs import (
-    config_columns,
-    history_points,
-    kv_table,
-    run_kind,
-    step_facts,
-    sweep_identity,
-)
+from diplo_pipeline.lib.wandb_points import history_points, kv_table, step_facts
+from diplo_pipeline.lib.wandb_runs import config_columns, run_kind, sweep_identity
+from diplo_pipeline.lib.wandb_values import as_int64, finite_number, to_datetime
 
 
 def listing_path(paths: DataPaths) -> Path:
@@ -241,13 +235,13 @@ def _valid_rows(raw_rows: list[dict[str, Any]], run: ApiRun, host: str) -> tuple
     by_step: dict[int, dict[str, Any]] = {}
     quarantined: list[QuarantinedItem] = []
     for index, row in enumerate(raw_rows):
-        step = row.get("_step")
-        if not isinstance(step, int | float) or isinstance(step, bool) or not math.isfinite(step):
+        step = as_int64(row.get("_step"))
+        if step is None:
             quarantined.append(QuarantinedItem(source, index + 1, "history row without a finite numeric _step",
                                                json.dumps(row, default=str)))
             continue
         # The export and the live tail can both hold a step; WandB never logs one `_step` twice.
-        by_step.setdefault(int(step), {**row, "_step": int(step)})
+        by_step.setdefault(step, {**row, "_step": step})
     return [by_step[s] for s in sorted(by_step)], quarantined
 
 
@@ -256,12 +250,12 @@ def _runs_table(run: ApiRun, points: pa.Table, history_rows: int, host: str) -> 
     created = wandb_time(run.created_at)
     # As for offline runs: from the first to the last logged row, unless WandB's own clock says longer.
     runtime = last_ts - created.timestamp() if last_ts is not None and created is not None else None
-    reported = run.summary.get("_runtime")
-    if isinstance(reported, int | float) and not isinstance(reported, bool) and (runtime is None or reported > runtime):
-        runtime = float(reported)
+    reported = finite_number(run.summary.get("_runtime"))
+    if reported is not None and (runtime is None or reported > runtime):
+        runtime = reported
     finished = None
     if run.state != "running":
-        finished = (created + timedelta(seconds=runtime)) if created and runtime else wandb_time(run.heartbeat_at)
+        finished = to_datetime(created.timestamp() + runtime) if created and runtime else wandb_time(run.heartbeat_at)
     sweep_name, letter = sweep_identity(run.display_name, list(run.tags))
     url = f"{host}/{run.entity}/{run.project}/runs/{run.run_id}"
     row = {

@@ -19,17 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from diplo_pipeline.lib.lake_schemas import KV_SCHEMA, METRIC_POINTS_SCHEMA, RUNS_SCHEMA, TS
+from diplo_pipeline.lib.lake_schemas import RUNS_SCHEMA
 from diplo_pipeline.lib.quarantine import QuarantinedItem
-from diplo_pipeline.lib.wandb_file import NotAWandbFile, WandbFile, read_wandb_file
+from diplo_pipeline.lib.wandb_file import TRUNCATED, NotAWandbFile, WandbFile, read_wandb_file
+from diplo_pipeline.lib.wandb_points import history_points, kv_table, step_facts
+from diplo_pipeline.lib.wandb_values import INT64, to_datetime
 
 RUN_FILE = re.compile(r"^run-(?P<run_id>[A-Za-z0-9_-]+)\.wandb$")
-# The training step of a row, by authority (source-data.md §1.4; legacy runs logged `step`).
-STEP_KEYS = ("benchmark/step", "benchmark/evaluation_step", "elo/evaluation_step", "step")
-TRAIN_STEP_KEYS = ("benchmark/step", "step")
-EVAL_STEP_KEYS = ("benchmark/evaluation_step", "elo/evaluation_step")
 SWEEP_NAME = re.compile(r"^(?P<sweep>.+)-(?P<letter>[A-H])-(?P<ts>\d{8}-\d{6})$")
 SWEEP_TAG = re.compile(r"^(?P<prefix>.+?)-(?P<letter>[A-H])(?:-[A-Za-z0-9_.-]+)?$")
 KILLED_EXIT_CODES = {130, 137, 143, 255}  # SIGINT / SIGKILL / SIGTERM / wandb's "interrupted"
@@ -92,45 +89,6 @@ class RunTables:
         }
 
 
-def split_value(value: Any) -> tuple[float | None, str | None]:
-    """(value, value_text) per WAREHOUSE.md: numbers in `value`; strings, booleans, media in text."""
-    if isinstance(value, bool):
-        return None, "true" if value else "false"
-    if isinstance(value, int | float):
-        number = float(value)
-        if math.isfinite(number):
-            return number, None
-        return number, json.dumps(number)  # NaN / Infinity / -Infinity, searchable as text too
-    if value is None:
-        return None, None
-    if isinstance(value, str):
-        return None, value
-    return None, json.dumps(value, sort_keys=True, allow_nan=True)
-
-
-def _finite_number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def row_step(row: dict[str, Any]) -> tuple[int, str]:
-    """The training step of a history row and what kind of row it is."""
-    for key in STEP_KEYS:
-        number = _finite_number(row.get(key))
-        if number is not None:
-            kind = "train" if key in TRAIN_STEP_KEYS else "eval"
-            return int(number), kind
-    kind = "final" if ("benchmark/complete" in row or "training_complete" in row) else "other"
-    return int(row.get("_step") or 0), kind
-
-
-def _to_datetime(epoch: float | None) -> datetime | None:
-    if epoch is None or not math.isfinite(epoch):
-        return None
-    return datetime.fromtimestamp(epoch, tz=UTC)
-
-
 def _state(last: WandbFile, idle_s: float, idle_limit_s: float) -> str:
     if last.has_exit:
         if last.exit_code == 0:
@@ -165,9 +123,10 @@ def _config_value(config: dict, key: str, kind: type) -> Any:
     if value is None or isinstance(value, bool):
         return None
     try:
-        return kind(value)
-    except (TypeError, ValueError):
+        converted = kind(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), float(10**400)
         return None
+    return None if kind is int and not -INT64 <= converted < INT64 else converted
 
 
 CONFIG_COLUMNS = {
@@ -195,102 +154,57 @@ def _stat(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _read_files(
-    run: RunFiles, previous: PreviousRead | None, quarantined: list[QuarantinedItem]
-) -> tuple[list[WandbFile], bool]:
+def _read_files(run: RunFiles, previous: PreviousRead | None) -> tuple[list[WandbFile], bool, list[QuarantinedItem]]:
     """Every file of the run, each read from where the previous read stopped when it only grew since.
 
-    Returns the files and whether the previous read's rows are still valid (every file unchanged or grown).
+    Returns the files, whether the previous read's rows are still valid (every file unchanged or grown),
+    and the files that could not be read at all.
     """
     earlier = {f["path"]: f for f in previous.files} if previous else {}
     resumable = bool(earlier) and set(earlier) == {str(p) for p in run.files}
     for path in run.files:
         old = earlier.get(str(path))
         size, _ = _stat(path)
-        if resumable and (old is None or size < old["size"] or old["fold"].get("tail") == "truncated"):
+        # Damage before where the last read stopped would not be read again: such a file is read whole,
+        # so its damage is found again (and is gone once the file is repaired).
+        if resumable and (old is None or size < old["size"] or old["fold"].get("damaged")):
             resumable = False  # rewritten or damaged since: read everything again
     files: list[WandbFile] = []
+    unreadable: list[QuarantinedItem] = []
     for path in run.files:
         old = earlier.get(str(path)) if resumable else None
         try:
-            if old and _stat(path) == (old["size"], old["mtime_ns"]):
+            if old and _stat(path) == (old["size"], old["mtime_ns"]) and old["fold"].get("tail") == "clean":
                 wf = WandbFile.from_fold(path, old["fold"])  # unchanged since: nothing to parse
-            else:
+            else:  # grown, or its tail must be looked at again (zeros or a record not yet finished)
                 wf = read_wandb_file(path, resume=old["fold"] if old else None)
         except (NotAWandbFile, OSError) as exc:
-            quarantined.append(QuarantinedItem(str(path), None, f"unreadable .wandb file: {exc}"))
+            unreadable.append(QuarantinedItem(str(path), None, f"unreadable .wandb file: {exc}"))
             continue
-        quarantined.extend(QuarantinedItem(str(path), None, problem) for problem in wf.stats.problems)
         files.append(wf)
     # Resume segments in the order they were written.
     files.sort(key=lambda f: (f.start_time if f.start_time is not None else math.inf, str(f.path)))
-    return files, resumable
+    return files, resumable, unreadable
 
 
-def history_points(run_id: str, segments: list[Iterable[dict[str, Any]]], first_seq: int) -> tuple[pa.Table, int]:
-    """History rows (one iterable per segment of the run), long format. Returns the table and the row count."""
-    # Per-row facts are kept once per row and spread to the values with one vectorised `take`:
-    # the per-value Python work is only the key, the value and its row number.
-    per_row: dict[str, list] = {"step": [], "wandb_step": [], "timestamp": [], "runtime_s": [], "row_kind": [],
-                                "segment": []}
-    keys: list[str] = []
-    numbers: list[float | None] = []
-    texts: list[str | None] = []
-    row_of_value: list[int] = []
-    seq = 0
-    for segment, rows in enumerate(segments):
-        for row in rows:
-            step, kind = row_step(row)
-            ts = _finite_number(row.get("_timestamp"))
-            wandb_step = _finite_number(row.get("_step"))
-            per_row["step"].append(step)
-            per_row["wandb_step"].append(None if wandb_step is None else int(wandb_step))
-            per_row["timestamp"].append(None if ts is None else int(ts * 1_000_000))
-            per_row["runtime_s"].append(_finite_number(row.get("_runtime")))
-            per_row["row_kind"].append(kind)
-            per_row["segment"].append(segment)
-            for key, value in row.items():
-                if key[0] == "_":  # _step, _timestamp, _runtime and other SDK bookkeeping
-                    continue
-                if type(value) is float or type(value) is int:  # the common case, kept cheap
-                    number, text = (float(value), None) if math.isfinite(value) else split_value(value)
-                else:
-                    number, text = split_value(value)
-                keys.append(key)
-                numbers.append(number)
-                texts.append(text)
-                row_of_value.append(seq)
-            seq += 1
-    take = pa.array(row_of_value, pa.int64())
-    columns = {name: pa.array(values, METRIC_POINTS_SCHEMA.field(name).type if name != "timestamp" else pa.int64())
-               for name, values in per_row.items()}
-    columns["timestamp"] = columns["timestamp"].cast(TS)
-    table = pa.table(
-        {
-            "run_id": pa.array([run_id] * len(keys), pa.string()),
-            "step": columns["step"].take(take),
-            "wandb_step": columns["wandb_step"].take(take),
-            "timestamp": columns["timestamp"].take(take),
-            "runtime_s": columns["runtime_s"].take(take),
-            "key": pa.array(keys, pa.string()),
-            "value": pa.array(numbers, pa.float64()),
-            "value_text": pa.array(texts, pa.string()),
-            "row_kind": columns["row_kind"].take(take),
-            "write_seq": pc.add(take, first_seq),
-            "segment": columns["segment"].take(take),
-        },
-        schema=METRIC_POINTS_SCHEMA,
-    )
-    return table, seq
+MAX_QUARANTINED_PER_FILE = 50  # a badly damaged file should not produce megabytes of notes
 
 
-def step_facts(points: pa.Table) -> tuple[int | None, int, float | None]:
-    """(last step, training steps logged, last timestamp) of a run's metric points."""
-    train = points.filter(pc.equal(points["row_kind"], "train"))
-    steps = train["step"] if train.num_rows else points["step"]
-    last_step = pc.max(steps).as_py() if len(steps) else None
-    last_ts = pc.max(points["timestamp"]).as_py() if points.num_rows else None
-    return last_step, len(pc.unique(train["step"])), last_ts.timestamp() if last_ts else None
+def quarantined_items(wf: WandbFile, running: bool) -> list[QuarantinedItem]:
+    """What one file sets aside: every damaged region and undecodable record or value, with its byte range.
+
+    A file that ends inside a record is only reported once its run has stopped: while the run is being
+    written that is the record in progress, not damage.
+    """
+    items = [QuarantinedItem(str(wf.path), None, d.reason(), d.raw) for d in wf.stats.damage
+             if not (running and d.kind == TRUNCATED)]
+    items += [QuarantinedItem(str(wf.path), None, reason, raw) for reason, raw in wf.summary_problems]
+    if len(items) > MAX_QUARANTINED_PER_FILE:
+        rest = items[MAX_QUARANTINED_PER_FILE - 1:]
+        items = items[: MAX_QUARANTINED_PER_FILE - 1] + [QuarantinedItem(
+            str(wf.path), None, f"and {len(rest)} more damaged regions or values like those above: restore the "
+            "file from a good copy and build again")]
+    return items
 
 
 def read_run(
@@ -302,8 +216,7 @@ def read_run(
     metric points are kept: a run that is still training costs only its new records.
     """
     now = time.time() if now is None else now
-    quarantined: list[QuarantinedItem] = []
-    files, resumed = _read_files(run, previous, quarantined)
+    files, resumed, quarantined = _read_files(run, previous)
     first_seq = previous.rows if resumed else 0
     new_points, new_rows = history_points(run.run_id, [wf.history for wf in files], first_seq)
     metric_points = pa.concat_tables([previous.points, new_points]) if resumed else new_points
@@ -327,15 +240,17 @@ def read_run(
     state = _state(last, now - run.last_modified(), idle_limit_s) if last else "unreadable"
     finished_at = created + runtime if (state != "running" and created is not None and runtime) else None
     sweep_name, letter = sweep_identity(name, tags)
+    for wf in files:
+        quarantined.extend(quarantined_items(wf, running=state == "running"))
     row = {
         "run_id": run.run_id,
         "run_name": name,
         "project": next((f.project for f in reversed(files) if f.project), None),
         "entity": next((f.entity for f in reversed(files) if f.entity), None),
         "state": state,
-        "created_at": _to_datetime(created),
-        "finished_at": _to_datetime(finished_at),
-        "last_timestamp": _to_datetime(last_ts),
+        "created_at": to_datetime(created),
+        "finished_at": to_datetime(finished_at),
+        "last_timestamp": to_datetime(last_ts),
         "runtime_s": runtime,
         "tags": tags,
         "run_kind": run_kind(name, tags, config, has_train_rows),
@@ -356,7 +271,9 @@ def read_run(
         "resumed": len(files) > 1 or any(f.resumed for f in files),
         "history_rows": first_seq + new_rows,
         "tail_status": last.stats.tail if last else None,
-        "corrupt_records": sum(f.stats.corrupt_records + f.stats.unparseable_records for f in files),
+        # Damaged regions, records that do not decode, and records some of whose values do not.
+        "corrupt_records": sum(f.stats.corrupt_records + f.stats.unparseable_records + f.stats.bad_value_records
+                               + len(f.summary_problems) for f in files),
         "writer_version": last.writer_version if last else None,
         "metric_definitions": json.dumps([m for f in files for m in f.metrics]),
         "ingested_at": datetime.now(tz=UTC),
@@ -372,14 +289,3 @@ def read_run(
         metric_points=metric_points,
         quarantined=quarantined,
     )
-
-
-def kv_table(run_id: str, values: dict[str, Any]) -> pa.Table:
-    cols: dict[str, list] = {name: [] for name in KV_SCHEMA.names}
-    for key, value in sorted(values.items()):
-        number, text = split_value(value)
-        cols["run_id"].append(run_id)
-        cols["key"].append(key)
-        cols["value"].append(number)
-        cols["value_text"].append(text)
-    return pa.table(cols, schema=KV_SCHEMA)

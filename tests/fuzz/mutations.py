@@ -87,15 +87,17 @@ def fuzz_seconds() -> float:
     return float(os.environ.get("DIPLO_FUZZ_SECONDS", "0"))
 
 
-def mutants(seed_name: str, data: bytes) -> Iterator[tuple[str, bytes]]:
-    """Mutants of one seed input: a fixed set in `make test`, or as many as `DIPLO_FUZZ_SECONDS` allow."""
+def mutants(seed_name: str, data: bytes,
+            mutator: Callable[[bytes, random.Random], tuple[str, bytes]] = mutate) -> Iterator[tuple[str, bytes]]:
+    """Mutants of one seed input: a fixed set in `make test`, or as many as `DIPLO_FUZZ_SECONDS` allow.
+    `mutator` makes one mutant (default: the byte mutators above; a reader may bring structured ones)."""
     seconds = fuzz_seconds()
     rng = random.Random(seed_name if not seconds else None)
     deadline = time.monotonic() + seconds
     count = 0
     while count < CI_MUTANTS_PER_SEED if not seconds else time.monotonic() < deadline:
         count += 1
-        yield mutate(data, rng)
+        yield mutator(data, rng)
 
 
 def save_regression(reader: str, data: bytes, suffix: str) -> Path:

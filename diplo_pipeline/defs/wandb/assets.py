@@ -87,7 +87,8 @@ class WandbRunConfig(dg.Config):
         dg.AssetCheckSpec(
             QUARANTINE_CHECK,
             asset=["raw", "wandb_runs"],
-            description="Damaged `.wandb` records (CRC failures, undecodable records, unreadable files).",
+            description="Damaged `.wandb` files: zero-filled or CRC-failing regions, undecodable records and values, "
+                        "unreadable files (each with its byte range).",
         )
     ],
 )
@@ -165,6 +166,6 @@ def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo:
             "preview": dg.MetadataValue.md(markdown_table(summary)),
         },
         check_results=[
-            quarantine_check(QUARANTINE_CHECK, paths, "wandb", "damaged records (CRC, truncation, undecodable)")
+            quarantine_check(QUARANTINE_CHECK, paths, "wandb", "damaged regions, records and values (zeros, CRC, undecodable)")
         ],
     )
