@@ -55,6 +55,13 @@ class BuildReport:
     checks_failed: list[str] = field(default_factory=list)
     check_metadata: dict[str, dict] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
+    # catalog_status rows not served as built: a failed data test, what it holds back, what was never built
+    catalog_problems: list[dict] = field(default_factory=list)
+
+    @property
+    def blocking_failures(self) -> list[dict]:
+        """The data tests that failed: their table is served at its last good version or left out."""
+        return [row for row in self.catalog_problems if row.get("failed_check")]
 
 
 def _materialize(
@@ -98,8 +105,15 @@ def _record_outcome(report: BuildReport, result: dg.ExecuteInProcessResult) -> N
     report.failed_steps.extend(
         f"{event.step_key}: {_failure_message(event)}"
         for event in result.all_events
-        if event.event_type_value == "STEP_FAILURE"
+        if event.event_type_value == "STEP_FAILURE" and not _is_check_failure(event)
     )
+
+
+def _is_check_failure(event: dg.DagsterEvent) -> bool:
+    """A blocking check that found rows fails its step: it is reported as a check (with its rows), not as a
+    step that broke."""
+    error = event.step_failure_data.error if event.step_failure_data else None
+    return error is not None and error.cls_name == "DagsterAssetCheckFailedError"
 
 
 def _failure_message(event: dg.DagsterEvent) -> str:
@@ -156,19 +170,24 @@ def build(
         _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_events"])], tags=contiguous_range_tags(known, days))
         report.axiom_days_built = days
 
-    progress("running the SQL models and their checks, publishing the DuckDB catalog, writing the reports")
+    progress("running the SQL models and their checks, writing the reports")
     selection = dg.AssetSelection.groups("staging", "intermediate", "marts", "reports") | dg.AssetSelection.assets(
-        SWEEP_DEFINITIONS, CATALOG
+        SWEEP_DEFINITIONS
     )
-    # One run: a blocking data test that fails stops what depends on it, including the catalog (the last
-    # good catalog stays published).
+    # A blocking data test that fails stops what depends on its table in this run, and only that.
     result = _materialize(defs, instance, selection, raise_on_error=False)
+    _record_outcome(report, result)
+
+    progress("publishing the DuckDB catalog")
+    # A run of its own, so a failed blocking test upstream never skips it: the catalog serves that table at
+    # its last good version or leaves it out, and says why (lib/catalog_status.py).
+    result = _materialize(defs, instance, [CATALOG], raise_on_error=False)
     _record_outcome(report, result)
     materializations = result.asset_materializations_for_node("warehouse__catalog")
     if materializations:
+        metadata = materializations[-1].metadata
         report.table_rows = {
-            key.removeprefix("rows/"): int(value.value)
-            for key, value in materializations[-1].metadata.items()
-            if key.startswith("rows/")
+            key.removeprefix("rows/"): int(value.value) for key, value in metadata.items() if key.startswith("rows/")
         }
+        report.catalog_problems = list(metadata["problems"].value)
     return report

@@ -72,7 +72,10 @@ def _build(paths: DataPaths) -> int:
     console.print(table)
     for step in report.failed_steps:
         console.print(f"[red]failed:[/] {step} — see the Dagster UI (make dev)")
+    tests_reported = {row["failed_check"] for row in report.blocking_failures}  # printed below, with their rows
     for check in report.checks_failed:
+        if check.rpartition(":")[2] in tests_reported:
+            continue
         meta = report.check_metadata.get(check, {})
         if "threshold" in meta:
             detail = f"actual {meta['actual']} vs required {meta['threshold']}"
@@ -83,7 +86,31 @@ def _build(paths: DataPaths) -> int:
         else:  # a check of its own kind: show its short figures
             detail = ", ".join(f"{k}={v}" for k, v in meta.items() if isinstance(v, int | float) or len(str(v)) < 40)
         console.print(f"[yellow]check failed[/] {check}: {detail}")
-    return 1 if report.failed_steps else 0
+    _print_catalog_problems(report.catalog_problems)
+    return 1 if report.failed_steps or report.blocking_failures else 0
+
+
+SERVED = {
+    "left_out": "left out of the catalog",
+    "last_good": "the catalog serves its last good version",
+    "previous": "the catalog serves its previous version",
+    "current": "served as built",
+}
+
+
+def _print_catalog_problems(problems: list[dict]) -> None:
+    """Each table a failed data test holds back, what the catalog serves instead, and the offending rows."""
+    for row in problems:
+        label = Text("data test failed: " if row["failed_check"] else "held back: ",
+                     style="red" if row["failed_check"] else "yellow")
+        console.print(label + Text(f"{row['relation']}: {row['reason']} → {SERVED[row['served']]}"),
+                      soft_wrap=True, highlight=False)
+        for offending in json.loads(row["first_rows"] or "[]"):
+            console.print(Text("    " + ", ".join(f"{k}={v}" for k, v in offending.items())), soft_wrap=True,
+                          highlight=False)
+    if problems:
+        console.print("  (all of it: diplo sql \"select * from catalog_status where served <> 'current'\")",
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 def _demo(paths: DataPaths, seed: int) -> int:
