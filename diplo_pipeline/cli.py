@@ -136,9 +136,13 @@ def _demo(paths: DataPaths, seed: int) -> int:
     return code
 
 
+def _notice(message: str) -> None:
+    console.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
 def _sql(paths: DataPaths, query: str, fmt: str) -> int:
     try:
-        con = queries.connect(paths.catalog)
+        con = queries.connect(paths.catalog, notice=_notice)
     except queries.QueryError as exc:
         _complain(str(exc))
         return 2
@@ -336,7 +340,7 @@ def _report(con, args, paths) -> queries.Answer:
 
 def _answer(args: argparse.Namespace, paths: DataPaths) -> int:
     try:
-        con = queries.connect(paths.catalog)
+        con = queries.connect(paths.catalog, notice=_notice)
         try:
             answer = args.answer(con, args, paths)
         finally:

@@ -16,6 +16,7 @@ in-memory DuckDB instead.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,15 +161,20 @@ class CatalogLocked(Exception):
 
 
 def is_lock_conflict(exc: duckdb.Error) -> bool:
-    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+    return isinstance(exc, duckdb.IOException) and "Conflicting lock" in str(exc)
+
+
+def lock_holder(message: str) -> str:
+    """Who holds the lock, from DuckDB's error: "... Conflicting lock is held in <program> (PID <n>) ..."."""
+    found = re.search(r"held in (?P<program>.+?) \(PID (?P<pid>\d+)\)", message)
+    return f"PID {found['pid']} ({found['program']})" if found else "another process"
 
 
 def connect_from_views(catalog: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding the catalog's relations, read from the lake through its views script."""
-    script = views_path(catalog)
     con = duckdb.connect()
     try:
-        con.execute(script.read_text())
+        con.execute(views_path(catalog).read_text())
     except BaseException:
         con.close()
         raise
@@ -176,19 +182,19 @@ def connect_from_views(catalog: Path) -> duckdb.DuckDBPyConnection:
 
 
 def open_catalog(catalog: Path) -> tuple[duckdb.DuckDBPyConnection, str | None]:
-    """The catalog read-only, or, while another process holds it read-write, the same relations from the
-    lake through the views script; then also a sentence saying so and who holds the lock."""
+    """The catalog read-only; or, while another process holds it read-write (DuckDB then refuses every other
+    process), the same relations from the lake through the views script, with a sentence saying so."""
     try:
         return connect_readonly(catalog), None
     except duckdb.Error as exc:
         if not is_lock_conflict(exc):
             raise
-        holder = str(exc).split("Conflicting lock", 1)[-1].strip(" :")
+        holder = lock_holder(str(exc))
         if not views_path(catalog).exists():
             raise CatalogLocked(
-                f"{catalog} is held open read-write by another process (Conflicting lock {holder}) and there is "
-                "no views script beside it: close that session, or open the catalog with -readonly"
+                f"{catalog} is held open read-write by {holder}, and no views script is beside it to answer "
+                "from instead: close that session (or reopen it with -readonly), or run `diplo build`"
             ) from exc
-        note = (f"{catalog} is held open read-write by another process (Conflicting lock {holder}): answering "
-                f"from the lake through {views_path(catalog).name} instead")
+        note = (f"{catalog} is held open read-write by {holder}; answering from the lake through "
+                f"{views_path(catalog).name} instead (open the catalog with -readonly to share it)")
         return connect_from_views(catalog), note
