@@ -19,6 +19,7 @@ from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_ran
 from diplo_pipeline.lib import axiom_ingest, wandb_api_ingest, wandb_ingest
 from diplo_pipeline.lib.axiom_api import live_settings_present as live_axiom_configured
 from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
 from diplo_pipeline.lib.wandb_api import live_wandb_configured
 
 DAGSTER_YAML = """\
@@ -55,6 +56,7 @@ class BuildReport:
     checks_failed: list[str] = field(default_factory=list)
     check_metadata: dict[str, dict] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
+    source_warnings: list[str] = field(default_factory=list)  # source folders missing or holding no input
     # catalog_status rows not served as built: a failed data test, what it holds back, what was never built
     catalog_problems: list[dict] = field(default_factory=list)
 
@@ -129,7 +131,11 @@ def build(
     paths: DataPaths,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BuildReport:
+    """Everything, phase by phase. Raises SourceFolderMissing, before building anything, when a source folder
+    the user named (paths.explicit) does not exist."""
     report = BuildReport()
+    live = {"live_wandb": live_wandb_configured(), "live_axiom": live_axiom_configured()}
+    report.source_warnings = [p.message for p in require_named_folders(folder_problems(paths, **live))]
 
     progress("discovering WandB runs")
     discovered = wandb_ingest.discover(paths)

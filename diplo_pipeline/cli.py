@@ -53,7 +53,15 @@ def _build(paths: DataPaths) -> int:
 
     from diplo_pipeline.build import build, ensure_dagster_home, live_axiom_configured, live_wandb_configured
     from diplo_pipeline.definitions import defs
+    from diplo_pipeline.lib.source_folders import SourceFolderMissing, folder_problems, require_named_folders
 
+    try:  # before anything is opened or written: a folder the user named that does not exist stops the build
+        require_named_folders(folder_problems(paths, live_wandb_configured(), live_axiom_configured(),
+                                              look_inside=False))
+    except SourceFolderMissing as exc:
+        for problem in exc.problems:
+            _complain(f"nothing built: {problem.message}")
+        return 2
     ensure_dagster_home(Path(".dagster_home"))
     started = time.perf_counter()
     with _environment_of(paths), dg.DagsterInstance.get() as instance, console.status("building") as status:
@@ -66,6 +74,8 @@ def _build(paths: DataPaths) -> int:
         + (f"; live WandB: {len(report.live_runs_changed)} runs new or changed" if live_wandb_configured() else "")
         + (f"; live Axiom: {len(report.live_days_fetched)} days fetched" if live_axiom_configured() else "")
     )
+    for warning in report.source_warnings:
+        console.print(Text("no input: ", style="yellow") + Text(warning), soft_wrap=True, highlight=False)
     table = Table("table", "rows", title=f"catalog {paths.catalog}")
     for name, rows in report.table_rows.items():
         table.add_row(name, f"{rows:,}")
