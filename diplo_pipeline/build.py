@@ -18,6 +18,7 @@ import dagster as dg
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags, wandb_runs_partitions
 from diplo_pipeline.lib import axiom_ingest, wandb_api_ingest, wandb_ingest
 from diplo_pipeline.lib.axiom_api import live_settings_present as live_axiom_configured
+from diplo_pipeline.lib.lake import write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
 from diplo_pipeline.lib.wandb_api import live_wandb_configured
@@ -34,13 +35,18 @@ AXIOM_APL = dg.AssetKey(["raw", "axiom_apl"])
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def ensure_dagster_home(default: Path) -> Path:
+def dagster_home(default: Path) -> Path:
     """DAGSTER_HOME, defaulting to a project-local folder so runs and partitions persist between builds."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(default.resolve())))
+    return Path(os.environ.setdefault("DAGSTER_HOME", str(default.resolve())))
+
+
+def ensure_dagster_home(default: Path) -> Path:
+    """DAGSTER_HOME (see dagster_home) with a dagster.yaml, written atomically: a reader never sees it half."""
+    home = dagster_home(default)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML)
+        write_text_atomic(DAGSTER_YAML, config)
     return home
 
 

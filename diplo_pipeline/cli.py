@@ -51,8 +51,15 @@ def _environment_of(paths: DataPaths) -> Iterator[None]:
 def _build(paths: DataPaths) -> int:
     import dagster as dg
 
-    from diplo_pipeline.build import build, ensure_dagster_home, live_axiom_configured, live_wandb_configured
+    from diplo_pipeline.build import (
+        build,
+        dagster_home,
+        ensure_dagster_home,
+        live_axiom_configured,
+        live_wandb_configured,
+    )
     from diplo_pipeline.definitions import defs
+    from diplo_pipeline.lib.build_lock import build_lock
     from diplo_pipeline.lib.source_folders import SourceFolderMissing, folder_problems, require_named_folders
 
     try:  # before anything is opened or written: a folder the user named that does not exist stops the build
@@ -62,10 +69,13 @@ def _build(paths: DataPaths) -> int:
         for problem in exc.problems:
             _complain(f"nothing built: {problem.message}")
         return 2
-    ensure_dagster_home(Path(".dagster_home"))
+    home = dagster_home(Path(".dagster_home"))
     started = time.perf_counter()
-    with _environment_of(paths), dg.DagsterInstance.get() as instance, console.status("building") as status:
-        report = build(defs(), instance, paths, progress=lambda msg: status.update(msg))
+    # One build per data dir and Dagster home at a time: two at once on a fresh home break its run storage.
+    with build_lock([paths.data_dir, home], on_wait=_notice):
+        ensure_dagster_home(home)
+        with _environment_of(paths), dg.DagsterInstance.get() as instance, console.status("building") as status:
+            report = build(defs(), instance, paths, progress=lambda msg: status.update(msg))
     elapsed = time.perf_counter() - started
     console.print(
         f"[bold]built in {elapsed:.1f}s[/]: {report.runs_discovered} runs found, "
