@@ -18,7 +18,9 @@ import dagster as dg
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags, wandb_runs_partitions
 from diplo_pipeline.lib import axiom_api_ingest, axiom_ingest, wandb_api_ingest, wandb_ingest
 from diplo_pipeline.lib.axiom_api import live_settings_present as live_axiom_configured
+from diplo_pipeline.lib.lake import write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
 from diplo_pipeline.lib.wandb_api import live_wandb_configured
 
 DAGSTER_YAML = """\
@@ -33,13 +35,18 @@ AXIOM_APL = dg.AssetKey(["raw", "axiom_apl"])
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def ensure_dagster_home(default: Path) -> Path:
+def dagster_home(default: Path) -> Path:
     """DAGSTER_HOME, defaulting to a project-local folder so runs and partitions persist between builds."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(default.resolve())))
+    return Path(os.environ.setdefault("DAGSTER_HOME", str(default.resolve())))
+
+
+def ensure_dagster_home(default: Path) -> Path:
+    """DAGSTER_HOME (see dagster_home) with a dagster.yaml, written atomically: a reader never sees it half."""
+    home = dagster_home(default)
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(DAGSTER_YAML)
+        write_text_atomic(DAGSTER_YAML, config)
     return home
 
 
@@ -55,6 +62,14 @@ class BuildReport:
     checks_failed: list[str] = field(default_factory=list)
     check_metadata: dict[str, dict] = field(default_factory=dict)
     failed_steps: list[str] = field(default_factory=list)
+    source_warnings: list[str] = field(default_factory=list)  # source folders missing or holding no input
+    # catalog_status rows not served as built: a failed data test, what it holds back, what was never built
+    catalog_problems: list[dict] = field(default_factory=list)
+
+    @property
+    def blocking_failures(self) -> list[dict]:
+        """The data tests that failed: their table is served at its last good version or left out."""
+        return [row for row in self.catalog_problems if row.get("failed_check")]
 
 
 def _materialize(
@@ -98,8 +113,15 @@ def _record_outcome(report: BuildReport, result: dg.ExecuteInProcessResult) -> N
     report.failed_steps.extend(
         f"{event.step_key}: {_failure_message(event)}"
         for event in result.all_events
-        if event.event_type_value == "STEP_FAILURE"
+        if event.event_type_value == "STEP_FAILURE" and not _is_check_failure(event)
     )
+
+
+def _is_check_failure(event: dg.DagsterEvent) -> bool:
+    """A blocking check that found rows fails its step: it is reported as a check (with its rows), not as a
+    step that broke."""
+    error = event.step_failure_data.error if event.step_failure_data else None
+    return error is not None and error.cls_name == "DagsterAssetCheckFailedError"
 
 
 def _failure_message(event: dg.DagsterEvent) -> str:
@@ -115,7 +137,11 @@ def build(
     paths: DataPaths,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BuildReport:
+    """Everything, phase by phase. Raises SourceFolderMissing, before building anything, when a source folder
+    the user named (paths.explicit) does not exist."""
     report = BuildReport()
+    live = {"live_wandb": live_wandb_configured(), "live_axiom": live_axiom_configured()}
+    report.source_warnings = [p.message for p in require_named_folders(folder_problems(paths, **live))]
 
     progress("discovering WandB runs")
     discovered = wandb_ingest.discover(paths)
@@ -158,19 +184,24 @@ def build(
         if result.success:
             report.axiom_days_built = days
 
-    progress("running the SQL models and their checks, publishing the DuckDB catalog, writing the reports")
+    progress("running the SQL models and their checks, writing the reports")
     selection = dg.AssetSelection.groups("staging", "intermediate", "marts", "reports") | dg.AssetSelection.assets(
-        SWEEP_DEFINITIONS, CATALOG
+        SWEEP_DEFINITIONS
     )
-    # One run: a blocking data test that fails stops what depends on it, including the catalog (the last
-    # good catalog stays published).
+    # A blocking data test that fails stops what depends on its table in this run, and only that.
     result = _materialize(defs, instance, selection, raise_on_error=False)
+    _record_outcome(report, result)
+
+    progress("publishing the DuckDB catalog")
+    # A run of its own, so a failed blocking test upstream never skips it: the catalog serves that table at
+    # its last good version or leaves it out, and says why (lib/catalog_status.py).
+    result = _materialize(defs, instance, [CATALOG], raise_on_error=False)
     _record_outcome(report, result)
     materializations = result.asset_materializations_for_node("warehouse__catalog")
     if materializations:
+        metadata = materializations[-1].metadata
         report.table_rows = {
-            key.removeprefix("rows/"): int(value.value)
-            for key, value in materializations[-1].metadata.items()
-            if key.startswith("rows/")
+            key.removeprefix("rows/"): int(value.value) for key, value in metadata.items() if key.startswith("rows/")
         }
+        report.catalog_problems = list(metadata["problems"].value)
     return report

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from diplo_pipeline.cli_output import FORMATS, emit, wrap_words
@@ -22,64 +19,10 @@ from diplo_pipeline.lib.settings import DataPaths
 console = Console(stderr=True)
 
 
-@contextlib.contextmanager
-def _environment_of(paths: DataPaths) -> Iterator[None]:
-    """The Dagster resources find the data through the DIPLO_* variables (defs/resources.py), so a build
-    of `paths` (from --data-dir, or the demo's inboxes) must name them there too, for its duration."""
-    wanted = {
-        "DIPLO_DATA_DIR": str(paths.data_dir),
-        "DIPLO_WANDB_DIR": ":".join(str(p) for p in paths.wandb_dirs),
-        "DIPLO_AXIOM_DIR": ":".join(str(p) for p in paths.axiom_dirs),
-        "DIPLO_SWEEP_DIR": str(paths.sweep_dir),
-    }
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _build(paths: DataPaths) -> int:
-    import dagster as dg
+    from diplo_pipeline.build_command import run_build  # Dagster loads only for a build, never for a query
 
-    from diplo_pipeline.build import build, ensure_dagster_home, live_axiom_configured, live_wandb_configured
-    from diplo_pipeline.definitions import defs
-
-    ensure_dagster_home(Path(".dagster_home"))
-    started = time.perf_counter()
-    with _environment_of(paths), dg.DagsterInstance.get() as instance, console.status("building") as status:
-        report = build(defs(), instance, paths, progress=lambda msg: status.update(msg))
-    elapsed = time.perf_counter() - started
-    console.print(
-        f"[bold]built in {elapsed:.1f}s[/]: {report.runs_discovered} runs found, "
-        f"{len(report.runs_changed)} read, {len(report.runs_removed)} removed, "
-        f"{len(report.axiom_days_built)} Axiom days rebuilt"
-        + (f"; live WandB: {len(report.live_runs_changed)} runs new or changed" if live_wandb_configured() else "")
-        + (f"; live Axiom: {len(report.live_days_fetched)} days fetched" if live_axiom_configured() else "")
-    )
-    table = Table("table", "rows", title=f"catalog {paths.catalog}")
-    for name, rows in report.table_rows.items():
-        table.add_row(name, f"{rows:,}")
-    console.print(table)
-    for step in report.failed_steps:
-        console.print(f"[red]failed:[/] {step} — see the Dagster UI (make dev)")
-    for check in report.checks_failed:
-        meta = report.check_metadata.get(check, {})
-        if "threshold" in meta:
-            detail = f"actual {meta['actual']} vs required {meta['threshold']}"
-        elif "quarantine_folder" in meta:
-            detail = f"{meta['quarantined']} items set aside in {meta['quarantine_folder']}"
-        elif "offending_rows" in meta:
-            detail = f"{meta['offending_rows']} offending rows"
-        else:  # a check of its own kind: show its short figures
-            detail = ", ".join(f"{k}={v}" for k, v in meta.items() if isinstance(v, int | float) or len(str(v)) < 40)
-        console.print(f"[yellow]check failed[/] {check}: {detail}")
-    return 1 if report.failed_steps else 0
+    return run_build(paths, console)
 
 
 def _demo(paths: DataPaths, seed: int) -> int:
@@ -109,9 +52,13 @@ def _demo(paths: DataPaths, seed: int) -> int:
     return code
 
 
+def _notice(message: str) -> None:
+    console.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
 def _sql(paths: DataPaths, query: str, fmt: str) -> int:
     try:
-        con = queries.connect(paths.catalog)
+        con = queries.connect(paths.catalog, notice=_notice)
     except queries.QueryError as exc:
         _complain(str(exc))
         return 2
@@ -222,7 +169,7 @@ def _report(con, args, paths) -> queries.Answer:
 
 def _answer(args: argparse.Namespace, paths: DataPaths) -> int:
     try:
-        con = queries.connect(paths.catalog)
+        con = queries.connect(paths.catalog, notice=_notice)
         try:
             answer = args.answer(con, args, paths)
         finally:

@@ -5,14 +5,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from diplo_pipeline.defs.automation import downstream
+from diplo_pipeline.defs.automation import downstream, follow_inputs_unless_blocked
 
 
 def _follow_inputs(spec: dg.AssetSpec) -> dg.AssetSpec:
-    """Downstream assets rebuild when an input changes, unless they say otherwise themselves."""
+    """Downstream assets rebuild when an input changes (not on top of a failed blocking data test), unless
+    they say otherwise themselves (the catalog does)."""
     if spec.automation_condition is not None:
         return spec
-    return spec.replace_attributes(automation_condition=dg.AutomationCondition.eager())
+    return spec.replace_attributes(automation_condition=follow_inputs_unless_blocked)
 
 
 @dg.definitions

@@ -23,6 +23,7 @@ def data_env(tmp_path, monkeypatch) -> DataPaths:
     wandb_dir, axiom_dir = tmp_path / "inbox" / "wandb", tmp_path / "inbox" / "axiom"
     wandb_dir.mkdir(parents=True)
     axiom_dir.mkdir(parents=True)
+    (tmp_path / "inbox" / "sweeps").mkdir()  # a folder named in a variable must exist (lib/source_folders.py)
     monkeypatch.setenv("DIPLO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DIPLO_WANDB_DIR", str(wandb_dir))
     monkeypatch.setenv("DIPLO_AXIOM_DIR", str(axiom_dir))

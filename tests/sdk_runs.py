@@ -95,3 +95,19 @@ def growing_run(root: str, run_id: str, signal_dir: str) -> None:
             time.sleep(0.1)
         for step in range(20, 40):
             run.log(_row(step))
+
+
+def tied_checkpoints_run(root: str, run_id: str, name: str) -> None:
+    """A league run whose two checkpoints stand on the same Elo at every rated step, with different sigmas."""
+    from diplo_pipeline.demo.sdk import offline_run
+
+    with offline_run(Path(root), run_id=run_id, name=name, start_time=START, config={"total_steps": 10},
+                     tags=["league"]) as run:
+        for step in range(10):
+            row = _row(step)
+            if step >= 4:
+                row |= {"elo/base_model": 1000.0 - step, "trueskill/base_model_sigma": 1.0}
+                for checkpoint, sigma in ((0, 2.0), (4, 5.0)):  # adapter_v0 and adapter_v4, both on 1040
+                    row |= {f"elo/{name}_adapter_v{checkpoint}": 1040.0,
+                            f"trueskill/{name}_adapter_v{checkpoint}_sigma": sigma}
+            run.log(row)

@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from diplo_pipeline.definitions import defs
+from diplo_pipeline.defs.automation import follow_inputs_unless_blocked, publish_after_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,9 +44,12 @@ def test_schedule_cron_and_timezone_are_configurable(monkeypatch):
 
 def test_downstream_assets_follow_their_inputs():
     graph = defs().resolve_asset_graph()
-    for key in (["marts", "run_steps"], ["staging", "stg_axiom__events"], ["warehouse", "catalog"]):
+    for key in (["marts", "run_steps"], ["staging", "stg_axiom__events"], ["reports", "run_reports"]):
         condition = graph.get(dg.AssetKey(key)).automation_condition
-        assert condition is not None and condition.get_label() == dg.AutomationCondition.eager().get_label()
+        assert condition is not None and condition.get_label() == follow_inputs_unless_blocked.get_label()
+    # The catalog publishes even below a failed blocking test (tests/test_blocking_checks.py shows it).
+    catalog = graph.get(dg.AssetKey(["warehouse", "catalog"])).automation_condition
+    assert catalog is not None and catalog.get_label() == publish_after_inputs.get_label()
     assert graph.get(dg.AssetKey(["raw", "wandb_runs"])).automation_condition is None  # sensors drive ingestion
     sensors = {s.name: s for s in defs().sensors}
     for name in ("downstream_follows_inputs", "wandb_offline_runs_sensor", "axiom_exports_sensor"):

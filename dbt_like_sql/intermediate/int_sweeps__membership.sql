@@ -48,4 +48,5 @@ candidates as (
 
 select run_id, sweep_name, sweep_run_letter, authority
 from candidates
-qualify row_number() over (partition by run_id order by authority, sweep_name) = 1
+qualify row_number() over (partition by run_id order by authority, sweep_name, sweep_run_letter) = 1
+order by run_id

@@ -54,3 +54,4 @@ select
     case when a.row_kind = 'eval' then 'eval' else 'trainer' end as scale
 from agents as a
 left join stg_wandb__runs as r using (run_id)
+order by a.run_id, a.step, a.row_kind, agent, a.measure

@@ -7,3 +7,4 @@ select
     coalesce(last_timestamp, finished_at, created_at) as window_end
 from stg_wandb__runs
 where run_kind = 'training' and created_at is not null
+order by run_id

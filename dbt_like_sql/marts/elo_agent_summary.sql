@@ -17,8 +17,8 @@ summary as (
     select
         run_id,
         agent,
-        any_value(agent_kind) as agent_kind,
-        any_value(checkpoint_step) as checkpoint_step,
+        min(agent_kind) as agent_kind,  -- both follow from the agent's name: one value per group
+        min(checkpoint_step) as checkpoint_step,
         arg_min(elo, step) as initial_elo,
         max(elo) as peak_elo,
         min(step) filter (elo = peak) as peak_step,

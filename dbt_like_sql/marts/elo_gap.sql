@@ -2,8 +2,10 @@
 -- Every agent's latest rating (and sigma) is carried forward to each step, so sparse series never get
 -- paired with other series' steps. The 95 % band comes from the two agents' TrueSkill sigmas on the
 -- Elo scale (Elo = 40·mu + const): ± 1.96 · 40 · sqrt(σ_best² + σ_base²); NULL where no sigma is logged.
+-- Two checkpoints on the same Elo at a step: the later checkpoint (higher checkpoint_step) is the best one,
+-- then the agent name, so every build picks the same one (and the same band).
 with rated as (
-    select run_id, step, agent, agent_kind, elo, trueskill_sigma
+    select run_id, step, agent, agent_kind, checkpoint_step, elo, trueskill_sigma
     from elo_ratings
     where scale = 'trainer' and elo is not null
 ),
@@ -13,13 +15,18 @@ run_steps_rated as (
 ),
 
 run_agents as (
-    select run_id, agent, any_value(agent_kind) as agent_kind, arg_min(elo, step) as initial_elo
+    select
+        run_id,
+        agent,
+        min(agent_kind) as agent_kind,  -- both follow from the agent's name: one value per agent
+        min(checkpoint_step) as checkpoint_step,
+        arg_min(elo, step) as initial_elo
     from rated
     group by run_id, agent
 ),
 
 grid as (
-    select s.run_id, s.step, a.agent, a.agent_kind, a.initial_elo
+    select s.run_id, s.step, a.agent, a.agent_kind, a.checkpoint_step, a.initial_elo
     from run_steps_rated as s
     inner join run_agents as a using (run_id)
 ),
@@ -43,11 +50,13 @@ per_step as (
     select
         c.run_id,
         c.step,
-        arg_max(c.agent, c.elo) filter (c.agent_kind = 'checkpoint' and c.elo is not null) as best_checkpoint,
+        arg_max(c.agent, (c.elo, c.checkpoint_step, c.agent))
+            filter (c.agent_kind = 'checkpoint' and c.elo is not null) as best_checkpoint,
         max(c.elo) filter (c.agent_kind = 'checkpoint') as best_checkpoint_elo,
         max(c.elo) filter (c.agent = 'base_model') as base_model_elo,
-        sum(greatest(0, c.initial_elo - c.elo)) filter (c.agent_kind = 'baseline' and c.elo is not null)
-            as baseline_exploitation
+        -- Summed in agent order: a float sum in DuckDB's thread order differs in the last digits per build.
+        sum(greatest(0, c.initial_elo - c.elo) order by c.agent)
+            filter (c.agent_kind = 'baseline' and c.elo is not null) as baseline_exploitation
     from carried as c
     group by c.run_id, c.step
 )

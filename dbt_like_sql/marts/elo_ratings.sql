@@ -4,8 +4,8 @@ select
     run_id,
     step,
     agent,
-    any_value(agent_kind) as agent_kind,
-    any_value(checkpoint_step) as checkpoint_step,
+    min(agent_kind) as agent_kind,  -- both follow from the agent's name: one value per group
+    min(checkpoint_step) as checkpoint_step,
     max(value) filter (measure = 'elo') as elo,
     max(value) filter (measure = 'mu') as trueskill_mu,
     max(value) filter (measure = 'sigma') as trueskill_sigma,

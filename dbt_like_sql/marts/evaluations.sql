@@ -37,7 +37,7 @@ suite_sizes as (
 suite as (
     select
         run_id,
-        any_value(run_name) as source_run_name,
+        min(run_name) as source_run_name,  -- one run per group
         step as evaluation_step,
         regexp_extract(key, '^benchmark/vs_(.+)_(winrate|avg_score|passed)$', 1) as opponent,
         max(value) filter (key like '%\_winrate' escape '\') as win_rate,
@@ -93,9 +93,9 @@ overall_rows as (
 standalone as (
     select
         run_id,
-        any_value(json_extract_string(config, '$.checkpoint_path')) as checkpoint,
+        min(json_extract_string(config, '$.checkpoint_path')) as checkpoint,  -- one run's config per group
         regexp_extract(key, '^eval/vs_([^/]+)/', 1) as opponent,
-        any_value(try_cast(json_extract(config, '$.games_per_opponent') as bigint)) as games,
+        min(try_cast(json_extract(config, '$.games_per_opponent') as bigint)) as games,
         max(value) filter (key like '%/win\_rate' escape '\') as win_rate,
         max(value) filter (key like '%/survival\_rate' escape '\') as survival_rate,
         max(value) filter (key like '%/avg\_centers' escape '\') as avg_centers
@@ -126,8 +126,8 @@ standalone_rows as (
 league_rows as (
     select
         run_id,
-        any_value(run_name) as source_run_name,
-        any_value(run_name) || '/adapter_v' || step as checkpoint,
+        min(run_name) as source_run_name,
+        min(run_name) || '/adapter_v' || step as checkpoint,
         step as checkpoint_step,
         step as evaluation_step,
         'league' as kind,
@@ -151,4 +151,4 @@ union all by name
 select * from standalone_rows
 union all by name
 select * from league_rows
-order by source_run_name, evaluation_step, kind, opponent
+order by source_run_name, evaluation_step, kind, opponent, run_id

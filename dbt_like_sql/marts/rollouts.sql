@@ -13,9 +13,10 @@ starts as (
     select
         rollout_id,
         min(event_time) as started_at,
-        arg_min(horizon_type, event_time) as horizon_type,
-        arg_min(horizon_years, event_time) as horizon_years,
-        arg_min(warmup_phases, event_time) as warmup_phases
+        -- event_id breaks ties between events of the same instant (two exports, a retried emit)
+        arg_min(horizon_type, (event_time, event_id)) as horizon_type,
+        arg_min(horizon_years, (event_time, event_id)) as horizon_years,
+        arg_min(warmup_phases, (event_time, event_id)) as warmup_phases
     from rollout_events
     where event = 'rollout_start'
     group by rollout_id
@@ -25,22 +26,22 @@ completions as (
     select
         rollout_id,
         max(event_time) as completed_at,
-        arg_max(trajectories_count, event_time) as trajectories,
-        arg_max(total_duration_ms, event_time) / 1000.0 as duration_s
+        arg_max(trajectories_count, (event_time, event_id)) as trajectories,
+        arg_max(total_duration_ms, (event_time, event_id)) / 1000.0 as duration_s
     from rollout_events
     where event = 'rollout_complete'
     group by rollout_id
 ),
 
 metrics as (
-    select rollout_id, arg_max(extraction_rate, event_time) as extraction_rate
+    select rollout_id, arg_max(extraction_rate, (event_time, event_id)) as extraction_rate
     from rollout_events
     where event = 'rollout_metrics'
     group by rollout_id
 ),
 
 errors as (
-    select rollout_id, min(event_time) as failed_at, arg_min(error, event_time) as error
+    select rollout_id, min(event_time) as failed_at, arg_min(error, (event_time, event_id)) as error
     from rollout_events
     where event = 'rollout_error'
     group by rollout_id
@@ -96,3 +97,4 @@ select
     case m.matching_runs when 0 then 'none' when 1 then 'unique' else 'ambiguous' end as attribution
 from assembled as a
 inner join window_matches as m using (rollout_id)
+order by a.rollout_id

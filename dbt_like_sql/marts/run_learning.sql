@@ -1,11 +1,11 @@
 -- run_learning: one row per run with ratings. learning_signal (analyze_elo's rule): `positive` when more
 -- than half of the run's checkpoints are declining (newer ones beat them), `moderate` when any is,
 -- `weak` when none. base_model_trend: final − initial base_model Elo below −20 `declining`, above +20
--- `rising`, else `stable`.
+-- `rising`, else `stable`. Two checkpoints with the same peak: the later one is best_checkpoint (as in elo_gap).
 with checkpoints as (
     select
         run_id,
-        arg_max(agent, peak_elo) as best_checkpoint,
+        arg_max(agent, (peak_elo, checkpoint_step, agent)) as best_checkpoint,
         max(peak_elo) as best_checkpoint_peak_elo,
         count(*) as checkpoints,
         count(*) filter (trend = 'declining') as checkpoints_declining

@@ -81,3 +81,4 @@ select
     case when rollout_time_s > 0.5 then simulated_years_per_step / rollout_time_s end as sim_years_per_s,
     case when rollout_time_s > 0 then training_time_s / rollout_time_s end as train_rollout_ratio
 from wide
+order by run_id, step

@@ -29,7 +29,8 @@ varying_keys as (
 ),
 
 varying as (
-    select c.run_id, json_group_object(c.key, c.value) as varying_params
+    -- Keys in order (json_group_object is a macro that cannot be ordered; a map gives the same JSON).
+    select c.run_id, to_json(map_from_entries(list((c.key, c.value) order by c.key))) as varying_params
     from configs as c
     inner join varying_keys as v using (sweep_name, key)
     group by c.run_id
@@ -38,11 +39,12 @@ varying as (
 step_aggregates as (
     select
         run_id,
-        avg(reward_mean) filter (step_from_end <= 10) as reward_mean_last10,
-        avg(kl) as kl_mean_avg,
+        -- Averages in step order: in DuckDB's thread order the last digits would differ between builds.
+        avg(reward_mean order by step) filter (step_from_end <= 10) as reward_mean_last10,
+        avg(kl order by step) as kl_mean_avg,
         max(kl_max) as kl_max_max,
         max(grad_norm) as grad_norm_max,
-        avg(win_bonus_rate) filter (step_from_end <= 10) as win_bonus_rate_last10
+        avg(win_bonus_rate order by step) filter (step_from_end <= 10) as win_bonus_rate_last10
     from (select *, row_number() over (partition by run_id order by step desc) as step_from_end from run_steps)
     group by run_id
 ),
@@ -77,4 +79,4 @@ select
     rank_by_elo_gap = 1 and final_elo_gap is not null as is_winner,
     coalesce(kl_max_max > 10, false) as unstable
 from ranked
-order by sweep_name, rank_by_elo_gap, sweep_run_letter
+order by sweep_name, rank_by_elo_gap, sweep_run_letter, run_id

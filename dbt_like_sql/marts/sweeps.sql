@@ -10,9 +10,10 @@ with summary as (
         count(*) filter (state = 'finished') as runs_finished,
         max(run_name) filter (rank_by_elo_gap = 1 and is_winner) as winner_run_name,
         max(final_elo_gap) filter (rank_by_elo_gap = 1) as winner_elo_gap,
-        arg_max(run_name, final_elo_gap) filter (rank_by_elo_gap = 2) as runner_up_run_name,
+        -- Runs tied for second place: the first in the ranking's order (letter, then run id).
+        arg_min(run_name, (sweep_run_letter, run_id)) filter (rank_by_elo_gap = 2) as runner_up_run_name,
         max(final_elo_gap) filter (rank_by_elo_gap = 2) as runner_up_elo_gap,
-        list(sweep_run_letter order by rank_by_elo_gap, sweep_run_letter) as ranking,
+        list(sweep_run_letter order by rank_by_elo_gap, sweep_run_letter, run_id) as ranking,
         max(kl_max_max) as kl_max_max,
         max(kl_mean_avg) as kl_mean_avg,
         max(grad_norm_max) as grad_norm_max,
@@ -23,7 +24,7 @@ with summary as (
 ),
 
 announced as (
-    select sweep_name, arg_max(hypothesis, event_time) as hypothesis
+    select sweep_name, arg_max(hypothesis, (event_time, event_id)) as hypothesis
     from stg_axiom__events
     where event = 'sweep_started' and sweep_name is not null
     group by sweep_name
@@ -44,7 +45,8 @@ judged as (
 criteria as (
     select
         j.sweep_name,
-        criterion,
+        c.criterion,
+        c.position,
         case
             when regexp_matches(criterion, '^\s*kl/max\s*<\s*([0-9.]+)\s*$')
                 then j.kl_max_max < cast(regexp_extract(criterion, '([0-9.]+)\s*$', 1) as double)
@@ -57,15 +59,19 @@ criteria as (
             when regexp_matches(criterion, '^\s*winner beats runner-up by more than ([0-9.]+) Elo\s*$')
                 then j.margin > cast(regexp_extract(criterion, '([0-9.]+) Elo', 1) as double)
         end as met
-    from judged as j, unnest(j.success_criteria) as c(criterion)
+    from judged as j,
+        (select unnest(j.success_criteria) as criterion, generate_subscripts(j.success_criteria, 1) as position) as c
+    -- a criterion written twice is judged once
+    qualify row_number() over (partition by j.sweep_name, c.criterion order by c.position) = 1
 ),
 
+-- In sweep.yaml's order (json_group_object is a macro that cannot be ordered; a map gives the same JSON).
 criteria_by_sweep as (
     select
         sweep_name,
-        (select json_group_object(c2.criterion, c2.met) from criteria as c2
-         where c2.sweep_name = criteria.sweep_name and c2.met is not null) as success_criteria_met,
-        list(criterion) filter (met is null) as success_criteria_unchecked
+        to_json(map_from_entries(list((criterion, met) order by position) filter (met is not null)))
+            as success_criteria_met,
+        list(criterion order by position) filter (met is null) as success_criteria_unchecked
     from criteria
     group by sweep_name
 )

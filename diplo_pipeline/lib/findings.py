@@ -660,10 +660,14 @@ def find_all(run_steps: pl.DataFrame, runs: pl.DataFrame, agents: pl.DataFrame) 
     steps_by_run = run_steps.partition_by("run_id", as_dict=True)
     agents_by_run = agents.partition_by("run_id", as_dict=True)
     rows = []
-    for run in runs.sort("run_name").iter_rows(named=True):
+    for run in runs.sort("run_name", "run_id").iter_rows(named=True):  # names may repeat: ids break ties
         steps = steps_by_run.get((run["run_id"],), run_steps.clear())
         run_agents = agents_by_run.get((run["run_id"],), agents.clear())
         for finding in run_findings(run, steps, run_agents):
             identity = {"run_id": run["run_id"], "run_name": run["run_name"]}
             rows.append({**identity, **asdict(finding), "hypothesis": finding.hypothesis})
-    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA).sort("run_name", "step_start", "rule", nulls_last=True)
+    # maintain_order: rows that tie on every key keep the order the rules made them in, so each build
+    # writes the same bytes.
+    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA).sort(
+        "run_name", "run_id", "step_start", "rule", nulls_last=True, maintain_order=True
+    )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+SOURCE_VARIABLES = ("DIPLO_WANDB_DIR", "DIPLO_AXIOM_DIR", "DIPLO_SWEEP_DIR")
 
 
 def _paths(value: str | None, default: Path) -> tuple[Path, ...]:
@@ -25,6 +27,9 @@ class DataPaths:
     wandb_dirs: tuple[Path, ...]
     axiom_dirs: tuple[Path, ...]
     sweep_dir: Path
+    # The source variables the user set (from_env); the other source folders are the defaults. A folder the
+    # user named that does not exist is an error, a missing default only a warning (lib/source_folders.py).
+    explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
     def from_env(cls, data_dir: str | Path | None = None) -> DataPaths:
@@ -34,6 +39,7 @@ class DataPaths:
             wandb_dirs=_paths(os.environ.get("DIPLO_WANDB_DIR"), root / "inbox" / "wandb"),
             axiom_dirs=_paths(os.environ.get("DIPLO_AXIOM_DIR"), root / "inbox" / "axiom"),
             sweep_dir=Path(os.environ.get("DIPLO_SWEEP_DIR") or root / "inbox" / "sweeps").expanduser().resolve(),
+            explicit=frozenset(name for name in SOURCE_VARIABLES if os.environ.get(name)),
         )
 
     @property

@@ -164,6 +164,16 @@ class Project:
         except CycleError as exc:
             raise SqlModelError(f"models depend on each other in a cycle: {' -> '.join(exc.args[1])}") from exc
 
+    def test_target(self, test: str) -> str:
+        """The table a data test guards (its Dagster check sits on it): the first model it reads, else the
+        first source."""
+        names = self.tests[test].table_names
+        return next((name for name in names if name in self.models), names[0])
+
+    def tests_of(self, table: str) -> list[str]:
+        """The data tests that guard `table`."""
+        return [test for test in self.tests if self.test_target(test) == table]
+
     def upstream(self, name: str) -> list[str]:
         """The model and every model it reads from, in build order."""
         needed, stack = set(), [name]
@@ -226,8 +236,11 @@ def define_relations(
 
 
 # Marts computed in Python (fits, robust statistics) rather than SQL: written by their Dagster assets to
-# lake/marts/<name>.parquet with `write_python_mart`, and exposed like table models.
-PYTHON_MARTS = ("power_law_fits", "findings")
+# lake/marts/<name>.parquet, and exposed like table models. Each with the relations it reads (its asset's deps).
+PYTHON_MARTS: dict[str, tuple[str, ...]] = {
+    "power_law_fits": ("metric_points", "runs"),
+    "findings": ("int_findings__run_steps", "int_findings__runs", "int_findings__agents"),
+}
 
 
 def python_mart_path(lake: Path, name: str) -> Path:

@@ -10,11 +10,11 @@ from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
 from diplo_pipeline.lib.findings import ERROR, WARN, find_all
 from diplo_pipeline.lib.lake import write_parquet_atomic
 from diplo_pipeline.lib.metadata import markdown_table
-from diplo_pipeline.lib.sql_models import python_mart_path
+from diplo_pipeline.lib.sql_models import PYTHON_MARTS, python_mart_path
 
 FINDINGS = dg.AssetKey(["marts", "findings"])
 
-INPUTS = ("int_findings__run_steps", "int_findings__runs", "int_findings__agents")  # dbt_like_sql/intermediate
+INPUTS = PYTHON_MARTS["findings"]  # dbt_like_sql/intermediate: run steps, runs, agents
 PREVIEW_COLUMNS = ["run_name", "rule", "severity", "step_start", "step_end", "value", "message"]
 
 

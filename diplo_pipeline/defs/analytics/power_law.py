@@ -24,14 +24,14 @@ from diplo_pipeline.lib.power_law_scopes import (
     readable,
     scopes_of,
 )
-from diplo_pipeline.lib.sql_models import python_mart_path
+from diplo_pipeline.lib.sql_models import PYTHON_MARTS, python_mart_path
 
 POWER_LAW_FITS = dg.AssetKey(["marts", "power_law_fits"])
 
 
 @dg.asset(
     key=POWER_LAW_FITS,
-    deps=[asset_key("metric_points"), asset_key("runs")],
+    deps=[asset_key(name) for name in PYTHON_MARTS["power_law_fits"]],
     group_name="marts",
     kinds={"python", "scipy", "parquet"},
     owners=["team:diplo-pipeline"],

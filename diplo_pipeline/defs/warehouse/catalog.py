@@ -2,9 +2,11 @@
 
 import dagster as dg
 
+from diplo_pipeline.defs.automation import publish_after_inputs
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
 from diplo_pipeline.lib.catalog import build_catalog
+from diplo_pipeline.lib.catalog_status import problems
 from diplo_pipeline.lib.metadata import markdown_table
 from diplo_pipeline.lib.sql_models import PYTHON_MARTS
 
@@ -16,18 +18,28 @@ from diplo_pipeline.lib.sql_models import PYTHON_MARTS
     group_name="warehouse",
     kinds={"duckdb"},
     owners=["team:diplo-pipeline"],
+    automation_condition=publish_after_inputs,
     description=(
         "The DuckDB catalog people query (`duckdb data/warehouse.duckdb -readonly`): views with absolute "
-        "paths over the Parquet lake. Published by atomic rename, so an open reader never blocks a build."
+        "paths over the Parquet lake. Published by atomic rename, so an open reader never blocks a build. "
+        "Published even when a blocking data test failed: that table is served at its last good version or "
+        "left out, with the reason in `catalog_status`."
     ),
 )
 def catalog(diplo: DiploData) -> dg.MaterializeResult:
     paths = diplo.paths()
-    counts = build_catalog(paths.lake, paths.catalog, PROJECT)
+    published = build_catalog(paths.lake, paths.catalog, PROJECT)
+    found = problems(published.plan)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(paths.catalog)),
-            "tables": dg.MetadataValue.md(markdown_table([{"table": k, "rows": v} for k, v in counts.items()], 50)),
-            **{f"rows/{name}": rows for name, rows in counts.items()},
+            "tables": dg.MetadataValue.md(
+                markdown_table([{"table": k, "rows": v} for k, v in published.counts.items()], 50)
+            ),
+            "problems": dg.MetadataValue.json(found),
+            "problems_table": dg.MetadataValue.md(markdown_table(
+                [{k: row[k] for k in ("relation", "served", "reason")} for row in found], 50
+            ) if found else "_every relation is served as built_"),
+            **{f"rows/{name}": rows for name, rows in published.counts.items()},
         }
     )

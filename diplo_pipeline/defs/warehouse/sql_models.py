@@ -11,6 +11,7 @@ import duckdb
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib.catalog import RAW_SCHEMAS
 from diplo_pipeline.lib.metadata import markdown_table
+from diplo_pipeline.lib.sql_checks import record_outcome
 from diplo_pipeline.lib.sql_models import (
     Project,
     SqlFile,
@@ -87,12 +88,13 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
 
 
 def _test_check(test: SqlFile) -> dg.AssetChecksDefinition:
+    target = PROJECT.test_target(test.name)
     named = [t for t in test.table_names if t in PROJECT.models] or test.table_names
 
     @dg.asset_check(
-        asset=asset_key(named[0]),
+        asset=asset_key(target),
         name=test.name,
-        additional_deps=[asset_key(t) for t in named[1:]],
+        additional_deps=[asset_key(t) for t in named if t != target],
         blocking=True,  # a data-integrity test: downstream must not build on a broken table
         description=f"{test.description} (`{test.path.relative_to(PROJECT.root.parent)}`: passes with no rows)",
     )
@@ -102,6 +104,9 @@ def _test_check(test: SqlFile) -> dg.AssetChecksDefinition:
             count, first = run_test(con, test)
         finally:
             con.close()
+        # For the catalog, which is published even when this fails (lib/catalog_status.py), and to keep the
+        # table's last good version when every test on it passes.
+        record_outcome(diplo.paths().lake, PROJECT, test.name, count, first)
         return dg.AssetCheckResult(
             passed=count == 0,
             metadata={"offending_rows": count, "first_rows": dg.MetadataValue.md(markdown_table(first))},

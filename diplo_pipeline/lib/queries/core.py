@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
-from diplo_pipeline.lib.catalog import connect_readonly
+from diplo_pipeline.lib.catalog import CatalogLocked, open_catalog
 
 
 class QueryError(Exception):
@@ -36,12 +36,16 @@ class RunRef:
     run_name: str
 
 
-def connect(catalog: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the catalog, or a QueryError saying how to make one."""
+def connect(catalog: Path, notice: Callable[[str], None] = lambda _: None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the catalog, or a QueryError saying how to make one. While another process
+    holds the catalog read-write, the same relations from the lake instead; `notice` hears why."""
     try:
-        return connect_readonly(catalog)
-    except FileNotFoundError as exc:
+        con, note = open_catalog(catalog)
+    except (FileNotFoundError, CatalogLocked) as exc:
         raise QueryError(str(exc)) from exc
+    if note:
+        notice(note)
+    return con
 
 
 def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> list[dict]:
