@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diplo_pipeline.build import (
+    BuildReport,
     build,
     dagster_home,
     ensure_dagster_home,
@@ -51,6 +52,11 @@ def _environment_of(paths: DataPaths) -> Iterator[None]:
 
 def run_build(paths: DataPaths, console: Console) -> int:
     """Build `paths` and print what happened; the exit code of `diplo build`."""
+    return run_build_report(paths, console)[0]
+
+
+def run_build_report(paths: DataPaths, console: Console) -> tuple[int, BuildReport | None]:
+    """`run_build`, also returning what the build did (None when it did not start)."""
     try:  # before anything is opened or written: a folder the user named that does not exist stops the build
         require_named_folders(folder_problems(paths, live_wandb_configured(), live_axiom_configured(),
                                               look_inside=False))
@@ -58,7 +64,7 @@ def run_build(paths: DataPaths, console: Console) -> int:
         for problem in exc.problems:
             console.print(f"nothing built: {problem.message}", style="red", markup=False, highlight=False,
                           soft_wrap=True)
-        return 2
+        return 2, None
     home = dagster_home(Path(".dagster_home"))
     started = time.perf_counter()
 
@@ -101,7 +107,7 @@ def run_build(paths: DataPaths, console: Console) -> int:
             detail = ", ".join(f"{k}={v}" for k, v in meta.items() if isinstance(v, int | float) or len(str(v)) < 40)
         console.print(f"[yellow]check failed[/] {check}: {detail}")
     _print_catalog_problems(console, report.catalog_problems)
-    return 1 if report.failed_steps or report.blocking_failures else 0
+    return (1 if report.failed_steps or report.blocking_failures else 0), report
 
 
 SERVED = {

@@ -37,15 +37,21 @@ def _demo(paths: DataPaths, seed: int) -> int:
     console.print(Text(f"demo data written to {inbox} in {time.perf_counter() - started:.1f}s"))
     # The demo writes into the default inboxes; make sure a build reads exactly those.
     demo_paths = DataPaths(paths.data_dir, (inbox / "wandb",), (inbox / "axiom",), inbox / "sweeps")
-    code = _build(demo_paths)
+    from diplo_pipeline.build_command import run_build_report
+
+    code, report = run_build_report(demo_paths, console)
     planted = planted_check_failures()
-    console.print(Text(f"\nThe demo plants problems for the warehouse to find: a build of it fails these "
-                       f"{len(planted)} checks on purpose (any other `check failed` line is a real problem).",
-                       style="bold"))
-    for check, behaviour in planted.items():
+    failed = report.checks_failed if report else []
+    found = [check for check in failed if check in planted]
+    console.print(Text(f"\nThe demo plants problems for the warehouse to find: {len(found)} of the failed checks "
+                       "are these planted ones, found as they should be:", style="bold"))
+    for check in found:
         console.print(Text(f"  {check}"), soft_wrap=True)
-        for line in wrap_words(behaviour, console.width - 6):
+        for line in wrap_words(planted[check], console.width - 6):
             console.print(Text(f"      {line}"), soft_wrap=True)
+    for check in failed:
+        if check not in planted:
+            console.print(Text(f"  {check}: not planted by the demo, a real problem", style="red"), soft_wrap=True)
     console.print(Text("\nWhere to look", style="bold"))
     for line in demo_hints(paths, Path(sys.executable).parent, Path.cwd()):
         console.print(Text(line), soft_wrap=True)

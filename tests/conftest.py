@@ -38,27 +38,17 @@ def instance():
 
 
 @pytest.fixture(scope="session")
-def demo_catalog(tmp_path_factory):
-    """The demo data generated and built once per test process (twice, to show the second build is a no-op)."""
+def demo_catalog(tmp_path_factory, worker_id):
+    """The demo data generated and built once per test session, shared by every xdist worker (built twice, to
+    show the second build is a no-op). Tests read it; none may change it (copy what you need to alter)."""
     import duckdb
 
-    from diplo_pipeline.build import build
-    from diplo_pipeline.definitions import defs
-    from diplo_pipeline.demo import generate_demo
     from diplo_pipeline.demo import plan as planted
+    from tests.helpers.demo_build import shared_demo
 
-    root = tmp_path_factory.mktemp("demo")
-    inbox = root / "inbox"
-    generate_demo(inbox, seed=planted.DEFAULT_SEED)
-    paths = DataPaths(root / "data", (inbox / "wandb",), (inbox / "axiom",), inbox / "sweeps")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DIPLO_DATA_DIR", str(paths.data_dir))
-        mp.setenv("DIPLO_WANDB_DIR", str(inbox / "wandb"))
-        mp.setenv("DIPLO_AXIOM_DIR", str(inbox / "axiom"))
-        mp.setenv("DIPLO_SWEEP_DIR", str(inbox / "sweeps"))
-        with dg.DagsterInstance.ephemeral() as inst:
-            report = build(defs(), inst, paths)
-            again = build(defs(), inst, paths)
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base  # the session's folder, above each worker's
+    paths, inbox, report, again = shared_demo(shared / "shared", planted.DEFAULT_SEED)
     con = duckdb.connect(str(paths.catalog), read_only=True)
     con.execute("set TimeZone = 'UTC'")
     yield {"con": con, "inbox": inbox, "paths": paths, "plan": planted.build_plan(planted.DEFAULT_SEED),

@@ -19,9 +19,17 @@ from diplo_pipeline.lib.settings import DataPaths
 ROOT = Path(__file__).resolve().parents[1]
 
 
+QUARANTINE_CHECK = "raw/wandb_runs:no_quarantined_wandb_records"
+
+
 def test_the_demo_build_fails_exactly_its_planted_checks(demo):
     planted_failures = planted_check_failures()
-    assert sorted(demo["report"].checks_failed) == sorted(planted_failures)
+    # The crashed run is killed like a real trainer: whether its file ends inside the record being written
+    # depends on when wandb-core last flushed a block. Its quarantine check fails exactly when it did.
+    crashed = demo["plan"].run("crashed").run_id
+    (tail,) = demo["con"].execute("select tail_status from runs where run_id = $r", {"r": crashed}).fetchone()
+    expected = set(planted_failures) - ({QUARANTINE_CHECK} if tail != "truncated" else set())
+    assert set(demo["report"].checks_failed) == expected
     meta = demo["report"].check_metadata
     # Each explanation is true of the build: the numbers it quotes are the numbers the checks measured.
     assert meta["marts/run_steps:grad_norm_below_50"]["actual"] == pytest.approx(planted.DIVERGENCE.grad_norm_spike)

@@ -31,6 +31,9 @@ def planted_check_failures() -> dict[str, str]:
             f"{DEGRADED_HOUR.failed_rollouts} and {isolated} isolated ones in other runs",
         "marts/rollout_timing:rollout_p50_below_60s":
             f"demo rollouts take {fastest:g}–{longest:g} s, so a day's median is above the 60 s target",
+        "raw/wandb_runs:no_quarantined_wandb_records":
+            f"{crashed} is killed like a crashed trainer: its file ends inside the record being written, "
+            "which is set aside as lost",
         "marts/findings:no_error_findings":
             f"{diverging}'s KL blow-up (kl_high, kl_max_explosion) and {crashed}'s crash at step {CRASH.last_step} "
             "(run_crashed)",
