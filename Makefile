@@ -33,8 +33,9 @@ dev: venv $(DAGSTER_HOME)/dagster.yaml
 bench: venv
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-# Mutation fuzzing of the readers for FUZZ_SECONDS per target; failing inputs are saved under
-# tests/fuzz/regressions/ and replayed by `make test` from then on.
+# Mutation fuzzing of the readers: the byte-mutation loops run for FUZZ_SECONDS, and each hypothesis
+# property for its `fuzz` profile's examples on top (tests/fuzz/conftest.py); failing inputs are saved
+# under tests/fuzz/regressions/ and replayed by `make test` from then on.
 FUZZ_SECONDS ?= 300
 fuzz: venv
 	DIPLO_FUZZ_PROFILE=fuzz DIPLO_FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
