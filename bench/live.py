@@ -28,7 +28,7 @@ def _serve(wandb_dir: str, axiom_files: list[str], ready, stop) -> None:
     events: dict[str, dict] = {}
     for path in axiom_files:
         parsed = parse_export(Path(path))
-        for event_id, payload in zip(parsed.event_ids, parsed.payloads):
+        for event_id, payload in zip(parsed.event_ids, parsed.payloads, strict=True):
             events.setdefault(event_id, orjson.loads(payload))
     with FakeWandb(WANDB_KEY) as wandb_cloud, AxiomLoopback(list(events.values()), token=AXIOM_TOKEN) as axiom:
         for run in runs_from_offline([Path(wandb_dir)]):

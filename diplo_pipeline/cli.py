@@ -78,7 +78,7 @@ def _sql(paths: DataPaths, query: str, fmt: str) -> int:
         return 1
     finally:
         con.close()
-    records = [dict(zip(columns, row)) for row in rows]
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
     emit(queries.Answer(records, records, columns), fmt, "sql")
     return 0
 

@@ -159,7 +159,7 @@ class Column:
     @property
     def minimum(self) -> int:
         """The narrowest the column can be without breaking a word, a name or a number (or its header)."""
-        cells = [_longest_word(t) if prose else _widest_line(t) for t, prose in zip(self.texts, self.prose)]
+        cells = [_longest_word(t) if prose else _widest_line(t) for t, prose in zip(self.texts, self.prose, strict=True)]
         return max([cell_len(self.name), *cells])
 
 
@@ -205,18 +205,18 @@ def fit_columns(columns: list[Column], width: int, keys: tuple[str, ...]) -> lis
 def column_widths(columns: list[Column], width: int) -> list[int]:
     """Each column at least its minimum; the room left goes to wrapping columns, up to their natural width."""
     widths = [c.minimum for c in columns]
-    lacking = [c.natural - w for c, w in zip(columns, widths)]
+    lacking = [c.natural - w for c, w in zip(columns, widths, strict=True)]
     spare = width - table_width(widths)
     if sum(lacking) <= spare:
         return [c.natural for c in columns]
-    return [w + lack * spare // sum(lacking) for w, lack in zip(widths, lacking)]
+    return [w + lack * spare // sum(lacking) for w, lack in zip(widths, lacking, strict=True)]
 
 
 def _table(columns: list[Column], width: int) -> Table:
     # Every column is at least as wide as its longest name, number or word (column_widths), so rich's
     # wrapping only ever moves whole words of free text to the next line.
     table = _new_table()
-    for column, column_width in zip(columns, column_widths(columns, width)):
+    for column, column_width in zip(columns, column_widths(columns, width), strict=True):
         table.add_column(Text(column.name), width=column_width, no_wrap=not any(column.prose),
                          justify="right" if column.numeric else "left")
     for i in range(len(columns[0].texts)):

@@ -69,7 +69,7 @@ def count_writes(inbox: Path, data_dir: Path) -> int:
 def main(argv: list[str]) -> None:
     inbox, pairs = Path(argv[0]), argv[1:]
     outcome = {}
-    for data_dir, n in zip(pairs[::2], pairs[1::2]):
+    for data_dir, n in zip(pairs[::2], pairs[1::2], strict=True):
         pid = os.fork()
         if pid == 0:
             _die_at(int(n))

@@ -54,7 +54,7 @@ def _status(catalog: Path) -> dict[str, dict]:
     con = duckdb.connect(str(catalog), read_only=True)
     try:
         relation = con.sql("select * from catalog_status")
-        return {row[0]: dict(zip(relation.columns, row)) for row in relation.fetchall()}
+        return {row[0]: dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()}
     finally:
         con.close()
 

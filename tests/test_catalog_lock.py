@@ -116,7 +116,7 @@ def test_queries_answer_the_same_while_the_catalog_is_held_read_write(warehouse,
         # The PID named is the live DuckDB CLI holding the file (the .venv/bin/duckdb wrapper runs it).
         pid = int(re.search(r"by PID (\d+)", during[0][2])[1])
         assert "duckdb" in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
-    for argv, (_, out_before, _), (code, out, err) in zip(COMMANDS, before, during):
+    for argv, (_, out_before, _), (code, out, err) in zip(COMMANDS, before, during, strict=True):
         assert code == 0 and out == out_before, (argv, err)
         assert "held open read-write by PID" in err and "answering from the lake" in err and "Traceback" not in err
         assert str(warehouse.catalog) in err

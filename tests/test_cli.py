@@ -118,7 +118,7 @@ def test_compare_uses_every_step_not_the_summary(demo, answer):
             group by r.run_name, p.step
         )
         select run_name, arg_max(value, step), max(value), avg(value) from steps group by run_name
-    """, dict(zip("abc", names)))
+    """, dict(zip("abc", names, strict=True)))
     assert {r["run_name"]: (r["final"], r["max"], pytest.approx(r["mean"])) for r in got} == {
         name: (final, peak, mean) for name, final, peak, mean in expected
     }

@@ -316,8 +316,8 @@ def test_every_command_in_every_format(name, fmt, demo, diplo, tmp_path, termina
             return
         main = case.main(got)
         assert len(lines) == len(main) > 0
-        for line, row in zip(lines, main):
-            for column, cell in zip(header, line):
+        for line, row in zip(lines, main, strict=True):
+            for column, cell in zip(header, line, strict=True):
                 if _scalar(row.get(column)):
                     assert cell == ("" if row.get(column) is None else str(row[column])), (column, cell, row)
         return

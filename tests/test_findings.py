@@ -196,7 +196,7 @@ def agents(*rows: tuple) -> pl.DataFrame:
         "trend",
         "initial_step",
     ]
-    return pl.DataFrame([dict(zip(columns, row)) for row in rows])
+    return pl.DataFrame([dict(zip(columns, row, strict=True)) for row in rows])
 
 
 def test_checkpoint_regression_reads_the_newest_checkpoint():
@@ -262,7 +262,7 @@ def test_find_all_gives_the_warehouse_columns():
 def demo_findings(demo_catalog) -> dict:
     plan = demo_catalog["plan"]
     relation = demo_catalog["con"].sql("select * from findings")
-    found = [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+    found = [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
     return {key: [f for f in found if f["run_id"] == run.run_id] for key, run in plan.runs.items()}
 
 

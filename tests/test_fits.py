@@ -199,7 +199,7 @@ def test_scopes_are_runs_shared_tags_the_power_laws_family_and_sweeps():
 @pytest.fixture(scope="module")
 def demo(demo_catalog):
     relation = demo_catalog["con"].sql("select * from power_law_fits")
-    fits = [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+    fits = [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
     return {"fits": fits, "plan": demo_catalog["plan"], "report": demo_catalog["report"]}
 
 

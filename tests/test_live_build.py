@@ -50,7 +50,7 @@ def demo_events(axiom_dir: Path) -> list[dict]:
     seen: dict[str, dict] = {}
     for path in discover_exports([axiom_dir]):
         parsed = parse_export(path)
-        for event_id, payload in zip(parsed.event_ids, parsed.payloads):
+        for event_id, payload in zip(parsed.event_ids, parsed.payloads, strict=True):
             seen.setdefault(event_id, orjson.loads(payload))
     return list(seen.values())
 

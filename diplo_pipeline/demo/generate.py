@@ -118,7 +118,7 @@ def _process_writes(
                 else None,
                 last_time=segment_rows[-1]["_timestamp"],
             )
-            for index, (segment, segment_rows) in enumerate(zip(timeline.segments, rows[key].segments))
+            for index, (segment, segment_rows) in enumerate(zip(timeline.segments, rows[key].segments, strict=True))
         ]
     return writes
 

@@ -240,7 +240,7 @@ class _StepModel:
         ranks = self.rng.choices(range(1, 8), weights=[math.exp(-sharpness * k) for k in range(7)], k=games)
         counts = [ranks.count(rank) for rank in range(1, 8)]
         names = ("1st", "2nd", "3rd", "4th", "5th", "6th", "7th")
-        row = {f"placement/{name}_rate": count / games for name, count in zip(names, counts)}
+        row = {f"placement/{name}_rate": count / games for name, count in zip(names, counts, strict=True)}
         row["placement/top3_rate"] = sum(counts[:3]) / games
         row["placement/bottom3_rate"] = sum(counts[4:]) / games
         row["placement/mean_rank"] = sum(ranks) / games

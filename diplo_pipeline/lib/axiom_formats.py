@@ -182,10 +182,10 @@ def _table_rows(table: Any) -> Iterator[Any]:
     whole = min((len(c) for c in columns), default=0)
     for i in range(max((len(c) for c in columns), default=0)):
         if i >= whole:
-            part = {name: column[i] for name, column in zip(names, columns) if i < len(column)}
+            part = {name: column[i] for name, column in zip(names, columns, strict=False) if i < len(column)}
             yield BadPart(f"row {i + 1} is missing from some columns (the shortest has {whole} values)", part)
             continue
-        yield {name: column[i] for name, column in zip(names, columns) if column[i] is not None}
+        yield {name: column[i] for name, column in zip(names, columns, strict=False) if column[i] is not None}
 
 
 def json_records(data: bytes) -> tuple[str, Iterator[Record]]:

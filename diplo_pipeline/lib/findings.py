@@ -208,7 +208,7 @@ def episodes(steps: np.ndarray, values: np.ndarray, offending: np.ndarray) -> li
     """Maximal runs of consecutive offending observations (see the module docstring)."""
     flags = np.concatenate([[False], offending.astype(bool), [False]])
     edges = np.flatnonzero(np.diff(flags.astype(np.int8)))
-    return [Episode(steps[start:end], values[start:end]) for start, end in zip(edges[::2], edges[1::2])]
+    return [Episode(steps[start:end], values[start:end]) for start, end in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def burst_episodes(steps: np.ndarray, values: np.ndarray, offending: np.ndarray) -> list[tuple[Episode, int]]:

@@ -626,7 +626,7 @@ def _levenberg_marquardt(
     theta = theta.astype(float).copy()
     n_rows, n_params = theta.shape
     counts = np.broadcast_to(counts, (n_rows, counts.shape[1]))
-    low, high = (np.array(side, dtype=float) for side in zip(*bounds))
+    low, high = (np.array(side, dtype=float) for side in zip(*bounds, strict=True))
 
     def evaluate(rows: np.ndarray, candidate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r, jacobian = residuals(candidate)
@@ -675,7 +675,7 @@ def _weighted_line(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> tuple[n
 
 
 def _at_bound(theta: np.ndarray, bounds: Bounds, exempt: tuple[int, ...]) -> bool:
-    for index, (value, (low, high)) in enumerate(zip(theta, bounds)):
+    for index, (value, (low, high)) in enumerate(zip(theta, bounds, strict=True)):
         if index in exempt:
             continue
         margin = 1e-6 * (high - low if np.isfinite(high - low) else 1.0)

@@ -105,7 +105,7 @@ def load_series(con: duckdb.DuckDBPyConnection) -> dict[str, Series]:
     by_run: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for run_id, x, y in rows:
         by_run[run_id].append((x, y))
-    return {run_id: Series(*map(np.array, zip(*pairs))) for run_id, pairs in by_run.items()}
+    return {run_id: Series(*map(np.array, zip(*pairs, strict=True))) for run_id, pairs in by_run.items()}
 
 
 def scopes_of(series: dict[str, Series], runs: Iterable[RunRow]) -> list[Scope]:

@@ -285,6 +285,6 @@ def run_test(con: duckdb.DuckDBPyConnection, test: SqlFile, limit: int = 10) -> 
         relation = con.sql(test.body)
         count = con.execute(f"select count(*) from ({test.body})").fetchone()[0]
         rows = relation.limit(limit).fetchall()
-        return count, [dict(zip(relation.columns, row)) for row in rows]
+        return count, [dict(zip(relation.columns, row, strict=True)) for row in rows]
     except duckdb.Error as exc:
         raise SqlModelError(f"{test.path}: {type(exc).__name__}: {exc}") from exc

@@ -36,7 +36,7 @@ class Threshold:
         """(passed, actual value, the rows behind it). No data at all passes: there is nothing to warn about."""
         value = con.execute(self.value_sql).fetchone()[0]
         relation = con.sql(self.worst_sql)
-        worst = [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+        worst = [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
         if value is None:
             return True, None, worst
         return OPERATORS[self.op](value, self.threshold), float(value), worst

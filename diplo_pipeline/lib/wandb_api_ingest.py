@@ -183,7 +183,7 @@ def ingest_api_runs(source: WandbApiSource, paths: DataPaths, run_ids: list[str]
             return exc
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        done = dict(zip([r.run_id for r in todo], pool.map(one, todo)))
+        done = dict(zip([r.run_id for r in todo], pool.map(one, todo), strict=True))
     return {run_id: done.get(run_id) for run_id in run_ids}
 
 

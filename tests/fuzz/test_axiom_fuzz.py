@@ -295,7 +295,7 @@ def test_garbage_lines_never_crash_and_every_line_is_kept_or_quarantined(tmp_pat
     assert set(parsed.lines) | {q.line for q in parsed.quarantined} == counted
     assert len(parsed.lines) + len(parsed.quarantined) == len(counted)
     assert good_lines <= set(parsed.lines)
-    assert sorted(json.loads(p)["seq"] for p, n in zip(parsed.payloads, parsed.lines) if n in good_lines) == \
+    assert sorted(json.loads(p)["seq"] for p, n in zip(parsed.payloads, parsed.lines, strict=True) if n in good_lines) == \
         list(range(len(batch)))
 
 

@@ -121,7 +121,7 @@ def check(data: bytes, folder: Path, *, running: bool = False, ingest: bool = Fa
     else:
         assert reasons[:-1] == expected[: MAX_QUARANTINED_PER_FILE - 1]
         assert reasons[-1].startswith(f"and {len(expected) - MAX_QUARANTINED_PER_FILE + 1} more")
-    assert all(r.startswith(f"bytes {d.offset}-{d.end} ") for r, d in zip(reasons, stats.damage))
+    assert all(r.startswith(f"bytes {d.offset}-{d.end} ") for r, d in zip(reasons, stats.damage, strict=True))
     # 5. counts
     assert info["corrupt_records"] == (stats.corrupt_records + stats.unparseable_records + stats.bad_value_records
                                        + len(wf.summary_problems))
@@ -342,7 +342,7 @@ def test_values_are_kept_or_set_aside_never_raised(pairs):
     row = values_to_dict(pairs, bad)
     # A lone key with a plain value is in the row exactly as written (unless another item names it too).
     names = [".".join(path) for path, _ in pairs]
-    for (path, text), name in zip(pairs, names):
+    for (path, text), name in zip(pairs, names, strict=True):
         if len(path) != 1 or names.count(name) > 1 or any(n.startswith(name + ".") for n in names):
             continue
         if any(b.path == path for b in bad):

@@ -329,7 +329,7 @@ def _table(dataset: str, rows: list[dict], order: list[dict], body: dict) -> dic
     return {
         "name": "0",
         "sources": [{"name": dataset}],
-        "fields": [{"name": n, "type": _field_type(n, c)} for n, c in zip(fields, columns)],
+        "fields": [{"name": n, "type": _field_type(n, c)} for n, c in zip(fields, columns, strict=True)],
         "order": order,
         "groups": [],
         "range": {"field": "_time", "start": body["startTime"], "end": body["endTime"]},

@@ -90,7 +90,7 @@ def power_law_fits_without_flags(diplo: DiploData) -> dg.AssetCheckResult:
     con = duckdb.connect()
     try:
         relation = con.sql(FLAGGED_GROUP_FITS_SQL, params={"path": str(path)})
-        flagged = [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+        flagged = [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
     finally:
         con.close()
     return dg.AssetCheckResult(

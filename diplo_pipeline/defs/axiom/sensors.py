@@ -2,11 +2,12 @@
 
 import dagster as dg
 
-EXPORT_FILES = dg.AssetKey(["raw", "axiom_export_files"])
-EVENTS = dg.AssetKey(["raw", "axiom_events"])
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
 from diplo_pipeline.lib import axiom_ingest
 from diplo_pipeline.lib.settings import DataPaths
+
+EXPORT_FILES = dg.AssetKey(["raw", "axiom_export_files"])
+EVENTS = dg.AssetKey(["raw", "axiom_events"])
 
 
 @dg.sensor(

@@ -70,7 +70,7 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
         try:
             rows = materialize(con, model, diplo.paths().lake)
             relation = con.sql(f"select * from {model.name} limit 10")
-            preview = [dict(zip(relation.columns, r)) for r in relation.fetchall()]
+            preview = [dict(zip(relation.columns, r, strict=True)) for r in relation.fetchall()]
             schema = _column_schema(con, model.name)
         finally:
             con.close()

@@ -51,7 +51,7 @@ def connect(catalog: Path, notice: Callable[[str], None] = lambda _: None) -> du
 def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> list[dict]:
     cursor = con.execute(sql, params or {})
     columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> dict | None:
@@ -62,7 +62,7 @@ def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = No
 def placeholders(prefix: str, values: Sequence, params: dict) -> str:
     """`$p0, $p1, ...` for an IN list, adding the values to params (a literal list lets DuckDB prune files)."""
     names = [f"{prefix}{i}" for i in range(len(values))]
-    params.update(zip(names, values))
+    params.update(zip(names, values, strict=True))
     return ", ".join(f"${name}" for name in names)
 
 

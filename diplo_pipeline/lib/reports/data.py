@@ -32,7 +32,7 @@ class Warehouse:
             return []
         result = self.con.execute(sql, params or [])
         columns = [d[0] for d in result.description]
-        return [dict(zip(columns, row)) for row in result.fetchall()]
+        return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
     def one(self, sql: str, params: list | None = None, needs: tuple[str, ...] = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params, needs)
