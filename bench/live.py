@@ -21,7 +21,7 @@ AXIOM_TOKEN = "xaat-bench-loopback"
 
 
 def _serve(wandb_dir: str, axiom_files: list[str], ready, stop) -> None:
-    from diplo_pipeline.lib.axiom_files import parse_export
+    from diplo_pipeline.lib.axiom.export_files import parse_export
     from tests.loopback.axiom_server import AxiomLoopback
     from tests.loopback.wandb_server import FakeWandb, runs_from_offline
 
@@ -56,14 +56,14 @@ def loopback_clouds(wandb_dir: Path, axiom_files: list[Path]) -> Iterator[dict]:
 
 def wandb_live_ingest(info: dict, data_dir: Path) -> int:
     """Sync every run from the loopback WandB (listing, Parquet exports); returns metric points written."""
-    from diplo_pipeline.lib import wandb_api_ingest
     from diplo_pipeline.lib.settings import DataPaths
-    from diplo_pipeline.lib.wandb_api import WandbApiSettings, WandbApiSource
+    from diplo_pipeline.lib.wandb import api_sync
+    from diplo_pipeline.lib.wandb.api_client import WandbApiSettings, WandbApiSource
 
     settings = WandbApiSettings(entity=info["entity"], base_url=info["wandb"])
     source = WandbApiSource(WANDB_KEY, settings)
     with tempfile.TemporaryDirectory() as work:
-        results = wandb_api_ingest.sync(source, DataPaths.from_env(data_dir), Path(work))
+        results = api_sync.sync(source, DataPaths.from_env(data_dir), Path(work))
     failed = [r for r in results.values() if isinstance(r, Exception)]
     if failed:
         raise failed[0]
@@ -72,13 +72,13 @@ def wandb_live_ingest(info: dict, data_dir: Path) -> int:
 
 def axiom_live_ingest(info: dict, data_dir: Path, days: list[str]) -> int:
     """Fetch every day from the loopback Axiom, stage it and build the day partitions; returns rows."""
-    from diplo_pipeline.lib import axiom_api_ingest, axiom_ingest
-    from diplo_pipeline.lib.axiom_api import AplClient
+    from diplo_pipeline.lib.axiom import apl_sync, day_partitions, pending_days
+    from diplo_pipeline.lib.axiom.apl_client import AplClient
     from diplo_pipeline.lib.settings import DataPaths
 
     paths = DataPaths.from_env(data_dir)
     now = datetime.now(UTC)
     with AplClient(info["axiom"], AXIOM_TOKEN, "diplomacy") as client:
         for day in days:
-            axiom_api_ingest.fetch_day(client, paths, day, now)
-    return sum(axiom_ingest.build_days(paths, axiom_ingest.pending_days(paths)).values())
+            apl_sync.fetch_day(client, paths, day, now)
+    return sum(day_partitions.build_days(paths, pending_days.pending_days(paths)).values())

@@ -37,13 +37,14 @@ from bench.measure import peak_rss_mb, timed
 from bench.workload import ensure_workload, write_extra_run
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
-from diplo_pipeline.lib import axiom_ingest
-from diplo_pipeline.lib.axiom_files import discover_exports, parse_export
-from diplo_pipeline.lib.catalog import RAW_SCHEMAS
+from diplo_pipeline.lib.axiom import day_partitions, staging
+from diplo_pipeline.lib.axiom.export_files import discover_exports, parse_export
 from diplo_pipeline.lib.settings import DataPaths
-from diplo_pipeline.lib.sql_models import Project, define_relations, materialize
-from diplo_pipeline.lib.wandb_file import ReadStats, iter_raw_records
-from diplo_pipeline.lib.wandb_runs import discover_runs, read_run
+from diplo_pipeline.lib.wandb.records import ReadStats, iter_raw_records
+from diplo_pipeline.lib.wandb.run_tables import discover_runs, read_run
+from diplo_pipeline.lib.warehouse.catalog import RAW_SCHEMAS
+from diplo_pipeline.lib.warehouse.sql_project import Project
+from diplo_pipeline.lib.warehouse.sql_runner import define_relations, materialize
 
 console = Console()
 
@@ -62,8 +63,8 @@ def read_all(runs) -> int:
 
 
 def axiom_ours(paths: DataPaths) -> int:
-    staged = axiom_ingest.stage_exports(paths)
-    return sum(axiom_ingest.build_days(paths, sorted(staged.affected_days)).values())
+    staged = staging.stage_exports(paths)
+    return sum(day_partitions.build_days(paths, sorted(staged.affected_days)).values())
 
 
 def axiom_duckdb(files: list[Path], out: Path) -> int:
@@ -135,7 +136,7 @@ def live_figures(work, exports: list[Path], offline_read_s: float, scratch: Path
         total += sum(1 for _ in path.open())
     subset = DataPaths(scratch / "axiom-subset", (work.wandb,), tuple(files), scratch / "sweeps")
     offline_axiom = timed(lambda: axiom_ours(subset))
-    days = sorted(axiom_ingest.staged_days(subset))
+    days = sorted(staging.staged_days(subset))
     console.log(f"starting the loopback servers ({len(files)} Axiom files, {len(days)} days)")
     with loopback_clouds(work.wandb, files) as info:
         console.log(f"live WandB ingest of {info['runs']} runs through wandb.Api")

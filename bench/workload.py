@@ -101,7 +101,7 @@ def _demo_lines() -> list[dict]:
 
 
 def _shift(stamp: str, copy: int) -> str:
-    from diplo_pipeline.lib.axiom_files import parse_time
+    from diplo_pipeline.lib.axiom.export_files import parse_time
 
     moment = parse_time(stamp) + SHIFT * copy
     fraction = stamp.split(".")[1].rstrip("Z") if "." in stamp else ""

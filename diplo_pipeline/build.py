@@ -16,12 +16,13 @@ from pathlib import Path
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags, wandb_runs_partitions
-from diplo_pipeline.lib import axiom_api_ingest, axiom_ingest, wandb_api_ingest, wandb_ingest
-from diplo_pipeline.lib.axiom_api import live_settings_present as live_axiom_configured
-from diplo_pipeline.lib.lake import write_text_atomic
+from diplo_pipeline.lib.axiom import apl_sync, pending_days
+from diplo_pipeline.lib.axiom.apl_client import live_settings_present as live_axiom_configured
+from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
-from diplo_pipeline.lib.wandb_api import live_wandb_configured
+from diplo_pipeline.lib.wandb import api_sync, offline
+from diplo_pipeline.lib.wandb.api_client import live_wandb_configured
 
 DAGSTER_YAML = """\
 # Written by diplo-pipeline on first use. Runs, partitions and sensor cursors persist here.
@@ -144,17 +145,17 @@ def build(
     report.source_warnings = [p.message for p in require_named_folders(folder_problems(paths, **live))]
 
     progress("discovering WandB runs")
-    discovered = wandb_ingest.discover(paths)
+    discovered = offline.discover(paths)
     report.runs_discovered = len(discovered)
-    changes = [c.run_id for c in wandb_ingest.pending_changes(paths, discovered)]
-    gone = sorted(wandb_ingest.ingested_run_ids(paths) - set(discovered))
+    changes = [c.run_id for c in offline.pending_changes(paths, discovered)]
+    gone = sorted(offline.ingested_run_ids(paths) - set(discovered))
     report.runs_changed, report.runs_removed = changes, gone
     if live_wandb_configured():
         progress("listing live WandB runs changed since the last sync")
         result = _materialize(defs, instance, [WANDB_API_LISTING], raise_on_error=False)
         _record_outcome(report, result)
         if result.success:
-            report.live_runs_changed = wandb_api_ingest.pending_api_runs(paths)
+            report.live_runs_changed = api_sync.pending_api_runs(paths)
     todo = changes + gone + [r for r in report.live_runs_changed if r not in discovered]
     if todo:
         progress(f"ingesting {len(todo) - len(gone)} new or changed runs ({len(gone)} removed) in one Dagster run")
@@ -163,7 +164,7 @@ def build(
         _record_outcome(report, result)
 
     if live_axiom_configured():
-        days = axiom_api_ingest.days_due(paths, datetime.now(UTC))
+        days = apl_sync.days_due(paths, datetime.now(UTC))
         if days:
             progress(f"fetching {len(days)} days of live Axiom events")
             result = _materialize(defs, instance, [AXIOM_APL],
@@ -175,7 +176,7 @@ def build(
     progress("staging Axiom export files")
     result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_export_files"])], raise_on_error=False)
     _record_outcome(report, result)
-    days = axiom_ingest.pending_days(paths)  # also days an interrupted build staged and never rebuilt
+    days = pending_days.pending_days(paths)  # also days an interrupted build staged and never rebuilt
     if days:
         progress(f"rebuilding {len(days)} Axiom day partitions in one Dagster run")
         result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_events"])],
@@ -194,7 +195,7 @@ def build(
 
     progress("publishing the DuckDB catalog")
     # A run of its own, so a failed blocking test upstream never skips it: the catalog serves that table at
-    # its last good version or leaves it out, and says why (lib/catalog_status.py).
+    # its last good version or leaves it out, and says why (lib/warehouse/catalog_status.py).
     result = _materialize(defs, instance, [CATALOG], raise_on_error=False)
     _record_outcome(report, result)
     materializations = result.asset_materializations_for_node("warehouse__catalog")

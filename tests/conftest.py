@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import dagster as dg
 import pytest
 
 from diplo_pipeline.lib.settings import DataPaths
-
-
-def set_mtime(root: Path, epoch: float) -> None:
-    """Make every .wandb file under root look last written at `epoch` (an old, idle run)."""
-    for path in root.rglob("*.wandb"):
-        os.utime(path, (epoch, epoch))
 
 
 @pytest.fixture
@@ -84,7 +75,7 @@ def terminal(monkeypatch):
 
     from rich.console import Console
 
-    from diplo_pipeline import cli_output
+    from diplo_pipeline.cli import output as cli_output
 
     def at(width: int) -> io.StringIO:
         screen = io.StringIO()
@@ -93,3 +84,15 @@ def terminal(monkeypatch):
         return screen
 
     return at
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium (tests/helpers/devtools.py). Not skipped when missing: `.ci/run` installs it."""
+    from tests.helpers.devtools import CHROMIUM, DevTools
+
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: `apt-get install -y chromium` (as .ci/run does)")
+    devtools = DevTools(tmp_path / "chromium-profile")
+    yield devtools
+    devtools.close()

@@ -21,7 +21,7 @@ follow_inputs_unless_blocked = (
 ).with_label("eager_unless_blocked")
 
 # The catalog publishes after any input changed, even when an input is missing or failed a blocking test
-# (lib/catalog_status.py says what it serves instead). A blocking failure in its own run skips it there; its
+# (lib/warehouse/catalog_status.py says what it serves instead). A blocking failure in its own run skips it there; its
 # inputs then count as updated since it was last handled, so the next tick publishes it in a run of its own.
 publish_after_inputs = (
     (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()

@@ -8,9 +8,9 @@ import os
 
 import dagster as dg
 
-from diplo_pipeline.lib.axiom_api import AplClient, AxiomSettings
+from diplo_pipeline.lib.axiom.apl_client import AplClient, AxiomSettings
 from diplo_pipeline.lib.settings import DataPaths
-from diplo_pipeline.lib.wandb_api import WandbApiSettings, WandbApiSource
+from diplo_pipeline.lib.wandb.api_client import WandbApiSettings, WandbApiSource
 
 
 class DiploData(dg.ConfigurableResource):

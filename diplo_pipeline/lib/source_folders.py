@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from diplo_pipeline.lib.axiom_files import discover_exports
+from diplo_pipeline.lib.axiom.export_files import discover_exports
 from diplo_pipeline.lib.settings import DataPaths
-from diplo_pipeline.lib.wandb_runs import discover_runs
+from diplo_pipeline.lib.wandb.run_tables import discover_runs
 
 
 def _has_sweeps(folder: Path) -> bool:

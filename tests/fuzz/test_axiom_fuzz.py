@@ -31,13 +31,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diplo_pipeline.lib import axiom_ingest
-from diplo_pipeline.lib.axiom_files import ParsedExport, parse_export, typed_events
-from diplo_pipeline.lib.axiom_schema import SOURCE_KINDS
-from diplo_pipeline.lib.quarantine import MAX_RAW_CHARS
-from tests.axiom_exports import WRITERS
-from tests.axiom_kill import ingest, paths_for
+from diplo_pipeline.lib.axiom import day_partitions
+from diplo_pipeline.lib.axiom.export_files import ParsedExport, parse_export, typed_events
+from diplo_pipeline.lib.axiom.schema import SOURCE_KINDS
+from diplo_pipeline.lib.lake.quarantine import MAX_RAW_CHARS
 from tests.fuzz.mutations import fuzz_seconds, mutants, regression_inputs, save_regression
+from tests.helpers.axiom_exports import WRITERS
+from tests.helpers.axiom_kill import ingest, paths_for
 
 SEED_FORMATS = ["ndjson", "array", "pretty_array", "csv", "ndjson_gz", "csv_gz", "api_tabular", "api_legacy"]
 STAGE_EVERY = 4 if fuzz_seconds() else 20  # mutants also staged and rebuilt into days (all are parsed and typed)
@@ -79,7 +79,7 @@ def check_staging(path: Path, work: Path, parsed: ParsedExport) -> None:
     shutil.copy(path, inbox / path.name)
     paths = paths_for(inbox, work / "data")
     ingest(paths)
-    days = list(axiom_ingest.events_dir(paths).glob("*.parquet"))
+    days = list(day_partitions.events_dir(paths).glob("*.parquet"))
     stored = duckdb.sql(f"select event_id from read_parquet({[str(d) for d in days]})").fetchall() if days else []
     assert sorted(e for (e,) in stored) == sorted(set(parsed.event_ids))
     written = [line for q in (paths.quarantine / "axiom").glob("*.ndjson") for line in q.read_text().split("\n") if line]

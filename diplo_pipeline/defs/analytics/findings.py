@@ -1,16 +1,16 @@
-"""The `findings` mart (WAREHOUSE.md): every rule of `diplo_pipeline/lib/findings.py` over every run."""
+"""The `findings` mart (WAREHOUSE.md): every rule of `diplo_pipeline/lib/analytics/findings/` over every run."""
 
 import dagster as dg
 import duckdb
 import polars as pl
 
-from diplo_pipeline.defs.metadata import column_schema
+from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
-from diplo_pipeline.lib.findings import ERROR, WARN, find_all
-from diplo_pipeline.lib.lake import write_parquet_atomic
-from diplo_pipeline.lib.metadata import markdown_table
-from diplo_pipeline.lib.sql_models import PYTHON_MARTS, python_mart_path
+from diplo_pipeline.lib.analytics.findings import ERROR, WARN, find_all
+from diplo_pipeline.lib.lake.io import write_parquet_atomic
+from diplo_pipeline.lib.previews import markdown_table
+from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, python_mart_path
 
 FINDINGS = dg.AssetKey(["marts", "findings"])
 
@@ -36,7 +36,7 @@ def _rows_of(table: pl.DataFrame, severities: tuple[str, ...]) -> list[dict]:
     description=(
         "What an experienced researcher would flag, one row per (run, rule, episode): severity, steps, the "
         "worst value against its threshold, a sentence with the numbers and the likely cause with its usual "
-        "fix. Rules and thresholds: WAREHOUSE.md; code: `diplo_pipeline/lib/findings.py`."
+        "fix. Rules and thresholds: WAREHOUSE.md; code: `diplo_pipeline/lib/analytics/findings/`."
     ),
 )
 def findings(diplo: DiploData) -> dg.MaterializeResult:

@@ -6,13 +6,11 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
-from diplo_pipeline.defs.metadata import column_schema
+from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
-from diplo_pipeline.lib.fits import MODELS
-from diplo_pipeline.lib.lake import write_parquet_atomic
-from diplo_pipeline.lib.metadata import markdown_table
-from diplo_pipeline.lib.power_law_scopes import (
+from diplo_pipeline.lib.analytics.fits import MODELS
+from diplo_pipeline.lib.analytics.fits.scopes import (
     METRIC,
     PREVIEW_COLUMNS,
     RUNS_SQL,
@@ -24,7 +22,9 @@ from diplo_pipeline.lib.power_law_scopes import (
     readable,
     scopes_of,
 )
-from diplo_pipeline.lib.sql_models import PYTHON_MARTS, python_mart_path
+from diplo_pipeline.lib.lake.io import write_parquet_atomic
+from diplo_pipeline.lib.previews import markdown_table
+from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, python_mart_path
 
 POWER_LAW_FITS = dg.AssetKey(["marts", "power_law_fits"])
 
@@ -40,7 +40,7 @@ POWER_LAW_FITS = dg.AssetKey(["marts", "power_law_fits"])
         f"per run, per tag (the legacy `power-laws-*` runs as one group) and per sweep; models "
         f"{', '.join(f'`{m}`' for m in MODELS)} with bootstrap intervals (resampling runs in group scopes), "
         "R², span in decades, held-out error on the largest compute and quality flags. Methods: "
-        "`diplo_pipeline/lib/fits.py`."
+        "`diplo_pipeline/lib/analytics/fits/`."
     ),
 )
 def power_law_fits(diplo: DiploData) -> dg.MaterializeResult:

@@ -3,13 +3,13 @@ fetched day, then one partition per UTC day."""
 
 import dagster as dg
 
-from diplo_pipeline.defs.metadata import column_schema
+from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.partitions import axiom_days_partitions
-from diplo_pipeline.defs.quarantine import quarantine_check
+from diplo_pipeline.defs.quarantine_checks import quarantine_check
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.lib import axiom_ingest
-from diplo_pipeline.lib.axiom_schema import EVENTS_SCHEMA
-from diplo_pipeline.lib.metadata import markdown_table
+from diplo_pipeline.lib.axiom import day_partitions, pending_days, staging
+from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA
+from diplo_pipeline.lib.previews import markdown_table
 
 QUARANTINE_CHECK = "no_quarantined_axiom_lines"
 
@@ -36,10 +36,10 @@ QUARANTINE_CHECK = "no_quarantined_axiom_lines"
 )
 def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
     paths = diplo.paths()
-    result = axiom_ingest.stage_exports(paths)  # marks the days it touches pending before it stages them
+    result = staging.stage_exports(paths)  # marks the days it touches pending before it stages them
     # Every pending day needs its partition, including days a killed run marked but never added.
     known = set(context.instance.get_dynamic_partitions(axiom_days_partitions.name))
-    new_days = sorted(set(axiom_ingest.pending_days(paths)) - known)
+    new_days = sorted(set(pending_days.pending_days(paths)) - known)
     if new_days:
         context.instance.add_dynamic_partitions(axiom_days_partitions.name, new_days)
     return dg.MaterializeResult(
@@ -71,11 +71,11 @@ def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
 )
 def axiom_events(context: dg.AssetExecutionContext, diplo: DiploData) -> dg.MaterializeResult:
     paths = diplo.paths()
-    snapshot = axiom_ingest.pending_snapshot(paths)  # a day staged again while this runs stays pending
-    counts = axiom_ingest.build_days(paths, list(context.partition_keys))
+    snapshot = pending_days.pending_snapshot(paths)  # a day staged again while this runs stays pending
+    counts = day_partitions.build_days(paths, list(context.partition_keys))
     rows = [{"day": day, "events": n} for day, n in sorted(counts.items())]
-    axiom_ingest.mark_days_built(paths, set(context.partition_keys), snapshot)
-    removed = axiom_ingest.remove_stale_days(paths)
+    pending_days.mark_days_built(paths, set(context.partition_keys), snapshot)
+    removed = day_partitions.remove_stale_days(paths)
     return dg.MaterializeResult(
         metadata={
             "days_built": len(rows),

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
-from diplo_pipeline.defs.quarantine import quarantine_check
+from diplo_pipeline.defs.quarantine_checks import quarantine_check
 from diplo_pipeline.defs.resources import AxiomApi, DiploData
-from diplo_pipeline.lib import axiom_api_ingest
-from diplo_pipeline.lib.axiom_api import AxiomAuthError, AxiomError, live_settings_present
-from diplo_pipeline.lib.metadata import markdown_table
+from diplo_pipeline.lib.axiom import apl_sync
+from diplo_pipeline.lib.axiom.apl_client import AxiomAuthError, AxiomError, live_settings_present
+from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.settings import DataPaths
 
 AXIOM_APL = dg.AssetKey(["raw", "axiom_apl"])
@@ -61,7 +61,7 @@ def axiom_apl(context: dg.AssetExecutionContext, config: AxiomAplConfig, diplo: 
     now = datetime.now(UTC)
     # A range run spans the partitions between its ends, which may include days of export files only:
     # fetch just the days the live source is due to fetch (or, with `refetch`, every requested day).
-    due = set(axiom_api_ingest.days_due(paths, now))
+    due = set(apl_sync.days_due(paths, now))
     fetched, skipped, failed = [], [], {}
     with axiom_api.client() as client:
         for day in context.partition_keys:
@@ -69,7 +69,7 @@ def axiom_apl(context: dg.AssetExecutionContext, config: AxiomAplConfig, diplo: 
                 skipped.append(day)
                 continue
             try:
-                result = axiom_api_ingest.fetch_day(client, paths, day, now, lookback=LATENESS, settle=LATENESS)
+                result = apl_sync.fetch_day(client, paths, day, now, lookback=LATENESS, settle=LATENESS)
             except AxiomAuthError:
                 raise  # no other day would get through either
             except AxiomError as exc:
@@ -114,7 +114,7 @@ def axiom_apl_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     if not live_settings_present():
         return dg.SensorResult(skip_reason="live Axiom is off: AXIOM_TOKEN is not set")
     now = datetime.now(UTC)
-    days = axiom_api_ingest.days_due(DataPaths.from_env(), now)
+    days = apl_sync.days_due(DataPaths.from_env(), now)
     known = context.instance.get_dynamic_partitions(axiom_days_partitions.name)
     new = [d for d in days if d not in known]
     adds = [axiom_days_partitions.build_add_request(new)] if new else []

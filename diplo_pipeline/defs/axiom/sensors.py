@@ -3,7 +3,7 @@
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
-from diplo_pipeline.lib import axiom_ingest
+from diplo_pipeline.lib.axiom import pending_days, staging
 from diplo_pipeline.lib.settings import DataPaths
 
 EXPORT_FILES = dg.AssetKey(["raw", "axiom_export_files"])
@@ -19,11 +19,11 @@ EVENTS = dg.AssetKey(["raw", "axiom_events"])
 )
 def axiom_exports_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     paths = DataPaths.from_env()
-    if axiom_ingest.exports_changed(paths):
+    if staging.exports_changed(paths):
         return dg.SensorResult(
             run_requests=[dg.RunRequest(asset_selection=[EXPORT_FILES])],
         )
-    days = axiom_ingest.pending_days(paths)
+    days = pending_days.pending_days(paths)
     known = context.instance.get_dynamic_partitions(axiom_days_partitions.name)
     days = [d for d in days if d in known]
     if not days:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from diplo_pipeline.defs.metadata import column_schema
+from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.partitions import wandb_runs_partitions
-from diplo_pipeline.defs.quarantine import quarantine_check
+from diplo_pipeline.defs.quarantine_checks import quarantine_check
 from diplo_pipeline.defs.resources import DiploData, WandbApi
-from diplo_pipeline.lib import wandb_api_ingest, wandb_ingest
-from diplo_pipeline.lib.lake_schemas import METRIC_POINTS_SCHEMA
-from diplo_pipeline.lib.metadata import markdown_table
+from diplo_pipeline.lib.previews import markdown_table
+from diplo_pipeline.lib.wandb import api_sync, offline
+from diplo_pipeline.lib.wandb.schemas import METRIC_POINTS_SCHEMA
 
 QUARANTINE_CHECK = "no_quarantined_wandb_records"
 API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
@@ -45,7 +45,7 @@ def wandb_api_listing(
         return dg.MaterializeResult(metadata={"live_source": "off: WANDB_API_KEY is not set"})
     paths = diplo.paths()
     source = wandb_api.source()
-    result = wandb_api_ingest.refresh_listing(source, paths, force_full=config.full_listing)
+    result = api_sync.refresh_listing(source, paths, force_full=config.full_listing)
     known = set(context.instance.get_dynamic_partitions(wandb_runs_partitions.name))
     new_keys = sorted(set(result.runs) - known)
     if new_keys:
@@ -94,10 +94,10 @@ class WandbRunConfig(dg.Config):
 )
 def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo: DiploData, wandb_api: WandbApi):
     paths = diplo.paths()
-    discovered = wandb_ingest.discover(paths)
-    pending = {c.run_id for c in wandb_ingest.pending_changes(paths, discovered)}
-    live_ids = wandb_api_ingest.api_run_ids(paths)
-    live_pending = set(wandb_api_ingest.pending_api_runs(paths))
+    discovered = offline.discover(paths)
+    pending = {c.run_id for c in offline.pending_changes(paths, discovered)}
+    live_ids = api_sync.api_run_ids(paths)
+    live_pending = set(api_sync.pending_api_runs(paths))
     now = time.time()
     read, skipped, removed, summary = [], [], [], []
     live_todo = []
@@ -110,13 +110,13 @@ def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo:
                 skipped.append(run_id)
             continue
         if run is None:
-            wandb_ingest.remove_run(paths, run_id)
+            offline.remove_run(paths, run_id)
             removed.append(run_id)
             continue
         if run_id not in pending and not config.force:
             skipped.append(run_id)
             continue
-        tables = wandb_ingest.ingest_run(paths, run, now=now)
+        tables = offline.ingest_run(paths, run, now=now)
         read.append(run_id)
         info = tables.runs.to_pylist()[0]
         summary.append(
@@ -134,7 +134,7 @@ def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo:
     if live_todo:
         source = wandb_api.source()
         with tempfile.TemporaryDirectory(prefix="wandb-history-") as work:
-            results = wandb_api_ingest.ingest_api_runs(source, paths, live_todo, Path(work),
+            results = api_sync.ingest_api_runs(source, paths, live_todo, Path(work),
                                                        workers=source.settings.concurrency)
         for run_id, ingest in results.items():
             if isinstance(ingest, Exception):

@@ -6,9 +6,9 @@ import json
 import dagster as dg
 
 from diplo_pipeline.defs.partitions import contiguous_range_tags, wandb_runs_partitions
-from diplo_pipeline.lib import wandb_api_ingest, wandb_ingest
 from diplo_pipeline.lib.settings import DataPaths
-from diplo_pipeline.lib.wandb_api import live_wandb_configured
+from diplo_pipeline.lib.wandb import api_sync, offline
+from diplo_pipeline.lib.wandb.api_client import live_wandb_configured
 
 WANDB_RUNS = dg.AssetKey(["raw", "wandb_runs"])
 API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
@@ -24,11 +24,11 @@ API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
 def wandb_offline_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     # Stat files only: a sensor lives in a long-running process and must never hold the catalog open.
     paths = DataPaths.from_env()
-    discovered = wandb_ingest.discover(paths)
+    discovered = offline.discover(paths)
     requested: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     changes = [
         c.run_id
-        for c in wandb_ingest.pending_changes(paths, discovered)
+        for c in offline.pending_changes(paths, discovered)
         if requested.get(c.run_id) != discovered[c.run_id].fingerprint() or c.reason == "idle"
     ]
     if not changes:
@@ -63,7 +63,7 @@ def wandb_api_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     if not live_wandb_configured():
         return dg.SensorResult(skip_reason="live WandB is off: WANDB_API_KEY is not set")
     paths = DataPaths.from_env()
-    pending = wandb_api_ingest.pending_api_runs(paths)
+    pending = api_sync.pending_api_runs(paths)
     known = context.instance.get_dynamic_partitions(wandb_runs_partitions.name)
     pending = [run_id for run_id in pending if run_id in known]
     if pending and context.cursor != ",".join(pending):

@@ -5,10 +5,10 @@ import dagster as dg
 from diplo_pipeline.defs.automation import publish_after_inputs
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
-from diplo_pipeline.lib.catalog import build_catalog
-from diplo_pipeline.lib.catalog_status import problems
-from diplo_pipeline.lib.metadata import markdown_table
-from diplo_pipeline.lib.sql_models import PYTHON_MARTS
+from diplo_pipeline.lib.previews import markdown_table
+from diplo_pipeline.lib.warehouse.catalog import build_catalog
+from diplo_pipeline.lib.warehouse.catalog_status import problems
+from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS
 
 
 @dg.asset(

@@ -4,8 +4,8 @@ import dagster as dg
 
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
-from diplo_pipeline.lib.metadata import markdown_table
-from diplo_pipeline.lib.thresholds import Threshold, load_thresholds
+from diplo_pipeline.lib.previews import markdown_table
+from diplo_pipeline.lib.warehouse.thresholds import Threshold, load_thresholds
 
 
 def _threshold_check(spec: Threshold) -> dg.AssetChecksDefinition:

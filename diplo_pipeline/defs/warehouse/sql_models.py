@@ -9,19 +9,17 @@ import dagster as dg
 import duckdb
 
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.lib.catalog import RAW_SCHEMAS
-from diplo_pipeline.lib.metadata import markdown_table
-from diplo_pipeline.lib.sql_checks import record_outcome
-from diplo_pipeline.lib.sql_models import (
-    Project,
-    SqlFile,
-    SqlModelError,
+from diplo_pipeline.lib.previews import markdown_table
+from diplo_pipeline.lib.warehouse.catalog import RAW_SCHEMAS
+from diplo_pipeline.lib.warehouse.sql_project import Project, SqlFile, SqlModelError
+from diplo_pipeline.lib.warehouse.sql_runner import (
     define_python_marts,
     define_relations,
     materialize,
     model_path,
     run_test,
 )
+from diplo_pipeline.lib.warehouse.sql_tests import record_outcome
 
 PROJECT = Project.load()
 
@@ -104,7 +102,7 @@ def _test_check(test: SqlFile) -> dg.AssetChecksDefinition:
             count, first = run_test(con, test)
         finally:
             con.close()
-        # For the catalog, which is published even when this fails (lib/catalog_status.py), and to keep the
+        # For the catalog, which is published even when this fails (lib/warehouse/catalog_status.py), and to keep the
         # table's last good version when every test on it passes.
         record_outcome(diplo.paths().lake, PROJECT, test.name, count, first)
         return dg.AssetCheckResult(

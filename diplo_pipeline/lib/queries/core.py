@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from diplo_pipeline.lib.catalog import CatalogLocked, open_catalog
+from diplo_pipeline.lib.warehouse.catalog import CatalogLocked, open_catalog
 
 
 class QueryError(Exception):

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 
 from diplo_pipeline.lib.queries.core import Answer, QueryError, RunRef, fetch, has_table
-from diplo_pipeline.lib.report_names import run_page_names, run_report_files
+from diplo_pipeline.lib.reports.names import run_page_names, run_report_files
 
 SEVERITIES = ("info", "warn", "error")
 FINDING_COLUMNS = "rule, severity, step_start, step_end, value, threshold, message, hypothesis"

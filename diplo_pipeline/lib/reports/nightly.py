@@ -13,10 +13,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from diplo_pipeline.lib import charts
-from diplo_pipeline.lib.report_names import run_page_names
+from diplo_pipeline.lib.reports import charts
 from diplo_pipeline.lib.reports import html as h
 from diplo_pipeline.lib.reports.data import Warehouse
+from diplo_pipeline.lib.reports.names import run_page_names
 from diplo_pipeline.lib.reports.output import PagesWritten, inputs_digest
 from diplo_pipeline.lib.reports.shared import findings_html
 from diplo_pipeline.lib.reports.text import fmt, fmt_gap, fmt_steps, fmt_time

@@ -25,8 +25,7 @@ def _digest(data: bytes) -> str:
 @functools.cache
 def renderer_digest() -> str:
     """Fingerprint of the code and libraries that draw reports: a change to either re-renders every page."""
-    lib = Path(__file__).resolve().parents[1]
-    sources = sorted([lib / "charts.py", lib / "report_names.py", *Path(__file__).parent.glob("*.py")])
+    sources = sorted(Path(__file__).resolve().parent.rglob("*.py"))  # the pages, their names and the charts
     parts = [p.read_bytes() for p in sources] + [version(name).encode() for name in ("altair", "vl-convert-python")]
     return _digest(b"\0".join(parts))
 

@@ -14,11 +14,11 @@ from typing import Any
 import altair as alt
 import vl_convert
 
-from diplo_pipeline.lib import charts
-from diplo_pipeline.lib.report_names import run_page_names, run_report_files, sweep_page_names
+from diplo_pipeline.lib.reports import charts
 from diplo_pipeline.lib.reports import html as h
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
 from diplo_pipeline.lib.reports.markdown import code_block, md_code, md_table, md_text
+from diplo_pipeline.lib.reports.names import run_page_names, run_report_files, sweep_page_names
 from diplo_pipeline.lib.reports.output import PagesWritten, inputs_digest
 from diplo_pipeline.lib.reports.shared import (
     findings_for,

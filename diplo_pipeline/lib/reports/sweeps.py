@@ -9,10 +9,10 @@ from typing import Any
 
 import altair as alt
 
-from diplo_pipeline.lib import charts
-from diplo_pipeline.lib.report_names import run_page_names, sweep_page_names
+from diplo_pipeline.lib.reports import charts
 from diplo_pipeline.lib.reports import html as h
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
+from diplo_pipeline.lib.reports.names import run_page_names, sweep_page_names
 from diplo_pipeline.lib.reports.output import PagesWritten, inputs_digest
 from diplo_pipeline.lib.reports.shared import fits_html, fits_where
 from diplo_pipeline.lib.reports.text import MISSING, fmt

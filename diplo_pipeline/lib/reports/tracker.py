@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from diplo_pipeline.lib.report_names import run_page_names
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
 from diplo_pipeline.lib.reports.markdown import md_code, md_text
+from diplo_pipeline.lib.reports.names import run_page_names
 from diplo_pipeline.lib.reports.output import PagesWritten
 from diplo_pipeline.lib.reports.runs import RunData, load_run, mean_and_min, reward_arc, status_line
 from diplo_pipeline.lib.reports.text import MISSING, fmt, fmt_duration, fmt_gap, fmt_steps, fmt_time

@@ -1,0 +1,374 @@
+"""The live WandB source: runs listed and histories fetched through the public API (`wandb.Api`).
+
+Written against wandb>=0.31,<0.32 (source-formats.md §B). Since 0.27 the SDK sends GraphQL through its
+Go service (wandb-core), which already backs off on 429 honouring `RateLimit-Reset` and retries 5xx;
+this module adds what the SDK leaves to its callers: a retry when the service gives up or times out, a
+clear error on 401/403 that names the variable to fix, and results as plain records.
+
+The API key is passed in (the Dagster resource reads it from `WANDB_API_KEY` through `dg.EnvVar`) and is
+kept out of every repr, message and record this module produces. Two failures are told at once rather
+than retried: a key the SDK refuses by its format (before any request), and a host where nothing accepts
+connections (wandb-core would retry a refused connection until its timeout, on every one of our attempts).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow.parquet as pq
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from diplo_pipeline.lib.wandb.api_preflight import key_problem, refused_connection
+
+T = TypeVar("T")
+DEFAULT_PROJECT = "diplomacy-grpo"
+# Named in messages and in `runs.source_path` when WANDB_BASE_URL is unset (the SDK then picks its own host).
+DEFAULT_BASE_URL = "https://wandb.ai"
+
+
+def live_wandb_configured() -> bool:
+    """The live source is on only when a key is set: without it nothing here touches the network."""
+    return bool(os.environ.get("WANDB_API_KEY"))
+
+
+@dataclass(frozen=True)
+class WandbApiSettings:
+    """Everything about the live source except the key (WAREHOUSE.md "Where things live")."""
+
+    entity: str | None = None  # None: the key's default entity, as WandB resolves it
+    project: str = DEFAULT_PROJECT
+    base_url: str | None = None  # None: the SDK's default host
+    concurrency: int = 4  # parallel history downloads (source-formats.md §B.3 suggests about 4)
+    timeout_s: int = 60  # per GraphQL call
+    download_timeout_s: float = 900  # per history download or scan (wandb-core retries those on its own)
+    attempts: int = 4  # our retries on top of wandb-core's own
+    full_listing_every_s: float = 6 * 3600  # how often a full listing looks for deleted runs
+
+    @classmethod
+    def from_env(cls) -> WandbApiSettings:
+        env = os.environ
+        return cls(
+            entity=env.get("WANDB_ENTITY") or None,
+            project=env.get("WANDB_PROJECT") or DEFAULT_PROJECT,
+            base_url=env.get("WANDB_BASE_URL") or None,
+            concurrency=int(env.get("DIPLO_WANDB_CONCURRENCY", "4")),
+            timeout_s=int(env.get("DIPLO_WANDB_TIMEOUT_S", "60")),
+            download_timeout_s=float(env.get("DIPLO_WANDB_DOWNLOAD_TIMEOUT_S", "900")),
+            attempts=int(env.get("DIPLO_WANDB_ATTEMPTS", "4")),
+            full_listing_every_s=float(env.get("DIPLO_WANDB_FULL_LISTING_S", str(6 * 3600))),
+        )
+
+    @property
+    def host(self) -> str:
+        return (self.base_url or DEFAULT_BASE_URL).rstrip("/")
+
+
+class WandbAuthError(RuntimeError):
+    """WandB refused the key. Not retried: the same key will be refused again."""
+
+
+class WandbUnavailableError(RuntimeError):
+    """WandB kept failing after every retry."""
+
+
+@dataclass(frozen=True)
+class ApiRun:
+    """One run as the API lists it (the full fragment: config and summary come with the listing)."""
+
+    run_id: str
+    display_name: str | None
+    state: str
+    created_at: str  # WandB's own timestamp strings, kept as sent
+    heartbeat_at: str
+    entity: str
+    project: str
+    tags: tuple[str, ...] = ()
+    group: str | None = None
+    job_type: str | None = None
+    notes: str | None = None
+    sweep_name: str | None = None
+    history_line_count: int | None = None
+    last_step: int | None = None  # historyKeys.lastStep: the highest `_step` the server holds
+    config: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "tags": list(self.tags)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ApiRun:
+        return cls(**{**data, "tags": tuple(data.get("tags") or ())})
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status behind an SDK error, wherever the SDK put it."""
+    for candidate in (exc, getattr(exc, "exc", None), exc.__cause__):
+        response = getattr(candidate, "response", None)
+        status = getattr(response, "http_status", None)
+        if status:
+            return int(status)
+    return None
+
+
+def _is_auth_failure(exc: BaseException) -> bool:
+    # Not every `AuthenticationError` is a refused key: the SDK raises it too when the host did not
+    # answer while it verified the key. The status WandB sent says which.
+    return _status(exc) in (401, 403)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: anything from the transport that is not a refused key or a missing object."""
+    from wandb.errors import CommError
+    from wandb.sdk.lib.service.service_connection import WandbApiFailedError
+
+    if _is_auth_failure(exc):
+        return False
+    return isinstance(exc, CommError | WandbApiFailedError | TimeoutError | ConnectionError)
+
+
+class WandbApiSource:
+    """A session with WandB's public API: incremental listings and full-resolution histories."""
+
+    def __init__(self, api_key: str, settings: WandbApiSettings, wait_base_s: float = 1.0):
+        self.settings = settings
+        self._wait_base_s = wait_base_s
+        self.calls = 0  # API calls made through this session (each may be several HTTP requests)
+        # Messages from the SDK are quoted in our errors; the key is blanked out of them, should one ever
+        # carry it. Kept in a closure, so it is in no attribute a repr or a debugger listing would show.
+        self.redact: Callable[[str], str] = lambda text: text.replace(api_key, "<WANDB_API_KEY>")
+        if problem := key_problem(api_key):
+            raise WandbAuthError(
+                f"WANDB_API_KEY is not a WandB API key: {problem} Nothing was sent to {settings.host}. Copy the "
+                "key again from the WandB settings page (API keys), or unset WANDB_API_KEY to turn the live "
+                "WandB source off."
+            )
+        if why := self._refused():
+            raise WandbUnavailableError(self._refused_message(why, "verify the API key"))
+        self._api = self._call(lambda: self._connect(api_key), "verify the API key")
+
+    def __repr__(self) -> str:  # never show the key
+        return f"WandbApiSource(host={self.settings.host!r}, project={self.settings.project!r})"
+
+    def _connect(self, api_key: str):
+        import wandb
+
+        overrides = {"base_url": self.settings.base_url} if self.settings.base_url else {}
+        return wandb.Api(api_key=api_key, overrides=overrides, timeout=self.settings.timeout_s)
+
+    @property
+    def url(self) -> str:
+        """Where the SDK sends requests: WANDB_BASE_URL, else the SDK's own default host."""
+        if self.settings.base_url:
+            return self.settings.base_url
+        from wandb.sdk import wandb_setup
+
+        return wandb_setup.singleton().settings.base_url
+
+    def _refused(self) -> str | None:
+        return refused_connection(self.url, timeout_s=min(5.0, self.settings.timeout_s))
+
+    def _refused_message(self, why: str, what: str) -> str:
+        configured = (f"WANDB_BASE_URL is {self.settings.base_url}" if self.settings.base_url
+                      else f"WANDB_BASE_URL is not set, so the SDK's default {self.url} is used")
+        return (f"Cannot reach WandB at {self.url} while trying to {what}: {why}. {configured}: check that it "
+                "names the right host and port and that the server is running, or unset WANDB_API_KEY to "
+                "turn the live WandB source off. Nothing was written for this step.")
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        """Run one API call with retries; turn failures into errors a person can act on."""
+        refused: list[str] = []
+
+        def worth_another_try(exc: BaseException) -> bool:
+            if not _transient(exc):
+                return False
+            # A host that went away refuses connections: another attempt would only wait out the timeout.
+            why = self._refused()
+            if why:
+                refused.append(why)
+            return why is None
+
+        retrying = Retrying(
+            retry=retry_if_exception(worth_another_try),
+            stop=stop_after_attempt(self.settings.attempts),
+            wait=wait_exponential_jitter(multiplier=self._wait_base_s, max=30, jitter=self._wait_base_s),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    self.calls += 1
+                    return fn()
+        except Exception as exc:
+            if _is_auth_failure(exc):
+                raise WandbAuthError(
+                    f"WandB refused the API key (HTTP {_status(exc)}) at {self.settings.host} while trying to {what}. "
+                    "Set WANDB_API_KEY to a valid key for this host (and WANDB_ENTITY to an entity it can read), "
+                    "or unset WANDB_API_KEY to turn the live WandB source off."
+                ) from None
+            if refused:
+                raise WandbUnavailableError(self._refused_message(refused[0], what)) from None
+            if _transient(exc):
+                reason = self.redact(str(exc)).rstrip(".")
+                raise WandbUnavailableError(
+                    f"WandB at {self.settings.host} did not answer after {self.settings.attempts} attempts while "
+                    f"trying to {what}: {type(exc).__name__}: {reason}. Nothing was written for this step; the "
+                    "next sync retries it. Check WANDB_BASE_URL and the service status."
+                ) from None
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover - Retrying either returns or raises
+
+    # -- listing --------------------------------------------------------------------------------
+    @property
+    def entity(self) -> str:
+        if self.settings.entity:
+            return self.settings.entity
+        return self._call(lambda: self._api.default_entity, "look up the key's default entity")
+
+    def list_runs(self, heartbeat_after: str | None = None, *, full: bool = True,
+                  also: list[str] | tuple[str, ...] = ()) -> list[ApiRun]:
+        """Runs whose heartbeat is at or after the watermark, plus every run still running, plus the runs
+        named in `also` (those the lake holds as running: one that WandB has since marked crashed keeps
+        its old heartbeat and is no longer running, so neither of the other two would return it).
+
+        `heartbeat_after` must be a string WandB itself returned: its filter compares WandB's own format,
+        and a reformatted timestamp silently matches nothing (source-formats.md §B.2). With `full=False`
+        the listing leaves config and summary out (a cheap listing to find deleted runs).
+        """
+        entity, project = self.entity, self.settings.project
+        # `$gte`, not `$gt`: heartbeats have whole seconds, and a run whose heartbeat lands in the same
+        # second as the watermark after this listing would otherwise be missed. Runs listed again this
+        # way are not fetched again (their stored heartbeat matches).
+        wanted: list[dict] = [{"heartbeatAt": {"$gte": heartbeat_after}}, {"state": "running"}]
+        if also:
+            wanted.append({"name": {"$in": sorted(also)}})
+        filters = {} if heartbeat_after is None else {"$or": wanted}
+
+        def listing() -> list[ApiRun]:
+            self._api.flush()  # the SDK caches listings per query; a sync must see the server's answer
+            runs = self._api.runs(f"{entity}/{project}", filters=filters, order="+heartbeat_at", per_page=100,
+                                  lazy=not full)
+            return [_api_run(run, entity, project) for run in runs]
+
+        return self._call(listing, f"list runs of {entity}/{project}")
+
+    # -- history --------------------------------------------------------------------------------
+    def open_runs(self, runs: list[ApiRun]) -> dict[str, Any]:
+        """SDK handles for the runs about to be fetched, from ONE lightweight listing per project rather
+        than one `Run` request each (which would also fetch every config and summary again)."""
+        handles: dict[str, Any] = {}
+        by_project: dict[tuple[str, str], list[str]] = {}
+        for run in runs:
+            by_project.setdefault((run.entity, run.project), []).append(run.run_id)
+        for (entity, project), ids in by_project.items():
+            def listing(entity=entity, project=project, ids=ids) -> list[Any]:
+                self._api.flush()
+                return list(self._api.runs(f"{entity}/{project}", filters={"name": {"$in": ids}}, per_page=100,
+                                           lazy=True))
+            handles.update({handle.id: handle for handle in self._call(listing, f"open {len(ids)} runs")})
+        return handles
+
+    def history(self, run: ApiRun, handle: Any, *, after_step: int | None, work_dir: Path) -> list[dict[str, Any]]:
+        """Every history row, full resolution: the Parquet export for a finished run read whole, or
+        `scan_history` from the step after `after_step` for a run still being written. Rows come as
+        WandB sends them: the live tail and the export can overlap on a step (the caller deduplicates)."""
+        if run.state == "running" and after_step is not None:
+            return self._scan(handle, after_step + 1)
+        return self._export(handle, work_dir)
+
+    def _scan(self, api_run, min_step: int) -> list[dict[str, Any]]:
+        return self._call(
+            lambda: within(self.settings.download_timeout_s,
+                           lambda: list(api_run.scan_history(min_step=min_step, use_cache=False))),
+            f"scan the history of run {api_run.id} from step {min_step}",
+        )
+
+    def _export(self, api_run, work_dir: Path) -> list[dict[str, Any]]:
+        from wandb.apis.public.runhistory import IncompleteRunHistoryError
+
+        def download():
+            # A folder per attempt: an attempt abandoned after its timeout may still be writing to its own.
+            target = Path(tempfile.mkdtemp(prefix=f"{api_run.id}-", dir=work_dir))
+            result = within(self.settings.download_timeout_s,
+                            lambda: api_run.download_history_exports(target, require_complete_history=True))
+            return target, result
+
+        try:
+            target, result = self._call(download, f"download the history export of run {api_run.id}")
+        except IncompleteRunHistoryError:
+            # Some steps are not exported yet (a run that just finished): scan reads both parts.
+            return self._scan(api_run, 0)
+        try:
+            if result.errors:
+                raise WandbUnavailableError(
+                    f"WandB could not deliver every history file of run {api_run.id}: {sorted(result.errors)}. "
+                    "Nothing was written for this run; the next sync retries it."
+                )
+            return [row for path in sorted(result.paths) for row in parquet_rows(path)]
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+
+
+def within(seconds: float, fn: Callable[[], T]) -> T:
+    """`fn()`, or TimeoutError after `seconds`. wandb-core retries a failing download on its own for as
+    long as it likes (a "poisoned" run can keep it busy for good), and the SDK waits without a limit;
+    this puts a bound on it. An abandoned call finishes or fails inside wandb-core, unobserved."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True, name="wandb-api-call")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _api_run(run, entity: str, project: str) -> ApiRun:
+    attrs = run._attrs  # the GraphQL node as listed; the public properties would fetch more
+    history_keys = attrs.get("historyKeys") or {}
+    if isinstance(history_keys, str):
+        history_keys = json.loads(history_keys)
+    summary = attrs.get("summaryMetrics") or {}
+    if isinstance(summary, str):
+        summary = json.loads(summary)
+    return ApiRun(
+        run_id=attrs["name"],
+        display_name=attrs.get("displayName"),
+        state=attrs.get("state") or "unknown",
+        created_at=attrs.get("createdAt") or "",
+        heartbeat_at=attrs.get("heartbeatAt") or attrs.get("createdAt") or "",
+        entity=entity,
+        project=project,
+        tags=tuple(attrs.get("tags") or ()),
+        group=attrs.get("group"),
+        job_type=attrs.get("jobType"),
+        notes=attrs.get("notes"),
+        sweep_name=attrs.get("sweepName"),
+        history_line_count=attrs.get("historyLineCount"),
+        last_step=history_keys.get("lastStep"),
+        config=dict(attrs.get("config") or {}),
+        summary=dict(summary),
+    )
+
+
+def parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """Rows of WandB's wide history export: a NULL cell means the key was not logged at that step."""
+    table = pq.read_table(path)
+    for batch in table.to_batches(max_chunksize=10_000):
+        for row in batch.to_pylist():
+            yield {key: value for key, value in row.items() if value is not None}

@@ -1,0 +1,186 @@
+"""The SQL model layer: `dbt_like_sql/{staging,intermediate,marts}/*.sql` as plain DuckDB SQL.
+
+A model's dependencies are the tables its query names, found with DuckDB's own parser
+(`json_serialize_sql`), minus its CTEs: no hand-kept lists, no templating. A model whose first line is
+`-- materialized: view` stays a view (cheap pass-throughs over big raw tables); every other model is
+written to `lake/<layer>/<model>.parquet`. Inside a build, raw sources and upstream models are visible
+under their plain names, exactly as in the catalog, so a model file can be pasted into the DuckDB CLI.
+`dbt_like_sql/tests/assert_*.sql` are data tests: a query that must return no rows."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+SQL_ROOT = Path(__file__).resolve().parents[3] / "dbt_like_sql"
+
+
+LAYERS = ("staging", "intermediate", "marts")
+
+
+_MATERIALIZED = re.compile(r"^\s*--\s*materialized:\s*(view|table)\s*$", re.MULTILINE)
+
+
+class SqlModelError(Exception):
+    """A model or test that cannot run, with the file and line that cause it."""
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    path: str  # glob relative to the lake root
+    asset: str  # the Dagster asset that writes it, as "a/b"
+    description: str
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    name: str
+    layer: str  # staging | intermediate | marts | tests
+    path: Path
+    sql: str
+    refs: tuple[tuple[str, int], ...]  # (table name, line) of every table the query reads
+
+    @property
+    def table_names(self) -> list[str]:
+        return [name for name, _ in self.refs]
+
+    @property
+    def materialized(self) -> str:
+        match = _MATERIALIZED.search(self.sql.split("\n\n", 1)[0])
+        return match.group(1) if match else "table"
+
+    @property
+    def description(self) -> str:
+        """The leading comment block, without the materialization line."""
+        lines = []
+        for line in self.sql.splitlines():
+            if not line.startswith("--"):
+                break
+            if not _MATERIALIZED.match(line):
+                lines.append(line.removeprefix("--").strip())
+        return " ".join(lines)
+
+    @property
+    def body(self) -> str:
+        return self.sql.rstrip().rstrip(";")
+
+
+def _line_of(sql: str, offset: int | None) -> int:
+    return sql.count("\n", 0, offset or 0) + 1
+
+
+def _walk_refs(node: Any, ctes: set[str], out: list[tuple[str, int | None]]) -> None:
+    if isinstance(node, dict):
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            ctes = ctes | {entry["key"] for entry in cte_map.get("map", [])}
+        name = node.get("table_name")
+        if node.get("type") == "BASE_TABLE" and name and not node.get("schema_name") and name not in ctes:
+            out.append((name, node.get("query_location")))
+        for value in node.values():
+            _walk_refs(value, ctes, out)
+    elif isinstance(node, list):
+        for value in node:
+            _walk_refs(value, ctes, out)
+
+
+def parse_refs(sql: str, path: Path) -> tuple[tuple[str, int], ...]:
+    """Tables the query reads, with their line numbers. Raises SqlModelError on a syntax error."""
+    con = duckdb.connect()
+    try:
+        tree = json.loads(con.execute("select json_serialize_sql($sql)", {"sql": sql}).fetchone()[0])
+    finally:
+        con.close()
+    if tree.get("error"):
+        position = tree.get("position")
+        line = _line_of(sql, int(position)) if str(position or "").isdigit() else "?"
+        raise SqlModelError(f"{path}:{line}: {tree.get('error_message')}")
+    if len(tree["statements"]) != 1:
+        raise SqlModelError(f"{path}: a model is exactly one SELECT statement, found {len(tree['statements'])}")
+    found: list[tuple[str, int | None]] = []
+    _walk_refs(tree["statements"][0], set(), found)
+    seen: dict[str, int] = {}
+    for name, location in found:
+        seen.setdefault(name, _line_of(sql, location))
+    return tuple(seen.items())
+
+
+def load_sources(root: Path = SQL_ROOT) -> dict[str, Source]:
+    spec = yaml.safe_load((root / "sources.yml").read_text())["sources"]
+    return {name: Source(name, s["path"], s["asset"], s.get("description", "")) for name, s in spec.items()}
+
+
+def _load_dir(root: Path, layer: str, pattern: str) -> dict[str, SqlFile]:
+    out = {}
+    for path in sorted((root / layer).glob(pattern)):
+        sql = path.read_text()
+        out[path.stem] = SqlFile(path.stem, layer, path, sql, parse_refs(sql, path))
+    return out
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything under dbt_like_sql/, validated: names unique, every reference resolvable, no cycles."""
+
+    root: Path
+    sources: dict[str, Source]
+    models: dict[str, SqlFile]
+    tests: dict[str, SqlFile]
+
+    @classmethod
+    def load(cls, root: Path = SQL_ROOT) -> Project:
+        sources = load_sources(root)
+        models: dict[str, SqlFile] = {}
+        for layer in LAYERS:
+            for name, model in _load_dir(root, layer, "*.sql").items():
+                clash = models.get(name) or (sources.get(name) and root / "sources.yml")
+                if clash:
+                    where = clash.path if isinstance(clash, SqlFile) else clash
+                    raise SqlModelError(f"{model.path}: the name {name!r} is already defined in {where}")
+                models[name] = model
+        project = cls(root, sources, models, _load_dir(root, "tests", "assert_*.sql"))
+        for sql_file in [*models.values(), *project.tests.values()]:
+            for name, line in sql_file.refs:
+                if name not in models and name not in sources:
+                    raise SqlModelError(
+                        f"{sql_file.path}:{line}: reads table {name!r}, which is neither a model under "
+                        f"{root.name}/ nor a source in sources.yml"
+                    )
+        project.order()  # fail early on cycles
+        return project
+
+    def order(self) -> list[str]:
+        graph = {name: {d for d in m.table_names if d in self.models} for name, m in self.models.items()}
+        try:
+            return list(TopologicalSorter(graph).static_order())
+        except CycleError as exc:
+            raise SqlModelError(f"models depend on each other in a cycle: {' -> '.join(exc.args[1])}") from exc
+
+    def test_target(self, test: str) -> str:
+        """The table a data test guards (its Dagster check sits on it): the first model it reads, else the
+        first source."""
+        names = self.tests[test].table_names
+        return next((name for name in names if name in self.models), names[0])
+
+    def tests_of(self, table: str) -> list[str]:
+        """The data tests that guard `table`."""
+        return [test for test in self.tests if self.test_target(test) == table]
+
+    def upstream(self, name: str) -> list[str]:
+        """The model and every model it reads from, in build order."""
+        needed, stack = set(), [name]
+        while stack:
+            current = stack.pop()
+            if current in needed:
+                continue
+            needed.add(current)
+            stack.extend(d for d in self.models[current].table_names if d in self.models)
+        return [m for m in self.order() if m in needed]

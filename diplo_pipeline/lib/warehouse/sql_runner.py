@@ -1,0 +1,122 @@
+"""The SQL model layer: `dbt_like_sql/{staging,intermediate,marts}/*.sql` as plain DuckDB SQL.
+
+A model's dependencies are the tables its query names, found with DuckDB's own parser
+(`json_serialize_sql`), minus its CTEs: no hand-kept lists, no templating. A model whose first line is
+`-- materialized: view` stays a view (cheap pass-throughs over big raw tables); every other model is
+written to `lake/<layer>/<model>.parquet`. Inside a build, raw sources and upstream models are visible
+under their plain names, exactly as in the catalog, so a model file can be pasted into the DuckDB CLI.
+`dbt_like_sql/tests/assert_*.sql` are data tests: a query that must return no rows."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from diplo_pipeline.lib.warehouse.sql_project import Project, SqlFile, SqlModelError
+
+
+def model_path(lake: Path, model: SqlFile) -> Path:
+    return lake / model.layer / f"{model.name}.parquet"
+
+
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def define_relations(
+    con: duckdb.DuckDBPyConnection,
+    project: Project,
+    lake: Path,
+    empty_schemas: dict[str, pa.Schema],
+    models: list[str] | None = None,
+) -> list[str]:
+    """Create the sources and models as relations on `con`, as users see them. Returns models skipped.
+
+    Sources are views over lake globs (an empty, typed table while the lake has no file yet); view models
+    are views over their SQL; table models are views over their Parquet (skipped until materialised, and
+    so is everything built on a skipped model).
+    """
+    for source in project.sources.values():
+        pattern = lake.resolve() / source.path
+        if any(pattern.parent.glob(pattern.name)):
+            con.execute(
+                f"create or replace view {source.name} as "
+                f"select * from read_parquet({quote(str(pattern))}, union_by_name = true)"
+            )
+        else:
+            con.register("empty_source", empty_schemas[source.name].empty_table())
+            con.execute(f"create or replace table {source.name} as select * from empty_source")
+            con.unregister("empty_source")
+    skipped: list[str] = []
+    for name in models if models is not None else project.order():
+        model = project.models[name]
+        if any(dep in skipped for dep in model.table_names):
+            skipped.append(name)  # built on something not materialised yet
+            continue
+        if model.materialized == "view":
+            con.execute(f"create or replace view {name} as {model.body}")
+            continue
+        target = model_path(lake.resolve(), model)
+        if target.exists():
+            con.execute(f"create or replace view {name} as select * from read_parquet({quote(str(target))})")
+        else:
+            skipped.append(name)
+    return skipped
+
+# Marts computed in Python (fits, robust statistics) rather than SQL: written by their Dagster assets to
+# lake/marts/<name>.parquet, and exposed like table models. Each with the relations it reads (its asset's deps).
+PYTHON_MARTS: dict[str, tuple[str, ...]] = {
+    "power_law_fits": ("metric_points", "runs"),
+    "findings": ("int_findings__run_steps", "int_findings__runs", "int_findings__agents"),
+}
+
+
+def python_mart_path(lake: Path, name: str) -> Path:
+    return lake / "marts" / f"{name}.parquet"
+
+
+def define_python_marts(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]:
+    """Views over the Python marts that exist; returns their names."""
+    present = []
+    for name in PYTHON_MARTS:
+        path = python_mart_path(lake.resolve(), name)
+        if path.exists():
+            con.execute(f"create or replace view {name} as select * from read_parquet({quote(str(path))})")
+            present.append(name)
+    return present
+
+
+def materialize(con: duckdb.DuckDBPyConnection, model: SqlFile, lake: Path) -> int:
+    """Run a table model into its Parquet file atomically, or define a view model; then expose it on `con`."""
+    try:
+        if model.materialized == "view":
+            con.execute(f"create or replace view {model.name} as {model.body}")
+            return con.execute(f"select count(*) from {model.name}").fetchone()[0]
+        target = model_path(lake, model)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            con.execute(f"copy ({model.body}) to {quote(tmp)} (format parquet, compression zstd)")
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        con.execute(f"create or replace view {model.name} as select * from read_parquet({quote(str(target))})")
+        return con.execute(f"select count(*) from {model.name}").fetchone()[0]
+    except duckdb.Error as exc:
+        raise SqlModelError(f"{model.path}: {type(exc).__name__}: {exc}") from exc
+
+
+def run_test(con: duckdb.DuckDBPyConnection, test: SqlFile, limit: int = 10) -> tuple[int, list[dict]]:
+    """(number of offending rows, the first of them). A data test passes with zero rows."""
+    try:
+        relation = con.sql(test.body)
+        count = con.execute(f"select count(*) from ({test.body})").fetchone()[0]
+        rows = relation.limit(limit).fetchall()
+        return count, [dict(zip(relation.columns, row, strict=True)) for row in rows]
+    except duckdb.Error as exc:
+        raise SqlModelError(f"{test.path}: {type(exc).__name__}: {exc}") from exc

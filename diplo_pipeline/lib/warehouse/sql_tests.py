@@ -1,0 +1,132 @@
+"""What the blocking SQL tests last found, kept beside the lake, and the last good version of each table.
+
+The Dagster check that runs a data test (defs/warehouse/sql_models.py) records its outcome here, in
+`lake/_state/sql_tests/<test>.json`, so the catalog builder (lib/warehouse/catalog.py) can read it without Dagster.
+An outcome names the file it was found on (inode, size, mtime), so an outcome always refers to one version
+of the table and a rebuilt table is never judged by an older version's test.
+
+When every test guarding a table model has passed on its current file, `<model>.good.parquet` becomes a hard
+link to that file. Materialising the model later replaces `<model>.parquet` by rename (a new inode), so the
+link keeps the good bytes at no cost: it is what the catalog serves while a newer version fails a test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from diplo_pipeline.lib.lake.io import read_json, write_text_atomic
+from diplo_pipeline.lib.warehouse.sql_project import Project
+from diplo_pipeline.lib.warehouse.sql_runner import model_path
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    test: str
+    table: str  # the table the test guards (Project.test_target)
+    offending_rows: int
+    first_rows: list[dict[str, Any]]
+    file: dict[str, int] | None  # the version of the table's Parquet it ran on; None for a view or a source
+
+    @property
+    def passed(self) -> bool:
+        return self.offending_rows == 0
+
+
+def outcome_path(lake: Path, test: str) -> Path:
+    return lake / "_state" / "sql_tests" / f"{test}.json"
+
+
+def good_path(lake: Path, project: Project, model: str) -> Path:
+    current = model_path(lake, project.models[model])
+    return current.with_name(f"{model}.good.parquet")
+
+
+def file_version(path: Path) -> dict[str, int] | None:
+    """What tells one version of a file from the next: every write of a model is a new file renamed in."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return {"inode": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _tested_file(lake: Path, project: Project, table: str) -> Path | None:
+    model = project.models.get(table)
+    return model_path(lake, model) if model is not None and model.materialized == "table" else None
+
+
+def _plain(value: Any) -> Any:
+    """A value of an offending row as JSON can hold it (timestamps as ISO text, decimals as floats)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def record_outcome(lake: Path, project: Project, test: str, offending_rows: int,
+                   first_rows: list[dict[str, Any]]) -> CheckOutcome:
+    """Keep what `test` found on the current version of its table; keep that version if all its tests pass."""
+    table = project.test_target(test)
+    tested = _tested_file(lake, project, table)
+    outcome = CheckOutcome(
+        test=test,
+        table=table,
+        offending_rows=offending_rows,
+        first_rows=[{str(k): _plain(v) for k, v in row.items()} for row in first_rows],
+        file=file_version(tested) if tested else None,
+    )
+    # Not write_json_atomic: it sorts keys, and the offending rows read best in the test's column order.
+    write_text_atomic(json.dumps(asdict(outcome), indent=1), outcome_path(lake, test))
+    if tested is not None:
+        keep_last_good(lake, project, table)
+    return outcome
+
+
+def read_outcome(lake: Path, test: str) -> CheckOutcome | None:
+    stored = read_json(outcome_path(lake, test), None)
+    return CheckOutcome(**stored) if stored else None
+
+
+def current_failures(lake: Path, project: Project, table: str) -> list[CheckOutcome]:
+    """The tests that failed on the version of `table` the lake holds now."""
+    tested = _tested_file(lake, project, table)
+    version = file_version(tested) if tested else None
+    outcomes = [read_outcome(lake, test) for test in project.tests_of(table)]
+    return [o for o in outcomes if o is not None and not o.passed and o.file == version]
+
+
+def keep_last_good(lake: Path, project: Project, model: str) -> bool:
+    """Link `<model>.good.parquet` to the current file when every test guarding the model passed on it."""
+    current = model_path(lake, project.models[model])
+    version = file_version(current)
+    if version is None:
+        return False
+    for test in project.tests_of(model):
+        outcome = read_outcome(lake, test)
+        if outcome is None or not outcome.passed or outcome.file != version:
+            return False
+    good = good_path(lake, project, model)
+    if good.exists() and os.path.samefile(good, current):
+        return True
+    tmp = good.with_name(f".{good.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(current, tmp)
+    except OSError:  # a file system without hard links: a copy costs more but keeps the same promise
+        shutil.copyfile(current, tmp)
+    os.replace(tmp, good)
+    return True

@@ -1,0 +1,133 @@
+"""The nightly schedule, declarative automation, and the real Dagster webserver driving a materialisation."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+
+from diplo_pipeline.definitions import defs
+from diplo_pipeline.defs.automation import follow_inputs_unless_blocked, publish_after_inputs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_nightly_schedule_is_on_in_utc_and_targets_everything_downstream():
+    definitions = defs()
+    schedule = next(s for s in definitions.schedules if s.name == "nightly_rebuild")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.execution_timezone == "UTC" and schedule.cron_schedule == "0 3 * * *"
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = schedule.evaluate_tick(dg.build_schedule_context(instance=instance))
+    assert len(result.run_requests) == 1
+    targeted = set(definitions.resolve_job_def(schedule.job_name).asset_layer.executable_asset_keys)
+    graph = definitions.resolve_asset_graph()
+    expected = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name in {"marts", "warehouse"}}
+    assert expected <= targeted
+
+
+def test_schedule_cron_and_timezone_are_configurable(monkeypatch):
+    monkeypatch.setenv("DIPLO_NIGHTLY_CRON", "30 1 * * *")
+    monkeypatch.setenv("DIPLO_NIGHTLY_TZ", "Europe/London")
+    code = ("from diplo_pipeline.defs.automation import nightly_rebuild as s; "
+            "print(s.cron_schedule, s.execution_timezone)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["30", "1", "*", "*", "*", "Europe/London"]
+
+
+def test_downstream_assets_follow_their_inputs():
+    graph = defs().resolve_asset_graph()
+    for key in (["marts", "run_steps"], ["staging", "stg_axiom__events"], ["reports", "run_reports"]):
+        condition = graph.get(dg.AssetKey(key)).automation_condition
+        assert condition is not None and condition.get_label() == follow_inputs_unless_blocked.get_label()
+    # The catalog publishes even below a failed blocking test (tests/test_blocking_checks.py shows it).
+    catalog = graph.get(dg.AssetKey(["warehouse", "catalog"])).automation_condition
+    assert catalog is not None and catalog.get_label() == publish_after_inputs.get_label()
+    assert graph.get(dg.AssetKey(["raw", "wandb_runs"])).automation_condition is None  # sensors drive ingestion
+    sensors = {s.name: s for s in defs().sensors}
+    for name in ("downstream_follows_inputs", "wandb_offline_runs_sensor", "axiom_exports_sensor"):
+        assert sensors[name].default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        payload = json.loads(response.read())
+    assert "errors" not in payload, payload.get("errors")
+    return payload["data"]
+
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+  }
+}"""
+
+
+def test_webserver_serves_the_graph_and_runs_a_materialisation(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    # No daemon here: runs launch straight from the webserver.
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\nrun_coordinator:\n  module: dagster._core.run_coordinator\n"
+        "  class: DefaultRunCoordinator\n"
+    )
+    env = {**os.environ, "DAGSTER_HOME": str(home), "DIPLO_DATA_DIR": str(tmp_path / "data"),
+           "DIPLO_WANDB_DIR": str(tmp_path / "none"), "DIPLO_AXIOM_DIR": str(tmp_path / "none")}
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"),
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()[-3000:]
+                assert time.monotonic() < deadline, "webserver did not come up"
+                time.sleep(1)
+        nodes = _graphql(port, "{ assetNodes { assetKey { path } groupName } }")["assetNodes"]
+        groups = {tuple(n["assetKey"]["path"]): n["groupName"] for n in nodes}
+        assert groups[("marts", "rollouts")] == "marts" and groups[("raw", "wandb_runs")] == "sources"
+        assert groups[("warehouse", "catalog")] == "warehouse"
+
+        launched = _graphql(port, LAUNCH, {"params": {
+            "selector": {"repositoryLocationName": "diplo_pipeline", "repositoryName": "__repository__",
+                         "jobName": "__ASSET_JOB", "assetSelection": [{"path": ["warehouse", "catalog"]}]},
+        }})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+        status_query = "query S($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+        deadline = time.monotonic() + 180
+        while (status := _graphql(port, status_query, {"id": run_id})["runOrError"]["status"]) not in (
+            "SUCCESS", "FAILURE", "CANCELED"
+        ):
+            assert time.monotonic() < deadline, f"run still {status}"
+            time.sleep(1)
+        assert status == "SUCCESS"
+        assert (tmp_path / "data" / "warehouse.duckdb").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,222 @@
+"""End to end through real Dagster materialisations: SDK-written runs → lake → catalog."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from diplo_pipeline.build import build
+from diplo_pipeline.definitions import defs
+from diplo_pipeline.demo.sdk import run_in_subprocess
+from tests.helpers import sdk_runs
+from tests.helpers.files import set_mtime
+
+RUNS = {
+    "edge0001": "grpo-20251222-190000",
+    "fini0001": "grpo-20251222-200000",
+    "crsh0001": "grpo-20251222-210000",
+    "resm0001": "grpo-20251222-220000",
+}
+
+
+@pytest.fixture(scope="module")
+def sdk_runs_dir(tmp_path_factory) -> Path:
+    """Four real offline runs, written once for the module: edge cases, finished, crashed, resumed."""
+    root = tmp_path_factory.mktemp("sdk")
+    run_in_subprocess(sdk_runs.edge_case_run, str(root), "edge0001")
+    run_in_subprocess(sdk_runs.simple_run, str(root), "fini0001", RUNS["fini0001"], 30)
+    run_in_subprocess(sdk_runs.simple_run, str(root), "crsh0001", RUNS["crsh0001"], 58, {"crash": True},
+                      crash=True)
+    # Resumed: crash after step 47, then resume the same run id from the checkpoint at step 40.
+    run_in_subprocess(sdk_runs.simple_run, str(root), "resm0001", RUNS["resm0001"], 48, {"crash": True},
+                      crash=True)
+    run_in_subprocess(sdk_runs.simple_run, str(root), "resm0001", RUNS["resm0001"], 20,
+                      {"first_step": 40, "resume": True, "loss_offset": 1.0, "start": sdk_runs.START + 3 * 3600})
+    set_mtime(root, sdk_runs.START + 86400)  # all writers stopped long ago
+    return root
+
+
+@pytest.fixture
+def built(data_env, instance, sdk_runs_dir):
+    shutil.copytree(sdk_runs_dir, data_env.wandb_dirs[0], dirs_exist_ok=True, symlinks=True)
+    report = build(defs(), instance, data_env)
+    return data_env, report
+
+
+def _query(catalog: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(catalog), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_runs_states_and_steps(built):
+    paths, report = built
+    assert sorted(report.runs_changed) == sorted(RUNS)
+    rows = {r[0]: r[1:] for r in _query(paths.catalog, "select run_id, run_name, state, last_step, resumed from runs")}
+    assert rows["fini0001"] == (RUNS["fini0001"], "finished", 29, False)
+    assert rows["crsh0001"] == (RUNS["crsh0001"], "crashed", 57, False)
+    assert rows["resm0001"] == (RUNS["resm0001"], "finished", 59, True)
+    assert _query(paths.catalog, "select created_at = '2025-12-22 19:00:00+00' from runs where run_id='edge0001'") == [(True,)]
+
+
+def test_resumed_run_has_each_step_once_and_the_later_write_wins(built):
+    paths, _ = built
+    steps = _query(paths.catalog, "select step, loss from run_steps where run_id = 'resm0001' order by step")
+    assert [s for s, _ in steps] == list(range(60))
+    losses = dict(steps)
+    for step in range(40, 48):  # logged twice: the resumed process wrote loss + 1.0
+        assert losses[step] == pytest.approx(1.05 + step / 1000)
+    assert losses[39] == pytest.approx(0.05 + 39 / 1000)
+    twice = _query(paths.catalog, "select count(*) from metric_points where run_id='resm0001' and key='benchmark/loss' and step between 40 and 47")
+    assert twice == [(16,)]  # both writes are kept in the long table; run_steps picks the later
+
+
+def test_edge_case_values(built):
+    paths, _ = built
+    points = {
+        (step, key): (value, text)
+        for step, key, value, text in _query(
+            paths.catalog, "select step, key, value, value_text from metric_points where run_id = 'edge0001'"
+        )
+    }
+    assert math.isnan(points[(3, "benchmark/loss")][0]) and points[(3, "benchmark/loss")][1] == "NaN"
+    assert points[(4, "ppo/is_ratio_max")] == (math.inf, "Infinity")
+    assert points[(2, "benchmark/used_cached_ref_logprobs")] == (None, "true")
+    assert points[(0, "profiling_mode")] == (None, "rollout")
+    assert points[(0, "trace_dir")] == (None, None)
+    assert points[(1, "nested.b.c")] == (0.5, None)
+    assert '"_type": "table-file"' in points[(20, "games")][1]
+    assert '"_type": "histogram"' in points[(20, "hist")][1]
+    sparse = sorted(s for (s, k) in points if k == "elo/grpo-20251222-190000_adapter_v0")
+    assert sparse == [0, 5, 20]  # each value keeps its own step
+    steps = [s for (s,) in _query(paths.catalog, "select step from run_steps where run_id='edge0001' order by step")]
+    assert steps == list(range(10)) + list(range(20, 25))  # the jump is kept, nothing invented
+    evals = _query(paths.catalog, "select step, row_kind, value from metric_points where run_id='edge0001' and key='benchmark/overall_score'")
+    assert evals == [(20, "eval", 55.5)]
+    config = _query(paths.catalog, "select value from run_config where run_id='edge0001' and key='pfsp_weights.peer'")
+    assert config == [(0.3,)]
+    throughput = _query(paths.catalog, "select trajectories_per_s, train_rollout_ratio from run_steps where run_id='fini0001' and step=0")
+    assert throughput == [(pytest.approx(960 / 120), pytest.approx(0.5))]
+
+
+def test_build_twice_changes_nothing_and_a_new_run_is_the_only_one_read(built, instance, tmp_path):
+    paths, first = built
+    parquet = sorted((paths.raw / "wandb" / "metric_points").glob("*.parquet"))
+    mtimes = {p.name: p.stat().st_mtime_ns for p in parquet}
+    second = build(defs(), instance, paths)
+    assert second.runs_changed == [] and second.table_rows == first.table_rows
+    assert {p.name: p.stat().st_mtime_ns for p in parquet} == mtimes
+
+    run_in_subprocess(sdk_runs.simple_run, str(paths.wandb_dirs[0]), "newr0001", "grpo-20251223-090000", 5)
+    third = build(defs(), instance, paths)
+    assert third.runs_changed == ["newr0001"]
+    assert {p.name: p.stat().st_mtime_ns for p in parquet} == mtimes  # the others were not re-read
+    assert third.table_rows["runs"] == first.table_rows["runs"] + 1
+    assert third.table_rows["run_steps"] == first.table_rows["run_steps"] + 5
+    # Partitions are recorded on the instance, as the UI shows them.
+    assert "newr0001" in instance.get_dynamic_partitions("wandb_runs")
+
+
+def test_a_still_growing_run_is_running(built, instance):
+    paths, _ = built
+    target = next(paths.wandb_dirs[0].rglob("run-crsh0001.wandb"))
+    target.touch()  # the writer just appended
+    report = build(defs(), instance, paths)
+    assert report.runs_changed == ["crsh0001"]
+    assert _query(paths.catalog, "select state from runs where run_id='crsh0001'") == [("running",)]
+
+
+def test_a_reader_holding_the_catalog_never_blocks_a_build(built, instance):
+    paths, _ = built
+    duckdb_cli = Path(sys.executable).parent / "duckdb"
+    reader = subprocess.Popen(
+        [str(duckdb_cli), str(paths.catalog), "-readonly"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        reader.stdin.write("select 'before', count(*) from runs;\n")
+        reader.stdin.flush()
+        time.sleep(0.5)
+        run_in_subprocess(sdk_runs.simple_run, str(paths.wandb_dirs[0]), "late0001", "grpo-20251223-100000", 3)
+        started = time.perf_counter()
+        report = build(defs(), instance, paths)  # must not wait for, or fail on, the open reader
+        assert time.perf_counter() - started < 60
+        assert report.runs_changed == ["late0001"]
+        reader.stdin.write("select 'after', count(*) from runs;\n")
+        out, err = reader.communicate(timeout=30)
+    finally:
+        reader.kill()
+    assert "Error" not in err
+    assert "before" in out and "after" in out  # the old snapshot stayed readable throughout
+    assert _query(paths.catalog, "select count(*) from runs") == [(len(RUNS) + 1,)]
+
+
+def test_catalog_views_work_from_any_directory(built, tmp_path, monkeypatch):
+    paths, _ = built
+    monkeypatch.chdir(tmp_path)  # views hold absolute paths
+    assert _query(paths.catalog, "select count(*) from metric_points")[0][0] > 0
+
+
+def test_axiom_quarantine_is_counted_by_the_asset_check(data_env, instance):
+    inbox = data_env.axiom_dirs[0]
+    good = '{"_time":"2025-12-22T19:14:08Z","event":"rollout_start","rollout_id":"g1"}'
+    (inbox / "x.ndjson").write_text(good + "\nnot json at all\n" + '{"event":"orders_empty"}\n')
+    report = build(defs(), instance, data_env)
+    check = "raw/axiom_export_files:no_quarantined_axiom_lines"
+    assert check in report.checks_failed
+    assert report.check_metadata[check]["quarantined"] == 2
+    assert report.table_rows["axiom_events"] == 1
+    quarantined = (data_env.quarantine / "axiom").glob("*.ndjson")
+    assert sum(len(p.read_text().splitlines()) for p in quarantined) == 2
+    # Fixing the file clears the quarantine on the next build.
+    (inbox / "x.ndjson").write_text(good + "\n")
+    fixed = build(defs(), instance, data_env)
+    assert check not in fixed.checks_failed and fixed.check_metadata[check]["quarantined"] == 0
+
+
+def test_sensor_requests_exactly_the_new_run(data_env, instance, sdk_runs_dir):
+    shutil.copytree(sdk_runs_dir, data_env.wandb_dirs[0], dirs_exist_ok=True, symlinks=True)
+    definitions = defs()
+    sensor = next(s for s in definitions.sensors if s.name == "wandb_offline_runs_sensor")
+    build(definitions, instance, data_env)
+    run_in_subprocess(sdk_runs.simple_run, str(data_env.wandb_dirs[0]), "sens0001", "grpo-20251224-090000", 3)
+    result = sensor(dg.build_sensor_context(instance=instance, definitions=definitions))
+    assert [r.partition_key for r in result.run_requests] == ["sens0001"]
+    assert result.dynamic_partitions_requests[0].partition_keys == ["sens0001"]
+
+
+def test_definitions_load_with_dg_check_defs():
+    dg.Definitions.validate_loadable(defs())
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([str(Path(sys.executable).parent / "dg"), "check", "defs"], cwd=root,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
+
+
+def test_unreadable_sweep_definition_is_quarantined(data_env, instance):
+    sweeps = data_env.sweep_dir
+    (sweeps / "good").mkdir(parents=True)
+    (sweeps / "good" / "sweep.yaml").write_text(
+        "metadata:\n  name: lr-sweep\n  experiment_tag_prefix: lr\n  hypothesis: lower is steadier\n"
+        "runs:\n  A:\n    config:\n      experiment_tag: ${metadata.experiment_tag_prefix}-A-base\n"
+        "analysis:\n  expected_ranking: [A]\n  success_criteria: ['kl/max < 10']\n"
+    )
+    (sweeps / "bad").mkdir()
+    (sweeps / "bad" / "sweep.yaml").write_text("metadata: [unclosed\n")
+    report = build(defs(), instance, data_env)
+    check = "raw/sweep_definitions:sweep_definitions_readable"
+    assert check in report.checks_failed and report.check_metadata[check]["quarantined"] == 1
+    rows = _query(data_env.catalog, "select sweep_name, runs, expected_ranking from raw_sweeps__definitions")
+    assert rows[0][0] == "lr-sweep" and rows[0][2] == ["A"]
+    assert '"experiment_tag": "lr-A-base"' in rows[0][1]  # ${metadata.…} resolved as the trainer does
