@@ -6,9 +6,7 @@ with hourly as (
     select
         event_hour as hour,
         count(*) as events,
-        count(*) filter (
-            event like '%error%' or event like '%fail%' or (event = 'span_duration' and status = 'error')
-        ) as error_events,
+        count(*) filter (is_error_event(event, status)) as error_events,
         count(*) filter (event = 'rollout_start') as rollouts_started,
         count(*) filter (event = 'rollout_complete') as rollouts_completed,
         count(*) filter (event = 'rollout_error') as rollouts_failed,
@@ -27,10 +25,6 @@ rates as (
 
 select
     *,
-    case
-        when error_rate >= 0.05 or completion_rate < 0.80 then 'unhealthy'
-        when error_rate >= 0.01 or completion_rate < 0.95 then 'degraded'
-        else 'healthy'
-    end as status
+    health_status(error_rate, completion_rate) as status
 from rates
 order by hour

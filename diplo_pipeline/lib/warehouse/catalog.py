@@ -95,8 +95,8 @@ def _literal(value) -> str:
     return str(value) if isinstance(value, int) else quote(str(value))
 
 
-def views_script(con: duckdb.DuckDBPyConnection) -> str:
-    """Every relation of `con` as SQL, in the order it was created (each after what it reads)."""
+def views_script(con: duckdb.DuckDBPyConnection, macros: tuple[str, ...] = ()) -> str:
+    """The macros, then every relation of `con` as SQL, in the order it was created (each after what it reads)."""
     objects = con.execute("""
         select oid, name, sql, comment, kind from (
             select table_oid as oid, table_name as name, sql, comment, 'table' as kind
@@ -107,7 +107,7 @@ def views_script(con: duckdb.DuckDBPyConnection) -> str:
     """).fetchall()
     lines = ["-- Written by diplo-pipeline with the catalog: its relations over the lake (absolute paths).",
              "-- Used when the catalog is held open read-write elsewhere; `.read` it in the DuckDB CLI too.",
-             "SET TimeZone = 'UTC';"]
+             "SET TimeZone = 'UTC';", *(f"{statement};" for statement in macros)]
     for _, name, sql, comment, kind in objects:
         lines.append(sql)
         if kind == "table":
@@ -135,7 +135,7 @@ def build_catalog(lake: Path, target: Path, project: Project | None = None) -> P
             _describe(con, project, plan)
             counts = {name: con.execute(f"select count(*) from {name}").fetchone()[0]
                       for name, status in plan.items() if status.in_catalog}
-            script = views_script(con)
+            script = views_script(con, project.macros)
             con.execute("checkpoint")
         finally:
             con.close()

@@ -126,6 +126,26 @@ def _load_dir(root: Path, layer: str, pattern: str) -> dict[str, SqlFile]:
     return out
 
 
+def load_macros(root: Path = SQL_ROOT) -> tuple[str, ...]:
+    """The limits of thresholds.yml as `limit_<name>()`, then every `macros/*.sql` statement (rules shared
+    by several models and the CLI, such as the health rule)."""
+    from diplo_pipeline.lib.warehouse.thresholds import limit_macros  # thresholds.yml's reader needs SQL_ROOT
+
+    statements = list(limit_macros(root))
+    for path in sorted((root / "macros").glob("*.sql")):
+        statements += [s.strip() for s in _statements(path.read_text()) if s.strip()]
+    return tuple(statements)
+
+
+def _statements(sql: str) -> list[str]:
+    """A macros file's statements (each ends in `;`; comments may sit between them)."""
+    con = duckdb.connect()
+    try:
+        return [statement.query.strip().rstrip(";") for statement in con.extract_statements(sql)]
+    finally:
+        con.close()
+
+
 @dataclass(frozen=True)
 class Project:
     """Everything under dbt_like_sql/, validated: names unique, every reference resolvable, no cycles."""
@@ -134,6 +154,7 @@ class Project:
     sources: dict[str, Source]
     models: dict[str, SqlFile]
     tests: dict[str, SqlFile]
+    macros: tuple[str, ...] = ()  # `create macro` statements, in the order they must run
 
     @classmethod
     def load(cls, root: Path = SQL_ROOT) -> Project:
@@ -146,7 +167,7 @@ class Project:
                     where = clash.path if isinstance(clash, SqlFile) else clash
                     raise SqlModelError(f"{model.path}: the name {name!r} is already defined in {where}")
                 models[name] = model
-        project = cls(root, sources, models, _load_dir(root, "tests", "assert_*.sql"))
+        project = cls(root, sources, models, _load_dir(root, "tests", "assert_*.sql"), load_macros(root))
         for sql_file in [*models.values(), *project.tests.values()]:
             for name, line in sql_file.refs:
                 if name not in models and name not in sources:

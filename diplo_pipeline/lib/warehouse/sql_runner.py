@@ -27,6 +27,11 @@ def quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def define_macros(con: duckdb.DuckDBPyConnection, project: Project) -> None:
+    for statement in project.macros:
+        con.execute(statement)
+
+
 def define_relations(
     con: duckdb.DuckDBPyConnection,
     project: Project,
@@ -38,8 +43,9 @@ def define_relations(
 
     Sources are views over lake globs (an empty, typed table while the lake has no file yet); view models
     are views over their SQL; table models are views over their Parquet (skipped until materialised, and
-    so is everything built on a skipped model).
+    so is everything built on a skipped model). The project's macros (limits, shared rules) come first.
     """
+    define_macros(con, project)
     for source in project.sources.values():
         pattern = lake.resolve() / source.path
         if any(pattern.parent.glob(pattern.name)):
