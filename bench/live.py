@@ -22,8 +22,8 @@ AXIOM_TOKEN = "xaat-bench-loopback"
 
 def _serve(wandb_dir: str, axiom_files: list[str], ready, stop) -> None:
     from diplo_pipeline.lib.axiom.export_files import parse_export
-    from tests.loopback.axiom_server import AxiomLoopback
-    from tests.loopback.wandb_server import FakeWandb, runs_from_offline
+    from tests.helpers.loopback.axiom_server import AxiomLoopback
+    from tests.helpers.loopback.wandb_server import FakeWandb, runs_from_offline
 
     events: dict[str, dict] = {}
     for path in axiom_files:
