@@ -26,7 +26,8 @@ FINDINGS = dg.AssetKey(["marts", "findings"])
     description=(
         "What an experienced researcher would flag, one row per (run, rule, episode): severity, steps, the "
         "worst value against its threshold, a sentence with the numbers and the likely cause with its usual "
-        "fix. Rules and thresholds: WAREHOUSE.md; code: `diplo_pipeline/lib/analytics/findings/`."
+        "fix. Rules: WAREHOUSE.md; their limits: `dbt_like_sql/thresholds.yml`; code: "
+        "`diplo_pipeline/lib/analytics/findings/`."
     ),
 )
 def findings(diplo: DiploData) -> dg.MaterializeResult:

@@ -7,6 +7,7 @@ of the episode against the limit it broke); the exceptions say so in their rule'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,24 @@ class Finding:
     value: float | None
     threshold: float | None
     message: str
+
+
+def episode_findings(
+    rule: str,
+    severity: str,
+    found: list[Episode],
+    threshold: float,
+    message: Callable[[float, int, Episode], str],
+    highest: bool = True,
+) -> list[Finding]:
+    """One finding per episode of a rule with one fixed limit: the episode's worst value (the highest, or the
+    lowest for a lower limit) against `threshold`, described by `message(worst, its step, episode)`."""
+    findings = []
+    for episode in found:
+        worst, at = episode.worst(highest)
+        described = message(worst, at, episode)
+        findings.append(Finding(rule, severity, episode.start, episode.end, worst, threshold, described))
+    return findings
 
 
 def num(x: float) -> str:

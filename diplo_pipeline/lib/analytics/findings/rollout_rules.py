@@ -7,11 +7,27 @@ findings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
-from diplo_pipeline.lib.analytics.findings.episodes import burst_episodes, episodes, nothing_observed, observed
-from diplo_pipeline.lib.analytics.findings.finding import WARN, Finding, num, percent, span, worst_at
+from diplo_pipeline.lib.analytics.findings.episodes import (
+    Episode,
+    burst_episodes,
+    episodes,
+    nothing_observed,
+    observed,
+)
+from diplo_pipeline.lib.analytics.findings.finding import (
+    WARN,
+    Finding,
+    episode_findings,
+    num,
+    percent,
+    span,
+    worst_at,
+)
 from diplo_pipeline.lib.analytics.findings.rule_limits import RuleLimits
 
 # WandB logs no response count. A response answers for one power in one phase; powers hold about four units
@@ -25,15 +41,15 @@ def extraction_rate_low(run: pl.DataFrame, limits: RuleLimits | None = None) -> 
     limits = limits or RuleLimits.load()
     floor = limits.extraction_rate_min
     steps, rate = observed(run, "extraction_rate")
-    findings = []
-    for episode in episodes(steps, rate, rate < floor):
-        worst, at = episode.worst(highest=False)
-        message = (
+
+    def message(worst: float, at: int, episode: Episode) -> str:
+        return (
             f"extraction_rate fell to {num(worst)} {worst_at(at, episode)} "
             f"(threshold {floor}: the repo's target is more than {percent(floor)} of expected orders)"
         )
-        findings.append(Finding("extraction_rate_low", WARN, episode.start, episode.end, worst, floor, message))
-    return findings
+
+    found = episodes(steps, rate, rate < floor)
+    return episode_findings("extraction_rate_low", WARN, found, floor, message, highest=False)
 
 
 def empty_response_share(run: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -56,19 +72,14 @@ def empty_responses_spike(run: pl.DataFrame, limits: RuleLimits | None = None) -
     limits = limits or RuleLimits.load()
     ceiling = limits.empty_share_max
     steps, share = empty_response_share(run)
-    findings = []
-    for episode in episodes(steps, share, share > ceiling):
-        worst, at = episode.worst()
-        message = (
+
+    def message(worst: float, at: int, episode: Episode) -> str:
+        return (
             f"empty responses reached {worst:.1%} of responses {worst_at(at, episode)} (threshold "
             f"{ceiling:.0%}; responses estimated as orders_expected / {ORDERS_PER_RESPONSE:g})"
         )
-        findings.append(Finding("empty_responses_spike", WARN, episode.start, episode.end, worst, ceiling, message))
-    return findings
 
-
-def _bursts(limits: RuleLimits) -> str:
-    return f"threshold {limits.burst_min_steps} steps of any {limits.burst_window_steps}"
+    return episode_findings("empty_responses_spike", WARN, episodes(steps, share, share > ceiling), ceiling, message)
 
 
 def rollout_failures(run: pl.DataFrame, limits: RuleLimits | None = None) -> list[Finding]:
@@ -76,17 +87,11 @@ def rollout_failures(run: pl.DataFrame, limits: RuleLimits | None = None) -> lis
     failures in one step, threshold 0."""
     limits = limits or RuleLimits.load()
     steps, failed = observed(run, "rollout_failed_count")
-    findings = []
-    bursts = burst_episodes(steps, failed, failed > 0, limits.burst_window_steps, limits.burst_min_steps)
-    for episode, hits in bursts:
-        worst, _ = episode.worst()
-        total = num(float(np.sum(episode.values)))
-        message = (
-            f"rollouts failed in {hits} steps of {limits.burst_window_steps} {span(episode.start, episode.end)} "
-            f"({total} failures, at most {num(worst)} in one step; {_bursts(limits)})"
-        )
-        findings.append(Finding("rollout_failures", WARN, episode.start, episode.end, worst, 0.0, message))
-    return findings
+
+    def detail(worst: float, at: int, episode: Episode) -> str:
+        return f"{num(float(np.sum(episode.values)))} failures, at most {num(worst)} in one step"
+
+    return _burst_findings("rollout_failures", "rollouts failed", (steps, failed, failed > 0), 0.0, limits, detail)
 
 
 def volume_reload_slow(run: pl.DataFrame, limits: RuleLimits | None = None) -> list[Finding]:
@@ -94,12 +99,12 @@ def volume_reload_slow(run: pl.DataFrame, limits: RuleLimits | None = None) -> l
     limits = limits or RuleLimits.load()
     ceiling = limits.volume_reload_max_s
     steps, reload_s = observed(run, "rollout_max_volume_reload_s")
-    findings = []
-    for episode in episodes(steps, reload_s, reload_s > ceiling):
-        worst, at = episode.worst()
-        message = f"volume reload took {num(worst)} s {worst_at(at, episode)} (threshold {num(ceiling)} s)"
-        findings.append(Finding("volume_reload_slow", WARN, episode.start, episode.end, worst, ceiling, message))
-    return findings
+
+    def message(worst: float, at: int, episode: Episode) -> str:
+        return f"volume reload took {num(worst)} s {worst_at(at, episode)} (threshold {num(ceiling)} s)"
+
+    found = episodes(steps, reload_s, reload_s > ceiling)
+    return episode_findings("volume_reload_slow", WARN, found, ceiling, message)
 
 
 def rollout_slow(run: pl.DataFrame, limits: RuleLimits | None = None) -> list[Finding]:
@@ -108,15 +113,33 @@ def rollout_slow(run: pl.DataFrame, limits: RuleLimits | None = None) -> list[Fi
     limits = limits or RuleLimits.load()
     ceiling = limits.rollout_total_max_s
     steps, total_s = observed(run, "rollout_max_total_s")
+
+    def detail(worst: float, at: int, episode: Episode) -> str:
+        return f"up to {num(worst)} s at step {at}"
+
+    what = f"the slowest rollout took over {num(ceiling)} s"
+    return _burst_findings("rollout_slow", what, (steps, total_s, total_s > ceiling), ceiling, limits, detail)
+
+
+def _burst_findings(
+    rule: str,
+    what: str,
+    observations: tuple[np.ndarray, np.ndarray, np.ndarray],
+    threshold: float,
+    limits: RuleLimits,
+    detail: Callable[[float, int, Episode], str],
+) -> list[Finding]:
+    """One finding per burst of offending steps (`observations`: steps, values, offending), its worst value
+    against `threshold`; the message says `what` happened how often, and `detail(worst, its step, episode)`."""
+    window, least = limits.burst_window_steps, limits.burst_min_steps
     findings = []
-    bursts = burst_episodes(steps, total_s, total_s > ceiling, limits.burst_window_steps, limits.burst_min_steps)
-    for episode, hits in bursts:
+    for episode, hits in burst_episodes(*observations, window, least):
         worst, at = episode.worst()
         message = (
-            f"the slowest rollout took over {num(ceiling)} s in {hits} steps of {limits.burst_window_steps} "
-            f"{span(episode.start, episode.end)} (up to {num(worst)} s at step {at}; {_bursts(limits)})"
+            f"{what} in {hits} steps of {window} {span(episode.start, episode.end)} "
+            f"({detail(worst, at, episode)}; threshold {least} steps of any {window})"
         )
-        findings.append(Finding("rollout_slow", WARN, episode.start, episode.end, worst, ceiling, message))
+        findings.append(Finding(rule, WARN, episode.start, episode.end, worst, threshold, message))
     return findings
 
 
@@ -130,12 +153,11 @@ def cache_hit_low(run: pl.DataFrame, limits: RuleLimits | None = None) -> list[F
         return []
     warm = steps >= steps[0] + limits.early_steps
     steps, rate = steps[warm], rate[warm]
-    findings = []
-    for episode in episodes(steps, rate, rate < alarm):
-        worst, at = episode.worst(highest=False)
-        message = (
+
+    def message(worst: float, at: int, episode: Episode) -> str:
+        return (
             f"prefix-cache hit rate fell to {worst:.0%} {worst_at(at, episode)} (threshold {alarm:.0%} after "
             f"the first {limits.early_steps} steps; target above {percent(limits.cache_hit_target)})"
         )
-        findings.append(Finding("cache_hit_low", WARN, episode.start, episode.end, worst, alarm, message))
-    return findings
+
+    return episode_findings("cache_hit_low", WARN, episodes(steps, rate, rate < alarm), alarm, message, highest=False)

@@ -12,7 +12,16 @@ import numpy as np
 import polars as pl
 
 from diplo_pipeline.lib.analytics.findings.episodes import Episode, episodes, observed, trailing_mean, trailing_median
-from diplo_pipeline.lib.analytics.findings.finding import ERROR, INFO, WARN, Finding, num, span, worst_at
+from diplo_pipeline.lib.analytics.findings.finding import (
+    ERROR,
+    INFO,
+    WARN,
+    Finding,
+    episode_findings,
+    num,
+    span,
+    worst_at,
+)
 from diplo_pipeline.lib.analytics.findings.rule_limits import RuleLimits
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal sample times this estimates its standard deviation
@@ -74,17 +83,15 @@ def kl_max_explosion(run: pl.DataFrame, limits: RuleLimits | None = None) -> lis
     EMA-reference bug's signature, so results past it are not to be compared without a look."""
     limits = limits or RuleLimits.load()
     steps, kl_max = observed(run, "kl_max")
-    findings = []
-    for episode in episodes(steps, kl_max, kl_max > limits.kl_max_limit):
-        worst, at = episode.worst()
-        message = (
+
+    def message(worst: float, at: int, episode: Episode) -> str:
+        return (
             f"kl_max reached {num(worst)} {worst_at(at, episode)} (threshold {num(limits.kl_max_limit)}, "
             f"the repo's instability line)"
         )
-        findings.append(
-            Finding("kl_max_explosion", ERROR, episode.start, episode.end, worst, limits.kl_max_limit, message)
-        )
-    return findings
+
+    found = episodes(steps, kl_max, kl_max > limits.kl_max_limit)
+    return episode_findings("kl_max_explosion", ERROR, found, limits.kl_max_limit, message)
 
 
 def loss_divergence(run: pl.DataFrame, limits: RuleLimits | None = None) -> list[Finding]:
@@ -186,16 +193,12 @@ def invalid_ema_reference(
     logged = logged.drop_nulls("kl_max")
     steps, kl_max = logged["step"].to_numpy(), logged["kl_max"].to_numpy()
     cached = logged["used_cached_ref_logprobs"].fill_null(False).to_numpy()
-    findings = []
-    for episode in episodes(steps, kl_max, cached & (kl_max > limits.kl_max_limit)):
-        worst, at = episode.worst()
-        message = (
+
+    def message(worst: float, at: int, episode: Episode) -> str:
+        return (
             f"use_ema_reference with cached reference logprobs and kl_max up to {num(worst)} "
             f"{worst_at(at, episode)}: the EMA-reference bug's signature (threshold {num(limits.kl_max_limit)})"
         )
-        findings.append(
-            Finding(
-                "invalid_ema_reference", ERROR, episode.start, episode.end, worst, limits.kl_max_limit, message
-            )
-        )
-    return findings
+
+    found = episodes(steps, kl_max, cached & (kl_max > limits.kl_max_limit))
+    return episode_findings("invalid_ema_reference", ERROR, found, limits.kl_max_limit, message)

@@ -22,7 +22,7 @@ Per fit (`Fit`, a row of `power_law_fits`):
   rests on), `bootstrap_converged` (of those, refits whose loss had stopped improving), `dropped_nonpositive`
   (points with y ≤ 0 the pure power law left out).
 - `flags`: `few_points` (fewer than MIN_POINTS points, or than POINTS_PER_PARAM per parameter),
-  `narrow_range` (less than MIN_DECADES of x), `few_runs` (a group of 2 runs: its bootstrap has 3 distinct
+  `narrow_range` (x spans fewer than MIN_DECADES decades), `few_runs` (a group of 2 runs: its bootstrap has 3 distinct
   resamples), `exponent_ci_includes_zero`, `ci_unavailable`, `not_converged`, `starts_disagree`,
   `param_at_bound` (the optimum sits on a search bound, e.g. a sigmoid whose ceiling lies far beyond the
   data), `offset_negligible`, `dropped_nonpositive`.
