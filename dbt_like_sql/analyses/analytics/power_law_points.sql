@@ -1,6 +1,6 @@
--- The points of the power_law_fits mart: one (compute, metric) pair per (run, step), from the training row
--- that logged both keys ($x_metric and $metric), the later write of a re-logged step winning. Compute is
--- positive by definition; a zero or negative value is a logging artefact and has no logarithm.
+-- The points of the power_law_fits mart: one (compute, metric) pair per (run, step), from the training
+-- row that logged both keys, the later write of a re-logged step winning. Compute is positive by
+-- definition; a zero or negative value is a logging artefact and has no logarithm.
 with train_rows as (
     select
         run_id,
@@ -14,13 +14,21 @@ with train_rows as (
 ),
 
 latest_pair as (
-    select run_id, step, x, y
+    select
+        run_id,
+        step,
+        x,
+        y
     from train_rows
     where x is not null and y is not null
     qualify row_number() over (partition by run_id, step order by write_seq desc) = 1
 )
 
-select run_id, step, x, y
+select
+    run_id,
+    step,
+    x,
+    y
 from latest_pair
 where x > 0
 order by run_id, step
