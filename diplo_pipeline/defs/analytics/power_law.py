@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import dagster as dg
-import duckdb
-import pyarrow as pa
 
 from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
 from diplo_pipeline.lib.analytics.fits import MODELS
-from diplo_pipeline.lib.analytics.fits.scopes import (
-    METRIC,
+from diplo_pipeline.lib.analytics.fits.mart import (
     PREVIEW_COLUMNS,
-    RUNS_SQL,
-    SCHEMA,
-    X_METRIC,
-    fit_rows,
-    fit_scope,
-    load_series,
+    flagged_fits_by_model,
+    flagged_group_fits,
+    power_law_table,
     readable,
-    scopes_of,
 )
+from diplo_pipeline.lib.analytics.fits.scopes import METRIC, X_METRIC
 from diplo_pipeline.lib.lake.io import write_parquet_atomic
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, python_mart_path
@@ -44,35 +40,19 @@ POWER_LAW_FITS = dg.AssetKey(["marts", "power_law_fits"])
     ),
 )
 def power_law_fits(diplo: DiploData) -> dg.MaterializeResult:
-    con = lake_connection(diplo)
-    try:
-        series = load_series(con)
-        runs = con.execute(RUNS_SQL).fetchall()
-    finally:
-        con.close()
-    rows = [row for scope in scopes_of(series, runs) for row in fit_rows(scope, fit_scope(scope, series))]
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    with closing(lake_connection(diplo)) as con:
+        table = power_law_table(con)
     path = python_mart_path(diplo.paths().lake, "power_law_fits")
     write_parquet_atomic(table, path)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.num_rows,
             "dagster/column_schema": column_schema(table.schema),
-            "fits_with_flags": dg.MetadataValue.json(
-                {model: sum(1 for row in rows if row["model"] == model and row["flags"]) for model in MODELS}
-            ),
-            "preview": dg.MetadataValue.md(markdown_table(readable(rows, PREVIEW_COLUMNS), limit=30)),
+            "fits_with_flags": dg.MetadataValue.json(flagged_fits_by_model(table)),
+            "preview": dg.MetadataValue.md(markdown_table(readable(table.to_pylist(), PREVIEW_COLUMNS), limit=30)),
             "path": dg.MetadataValue.path(str(path)),
         }
     )
-
-
-FLAGGED_GROUP_FITS_SQL = """
-select scope, scope_id, exponent, exponent_ci_low, exponent_ci_high, r2, n_points, n_runs, x_decades, flags
-from read_parquet($path)
-where model = 'power_law' and scope in ('tag', 'sweep') and len(flags) > 0
-order by scope, scope_id
-"""
 
 
 @dg.asset_check(
@@ -86,13 +66,7 @@ order by scope, scope_id
     ),
 )
 def power_law_fits_without_flags(diplo: DiploData) -> dg.AssetCheckResult:
-    path = python_mart_path(diplo.paths().lake, "power_law_fits")
-    con = duckdb.connect()
-    try:
-        relation = con.sql(FLAGGED_GROUP_FITS_SQL, params={"path": str(path)})
-        flagged = [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
-    finally:
-        con.close()
+    flagged = flagged_group_fits(diplo.paths().lake)
     return dg.AssetCheckResult(
         passed=not flagged,
         severity=dg.AssetCheckSeverity.WARN,

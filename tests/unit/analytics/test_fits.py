@@ -14,16 +14,8 @@ from diplo_pipeline.defs.analytics.power_law import power_law_fits_without_flags
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.demo import plan as planted
 from diplo_pipeline.lib.analytics.fits import Fit, fit_series
-from diplo_pipeline.lib.analytics.fits.scopes import (
-    METRIC,
-    SCHEMA,
-    X_METRIC,
-    Scope,
-    Series,
-    fit_rows,
-    load_series,
-    scopes_of,
-)
+from diplo_pipeline.lib.analytics.fits.mart import SCHEMA, fit_rows
+from diplo_pipeline.lib.analytics.fits.scopes import METRIC, X_METRIC, Scope, Series, load_series, scopes_of
 from diplo_pipeline.lib.lake.io import write_parquet_atomic
 from diplo_pipeline.lib.warehouse.sql_runner import python_mart_path
 
