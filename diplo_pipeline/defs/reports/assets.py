@@ -28,9 +28,11 @@ from diplo_pipeline.lib.reports import (
 from diplo_pipeline.lib.reports.run_summary import has_key_chart
 from diplo_pipeline.lib.reports.ui_previews import key_chart_preview, newest_entry, page_links, run_index
 
+# The tables each report reads. A run's page links to its sweep's page, so it waits for `sweeps` too: without
+# it, a first build could render the run pages before the sweeps were built, and leave the links out.
 RUN_TABLES = (
     "runs", "run_steps", "run_learning", "elo_ratings", "elo_gap", "elo_agent_summary", "evaluations", "rollouts",
-    "extraction_by_power", "cache_stats", "metric_points",
+    "extraction_by_power", "cache_stats", "metric_points", "sweeps",
 )
 SWEEP_TABLES = ("runs", "sweeps", "sweep_runs", "run_steps", "elo_gap", "metric_points")
 NIGHTLY_TABLES = (
@@ -121,7 +123,7 @@ def nightly_digest(diplo: DiploData) -> dg.MaterializeResult:
 
 @dg.asset(
     key=["reports", "experiment_tracker"],
-    deps=[asset_key(name) for name in RUN_TABLES + ("sweeps",)] + [FINDINGS, POWER_LAW_FITS],
+    deps=[asset_key(name) for name in RUN_TABLES] + [FINDINGS, POWER_LAW_FITS],
     group_name="reports",
     kinds={"python", "markdown"},
     owners=OWNERS,
