@@ -6,4 +6,4 @@ select
     sum(hits) / nullif(sum(queries), 0) as hit_rate,
     sum(queries) as queries
 from cache_stats
-where hour >= date_trunc('hour', $start::timestamptz) and hour <= $end
+where hour >= date_trunc('hour', $window_start::timestamptz) and hour <= $window_end

@@ -6,5 +6,7 @@ select
     orders_expected,
     orders_extracted
 from extraction_by_power
-where day between cast($start as date) and cast($end as date) and extraction_rate < limit_extraction_rate_min()
+where
+    day between cast($window_start as date) and cast($window_end as date)
+    and extraction_rate < limit_extraction_rate_min()
 order by extraction_rate

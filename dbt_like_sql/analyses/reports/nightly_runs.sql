@@ -1,4 +1,5 @@
--- The nightly digest's runs: those with anything in the window ($start, $end], and what happened to each.
+-- The nightly digest's runs: those with anything in the window ($window_start, $window_end], and what happened
+-- to each.
 -- A crashed run has no exit record: its end is its last data.
 with trained as (
     select
@@ -7,7 +8,7 @@ with trained as (
         min(step) as first_step,
         max(step) as last_step_in_window
     from run_steps
-    where timestamp > $start and timestamp <= $end
+    where timestamp > $window_start and timestamp <= $window_end
     group by run_id
 )
 
@@ -20,11 +21,11 @@ select
     r.last_timestamp,
     r.last_step,
     r.total_steps,
-    r.created_at > $start and r.created_at <= $end as started,
-    r.state = 'finished' and r.finished_at > $start and r.finished_at <= $end as finished,
+    r.created_at > $window_start and r.created_at <= $window_end as started,
+    r.state = 'finished' and r.finished_at > $window_start and r.finished_at <= $window_end as finished,
     r.state = 'crashed'
-    and coalesce(r.finished_at, r.last_timestamp) > $start
-    and coalesce(r.finished_at, r.last_timestamp) <= $end as crashed,
+    and coalesce(r.finished_at, r.last_timestamp) > $window_start
+    and coalesce(r.finished_at, r.last_timestamp) <= $window_end as crashed,
     r.state = 'running' as running,
     t.steps_in_window,
     t.first_step,
@@ -39,6 +40,9 @@ left join run_learning as l using (run_id)
 where
     t.run_id is not null
     or r.state = 'running'
-    or (r.created_at > $start and r.created_at <= $end)
-    or (coalesce(r.finished_at, r.last_timestamp) > $start and coalesce(r.finished_at, r.last_timestamp) <= $end)
+    or (r.created_at > $window_start and r.created_at <= $window_end)
+    or (
+        coalesce(r.finished_at, r.last_timestamp) > $window_start
+        and coalesce(r.finished_at, r.last_timestamp) <= $window_end
+    )
 order by r.created_at, r.run_id

@@ -50,8 +50,8 @@ def newest_data_time(wh: Warehouse) -> datetime | None:
 
 
 def load_nightly(wh: Warehouse, end: datetime) -> NightlyData:
-    """What the window (end - WINDOW, end] holds; each query names it `$start` and `$end`."""
-    window = {"start": end - WINDOW, "end": end}
+    """What the window (end - WINDOW, end] holds; each query names it `$window_start` and `$window_end`."""
+    window = {"window_start": end - WINDOW, "window_end": end}
     return NightlyData(
         end=end,
         runs=wh.rows("nightly_runs", needs=("runs", "run_steps", "run_learning"), **window),

@@ -55,7 +55,7 @@ def load_run(wh: Warehouse, run: dict[str, Any], page: str, sweep_page: str | No
             "run_extraction_by_power", needs=("extraction_by_power",), first_day=first_day, last_day=last_day
         ) if first_day else [],
         cache_hours=wh.rows(
-            "run_cache_hours", needs=("cache_stats",), start=run.get("created_at"), end=last_moment
+            "run_cache_hours", needs=("cache_stats",), run_start=run.get("created_at"), run_end=last_moment
         ) if last_moment else [],
         findings=findings_for(wh, [run_id]),
         fits=run_fits(wh, run_id),
