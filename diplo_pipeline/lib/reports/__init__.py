@@ -4,14 +4,33 @@
 `nightly/latest.html`, and `tracker.md`, all under `<data>/reports/`. Every renderer takes a `Warehouse`
 (a DuckDB connection with the tables under their plain names) and the reports folder, and returns what it
 wrote, left unchanged or removed.
+
+The renderers are imported when first used, not with the package: `diplo report` names a page through
+`lib/reports/names.py` and must not pay for Altair and vl-convert (most of a second) to do it.
 """
 
-from diplo_pipeline.lib.reports.data import Warehouse
-from diplo_pipeline.lib.reports.nightly import render_nightly_digest
-from diplo_pipeline.lib.reports.output import PagesWritten
-from diplo_pipeline.lib.reports.runs import render_run_reports
-from diplo_pipeline.lib.reports.sweeps import render_sweep_reports
-from diplo_pipeline.lib.reports.tracker import render_tracker
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from diplo_pipeline.lib.reports.data import Warehouse
+    from diplo_pipeline.lib.reports.nightly import render_nightly_digest
+    from diplo_pipeline.lib.reports.output import PagesWritten
+    from diplo_pipeline.lib.reports.runs import render_run_reports
+    from diplo_pipeline.lib.reports.sweeps import render_sweep_reports
+    from diplo_pipeline.lib.reports.tracker import render_tracker
+
+# What the package offers -> the module that defines it.
+_EXPORTS = {
+    "PagesWritten": "output",
+    "Warehouse": "data",
+    "render_nightly_digest": "nightly",
+    "render_run_reports": "runs",
+    "render_sweep_reports": "sweeps",
+    "render_tracker": "tracker",
+}
 
 __all__ = [
     "PagesWritten",
@@ -21,3 +40,15 @@ __all__ = [
     "render_sweep_reports",
     "render_tracker",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -19,7 +19,7 @@ from typing import Any
 import altair as alt
 import vl_convert
 
-from diplo_pipeline.lib.reports.charts import chart_spec
+from diplo_pipeline.lib.reports.charts.common import chart_spec
 from diplo_pipeline.lib.reports.output import DIGEST_META
 from diplo_pipeline.lib.reports.text import fmt
 

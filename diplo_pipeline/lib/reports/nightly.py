@@ -19,57 +19,10 @@ from diplo_pipeline.lib.reports.data import Warehouse
 from diplo_pipeline.lib.reports.names import run_page_names
 from diplo_pipeline.lib.reports.output import PagesWritten, inputs_digest
 from diplo_pipeline.lib.reports.shared import findings_html
-from diplo_pipeline.lib.reports.text import fmt, fmt_gap, fmt_steps, fmt_time
+from diplo_pipeline.lib.reports.text import fmt, fmt_gap, fmt_share, fmt_steps, fmt_time
+from diplo_pipeline.lib.warehouse.thresholds import limit
 
 WINDOW = timedelta(hours=24)
-
-# Runs with anything in the window, and what happened to each. A crashed run has no exit record: its end
-# is its last data.
-RUNS_SQL = """
-with trained as (
-    select run_id, count(*) as steps_in_window, min(step) as first_step, max(step) as last_step_in_window
-    from run_steps where timestamp > $start and timestamp <= $end group by run_id
-)
-select r.run_id, r.run_name, r.state, r.run_kind, r.created_at, r.last_timestamp, r.last_step, r.total_steps,
-       r.created_at > $start and r.created_at <= $end as started,
-       r.state = 'finished' and r.finished_at > $start and r.finished_at <= $end as finished,
-       r.state = 'crashed' and coalesce(r.finished_at, r.last_timestamp) > $start
-           and coalesce(r.finished_at, r.last_timestamp) <= $end as crashed,
-       r.state = 'running' as running,
-       t.steps_in_window, t.first_step, t.last_step_in_window,
-       l.learning_signal, l.final_elo_gap, l.final_elo_gap_ci_low, l.final_elo_gap_ci_high
-from runs as r
-left join trained as t using (run_id)
-left join run_learning as l using (run_id)
-where t.run_id is not null or r.state = 'running'
-   or (r.created_at > $start and r.created_at <= $end)
-   or (coalesce(r.finished_at, r.last_timestamp) > $start and coalesce(r.finished_at, r.last_timestamp) <= $end)
-order by r.created_at, r.run_id
-"""
-# A finding is new when its episode began in the window (the time its first step was logged).
-FINDINGS_SQL = """
-select f.*, coalesce(s.timestamp, r.last_timestamp) as seen_at
-from findings as f
-join runs as r using (run_id)
-left join run_steps as s on s.run_id = f.run_id and s.step = f.step_start
-where coalesce(s.timestamp, r.last_timestamp) > $start and coalesce(s.timestamp, r.last_timestamp) <= $end
-order by case f.severity when 'error' then 0 when 'warn' then 1 else 2 end, seen_at, f.run_name, f.rule
-"""
-HEALTH_SQL = """
-select * from health_hourly where hour >= date_trunc('hour', $start::timestamptz) and hour <= $end order by hour
-"""
-CACHE_SQL = """
-select min(hit_rate) as lowest_hourly_hit_rate, sum(hits) / nullif(sum(queries), 0) as hit_rate,
-       sum(queries) as queries
-from cache_stats where hour >= date_trunc('hour', $start::timestamptz) and hour <= $end
-"""
-EXTRACTION_SQL = """
-select day, power_name, extraction_rate, orders_expected, orders_extracted
-from extraction_by_power
-where day between cast($start as date) and cast($end as date) and extraction_rate < 0.95
-order by extraction_rate
-"""
-
 
 @dataclass
 class NightlyData:
@@ -89,23 +42,23 @@ def newest_data_time(wh: Warehouse) -> datetime | None:
     """The latest moment any source has data for: a run's last row or an Axiom event."""
     times = [
         row["t"]
-        for sql, table in (("select max(last_timestamp) as t from runs", "runs"),
-                           ("select max(event_time) as t from axiom_events", "axiom_events"))
-        for row in wh.rows(sql, needs=(table,))
+        for query, table in (("newest_run_data", "runs"), ("newest_event", "axiom_events"))
+        for row in wh.rows(query, needs=(table,))
         if row["t"] is not None
     ]
     return max(times, default=None)
 
 
 def load_nightly(wh: Warehouse, end: datetime) -> NightlyData:
-    window = {"start": end - WINDOW, "end": end}
+    """What the window (end - WINDOW, end] holds; each query names it `$window_start` and `$window_end`."""
+    window = {"window_start": end - WINDOW, "window_end": end}
     return NightlyData(
         end=end,
-        runs=wh.rows(RUNS_SQL, window, needs=("runs", "run_steps", "run_learning")),
-        findings=wh.rows(FINDINGS_SQL, window, needs=("findings", "runs", "run_steps")),
-        health=wh.rows(HEALTH_SQL, window, needs=("health_hourly",)),
-        cache=wh.one(CACHE_SQL, window, needs=("cache_stats",)),
-        low_extraction=wh.rows(EXTRACTION_SQL, window, needs=("extraction_by_power",)),
+        runs=wh.rows("nightly_runs", needs=("runs", "run_steps", "run_learning"), **window),
+        findings=wh.rows("nightly_findings", needs=("findings", "runs", "run_steps"), **window),
+        health=wh.rows("nightly_health", needs=("health_hourly",), **window),
+        cache=wh.one("nightly_cache", needs=("cache_stats",), **window),
+        low_extraction=wh.rows("nightly_low_extraction", needs=("extraction_by_power",), **window),
     )
 
 
@@ -168,8 +121,9 @@ def _health_html(page: h.Page, data: NightlyData) -> str:
         + h.table(problems, [("hour", "hour"), ("status", "status"), ("events", "events"),
                              ("error events", "error_events"), ("error rate", "error_rate"),
                              ("completion rate", "completion_rate")],
-                  empty="Every hour was healthy (error rate under 1 %, completion rate at least 95 %).")
-        + h.note("Order extraction below 95 % on the window's days, by power:")
+                  empty=f"Every hour was healthy (error rate under {fmt_share(limit('error_rate_degraded'))}, "
+                        f"completion rate at least {fmt_share(limit('completion_rate_degraded'))}).")
+        + h.note(f"Order extraction below {fmt_share(limit('extraction_rate_min'))} on the window's days, by power:")
         + h.table(data.low_extraction, [("day", "day"), ("power", "power_name"), ("rate", "extraction_rate"),
                                         ("orders expected", "orders_expected")], empty="none")
     )
@@ -202,7 +156,7 @@ def render_nightly_digest(wh: Warehouse, reports_dir: Path) -> PagesWritten:
     if end is None:
         return out
     data = load_nightly(wh, end)
-    pages = run_page_names(wh.rows("select run_id, run_name from runs"))
+    pages = run_page_names(wh.rows("runs", needs=("runs",)))
     dated, latest = folder / f"{end.date().isoformat()}.html", folder / "latest.html"
     digest = inputs_digest([wh.has("findings"), asdict(data), pages])
     if not out.is_current(dated, digest, [latest]):

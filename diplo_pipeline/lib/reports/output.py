@@ -14,6 +14,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from diplo_pipeline.lib.warehouse.analyses import ANALYSES
+from diplo_pipeline.lib.warehouse.thresholds import load_limits
+
 DIGEST_META = "diplo-report-inputs"  # <meta name=...> in each page: the fingerprint it was rendered from
 _DIGEST_IN_PAGE = re.compile(rf'<meta name="{DIGEST_META}" content="([0-9a-f]+)"')
 
@@ -24,9 +27,13 @@ def _digest(data: bytes) -> str:
 
 @functools.cache
 def renderer_digest() -> str:
-    """Fingerprint of the code and libraries that draw reports: a change to either re-renders every page."""
+    """Fingerprint of what draws reports: their code, their queries, the limits they draw and judge by, and
+    the charting libraries. A change to any of them re-renders every page."""
     sources = sorted(Path(__file__).resolve().parent.rglob("*.py"))  # the pages, their names and the charts
-    parts = [p.read_bytes() for p in sources] + [version(name).encode() for name in ("altair", "vl-convert-python")]
+    queries = sorted((ANALYSES / "reports").glob("*.sql"))
+    limits = json.dumps({name: entry.value for name, entry in load_limits().items()}, sort_keys=True)
+    parts = [p.read_bytes() for p in sources + queries] + [limits.encode()]
+    parts += [version(name).encode() for name in ("altair", "vl-convert-python")]
     return _digest(b"\0".join(parts))
 
 

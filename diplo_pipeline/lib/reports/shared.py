@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
 from diplo_pipeline.lib.reports import charts
 from diplo_pipeline.lib.reports import html as h
-from diplo_pipeline.lib.reports.data import Warehouse, parse_json
+from diplo_pipeline.lib.reports.data import DEFAULT_METRIC, DEFAULT_X_METRIC, Warehouse, fit_points
 from diplo_pipeline.lib.reports.markdown import md_table, md_text
 from diplo_pipeline.lib.reports.text import fmt, fmt_steps
 
-SEVERITY_RANK = "case severity when 'error' then 0 when 'warn' then 1 else 2 end"
 NOT_BUILT = "The {} table has not been built yet; this section fills in once it is."
-DEFAULT_X_METRIC = "power_law/cumulative_simulated_years"
-DEFAULT_METRIC = "power_law/reward_at_compute"
 
 
 # --- Findings ----------------------------------------------------------------------------------------
-
-
-def findings_for(wh: Warehouse, run_ids: Sequence[str]) -> list[dict[str, Any]]:
-    return wh.rows(
-        f"select * from findings where run_id = any(?) order by {SEVERITY_RANK}, run_name, step_start, rule",
-        [list(run_ids)],
-        needs=("findings",),
-    )
 
 
 def findings_html(
@@ -62,48 +51,11 @@ def _steps(row: dict[str, Any]) -> str:
 # --- Power-law fits ----------------------------------------------------------------------------------
 
 
-def fits_where(wh: Warehouse, condition: str, params: list) -> list[dict[str, Any]]:
-    fits = wh.rows(
-        f"select * from power_law_fits where {condition} order by scope, scope_id, model", params,
-        needs=("power_law_fits",),
-    )
-    for fit in fits:
-        fit["params"] = parse_json(fit.get("params")) or {}
-    return fits
-
-
-# The points a fit was made from, paired as the power_law_fits mart pairs them: x and y from the same
-# training row, the later write of a re-logged step winning.
-FIT_POINTS_SQL = """
-with pairs as (
-    select run_id, step, write_seq,
-           max(value) filter (where key = $x_metric) as x,
-           max(value) filter (where key = $metric) as y
-    from metric_points
-    where row_kind = 'train' and key in ($x_metric, $metric) and run_id = any($run_ids)
-    group by run_id, step, write_seq
-)
-select r.run_name as series, p.step, p.x, p.y
-from pairs as p
-join runs as r using (run_id)
-where p.x is not null and p.y is not null
-qualify row_number() over (partition by p.run_id, p.step order by p.write_seq desc) = 1
-order by series, p.step
-"""
-
-
-def fit_points(wh: Warehouse, run_ids: Sequence[str], x_metric: str, metric: str) -> list[dict[str, Any]]:
-    """(series = run name, step, x, y) of every run behind a fit."""
-    return wh.rows(
-        FIT_POINTS_SQL, {"x_metric": x_metric, "metric": metric, "run_ids": list(run_ids)},
-        needs=("metric_points", "runs"),
-    )
-
-
 def _fit_groups(fits: list[dict[str, Any]]) -> dict[tuple, list[dict[str, Any]]]:
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for fit in fits:
-        key = (fit["scope"], fit["scope_id"], fit.get("x_metric") or DEFAULT_X_METRIC, fit.get("metric") or DEFAULT_METRIC)
+        key = (fit["scope"], fit["scope_id"], fit.get("x_metric") or DEFAULT_X_METRIC,
+               fit.get("metric") or DEFAULT_METRIC)
         groups.setdefault(key, []).append(fit)
     return groups
 

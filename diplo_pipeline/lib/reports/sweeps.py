@@ -11,11 +11,12 @@ import altair as alt
 
 from diplo_pipeline.lib.reports import charts
 from diplo_pipeline.lib.reports import html as h
-from diplo_pipeline.lib.reports.data import Warehouse, parse_json
+from diplo_pipeline.lib.reports.data import Warehouse, parse_json, sweep_fits
 from diplo_pipeline.lib.reports.names import run_page_names, sweep_page_names
 from diplo_pipeline.lib.reports.output import PagesWritten, inputs_digest
-from diplo_pipeline.lib.reports.shared import fits_html, fits_where
+from diplo_pipeline.lib.reports.shared import fits_html
 from diplo_pipeline.lib.reports.text import MISSING, fmt
+from diplo_pipeline.lib.warehouse.thresholds import limit
 
 
 @dataclass
@@ -36,27 +37,18 @@ def _label(member: dict[str, Any]) -> str:
 
 def load_sweep(wh: Warehouse, sweep: dict[str, Any], pages: dict[str, str]) -> SweepData:
     name = sweep["sweep_name"]
-    members = wh.rows(
-        "select * from sweep_runs where sweep_name = ? order by rank_by_elo_gap nulls last, sweep_run_letter",
-        [name], needs=("sweep_runs",),
-    )
+    members = wh.rows("sweep_runs", needs=("sweep_runs",), sweep_name=name)
     for member in members:
         member["varying_params"] = parse_json(member.get("varying_params"))
         member["label"] = _label(member)
         member["page"] = pages.get(member["run_id"])
     labels = {m["run_id"]: m["label"] for m in members}
     run_ids = list(labels)
-    steps = wh.rows(
-        "select run_id, step, reward_mean, kl, kl_max, grad_norm from run_steps where run_id = any(?) "
-        "order by run_id, step", [run_ids], needs=("run_steps",),
-    )
-    gap = wh.rows(
-        "select run_id, step, elo_gap from elo_gap where run_id = any(?) order by run_id, step",
-        [run_ids], needs=("elo_gap",),
-    )
+    steps = wh.rows("sweep_steps", needs=("run_steps",), run_ids=run_ids)
+    gap = wh.rows("sweep_elo_gap", needs=("elo_gap",), run_ids=run_ids)
     for row in steps + gap:
         row["label"] = labels[row["run_id"]]
-    fits = fits_where(wh, "scope = 'sweep' and scope_id = ?", [name])
+    fits = sweep_fits(wh, name)
     return SweepData(sweep, members, steps, gap, fits)
 
 
@@ -81,7 +73,8 @@ def _verdict_html(data: SweepData) -> str:
         + (h.paragraph(f"<b>Hypothesis.</b> {escape(hypothesis)}") if hypothesis else h.note("No hypothesis recorded."))
         + h.paragraph(
             f"Ranking by final Elo gap: {escape(fmt(sweep.get('ranking')))}; expected: "
-            f"{escape(fmt(sweep.get('expected_ranking')))}. A clear winner beats the runner-up by more than 20 Elo."
+            f"{escape(fmt(sweep.get('expected_ranking')))}. A clear winner beats the runner-up by more than "
+            f"{limit('sweep_clear_margin'):g} Elo."
         )
         + h.table(rows, [("success criterion", "criterion"), ("met", "met")], empty="No success criteria defined.")
     )
@@ -96,7 +89,7 @@ def _ranking_html(page: h.Page, data: SweepData) -> str:
         ("steps", "steps"), ("final Elo gap", "final_elo_gap"), ("max Elo gap", "max_elo_gap"),
         ("base_model final", "final_base_model_elo"), ("reward (last 10)", "reward_mean_last10"),
         ("KL mean", "kl_mean_avg"), ("KL max", "kl_max_max"), ("grad norm max", "grad_norm_max"),
-        ("unstable (KL max > 10)", "unstable"),
+        (f"unstable (KL max > {limit('kl_max_limit'):g})", "unstable"),
     ])
     chart = page.chart("ranking", charts.sweep_ranking_chart(data.members)) if data.members else ""
     return chart + table
@@ -116,9 +109,10 @@ def _side_by_side_html(page: h.Page, data: SweepData) -> str:
     figures = [
         (data.gap, "elo_gap", "Elo gap: best checkpoint − base_model", None, None),
         (data.steps, "reward_mean", "Reward mean", None, None),
-        (data.steps, "kl", "KL divergence (mean)", (0.1, "0.1 warn"), None),
-        (data.steps, "kl_max", "KL max", (10, "10 unstable"), alt.Scale(type="symlog")),
-        (data.steps, "grad_norm", "Gradient norm", (50, "50 limit"), alt.Scale(type="symlog")),
+        (data.steps, "kl", "KL divergence (mean)", charts.limit_line("kl_warn", "warn"), None),
+        (data.steps, "kl_max", "KL max", charts.limit_line("kl_max_limit", "unstable"), alt.Scale(type="symlog")),
+        (data.steps, "grad_norm", "Gradient norm", charts.limit_line("grad_norm_max", "limit"),
+         alt.Scale(type="symlog")),
     ]
     return h.grid(*(
         page.chart(f"sweep {field}", charts.sweep_metric_chart(rows, field, title, threshold, scale))
@@ -143,8 +137,8 @@ def sweep_html(wh: Warehouse, data: SweepData, digest: str = "") -> str:
 def render_sweep_reports(wh: Warehouse, reports_dir: Path) -> PagesWritten:
     folder = reports_dir / "sweeps"
     out = PagesWritten(folder)
-    pages = run_page_names(wh.rows("select run_id, run_name from runs", needs=("runs",)))
-    sweeps = wh.rows("select * from sweeps order by sweep_name", needs=("sweeps",))
+    pages = run_page_names(wh.rows("runs", needs=("runs",)))
+    sweeps = wh.rows("sweeps", needs=("sweeps",))
     sweep_pages = sweep_page_names(s["sweep_name"] for s in sweeps)
     for sweep in sweeps:
         data = load_sweep(wh, sweep, pages)

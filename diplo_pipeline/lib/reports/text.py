@@ -29,6 +29,11 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def fmt_share(share: float) -> str:
+    """A share as the pages write a limit: `95 %`, `1 %`, `2.5 %`."""
+    return f"{share * 100:g} %"
+
+
 def fmt_time(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else MISSING
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
 from diplo_pipeline.lib.reports.markdown import md_code, md_text
-from diplo_pipeline.lib.reports.names import run_page_names
 from diplo_pipeline.lib.reports.output import PagesWritten
-from diplo_pipeline.lib.reports.runs import RunData, load_run, mean_and_min, reward_arc, status_line
+from diplo_pipeline.lib.reports.run_data import RunData, load_runs
+from diplo_pipeline.lib.reports.run_summary import mean_and_min, reward_arc, status_line
 from diplo_pipeline.lib.reports.text import MISSING, fmt, fmt_duration, fmt_gap, fmt_steps, fmt_time
 
 # Config keys that name or locate a run rather than configure it: a change in them is not an experiment.
@@ -58,7 +58,9 @@ def _hypothesis(data: RunData, sweep_hypotheses: dict[str, str]) -> str:
     notes = (data.run.get("notes") or "").strip()
     sweep = sweep_hypotheses.get(data.run.get("sweep_name") or "")
     text = notes or (f"(sweep {data.run['sweep_name']}) {sweep}" if sweep else "")
-    return md_text(text) if text.strip() else "not recorded (the run has no WandB notes and belongs to no sweep with one)"
+    if text.strip():
+        return md_text(text)
+    return "not recorded (the run has no WandB notes and belongs to no sweep with one)"
 
 
 def _issues(data: RunData, has_findings: bool) -> list[str]:
@@ -125,8 +127,7 @@ def tracker_entry(data: RunData, previous: RunData | None, sweep_hypotheses: dic
 
 def tracker_markdown(wh: Warehouse, loaded: list[RunData]) -> str:
     sweep_hypotheses = {
-        s["sweep_name"]: s["hypothesis"]
-        for s in wh.rows("select sweep_name, hypothesis from sweeps where hypothesis is not null", needs=("sweeps",))
+        s["sweep_name"]: s["hypothesis"] for s in wh.rows("sweeps", needs=("sweeps",)) if s["hypothesis"] is not None
     }
     entries, previous = [], None
     for data in loaded:  # oldest first, so each training run is compared with the one before it
@@ -144,8 +145,6 @@ def tracker_markdown(wh: Warehouse, loaded: list[RunData]) -> str:
 
 def render_tracker(wh: Warehouse, reports_dir: Path) -> PagesWritten:
     out = PagesWritten(reports_dir)
-    runs = wh.rows("select * from runs order by created_at, run_id", needs=("runs",))
-    pages = run_page_names(runs)
-    loaded = [load_run(wh, run, pages[run["run_id"]]) for run in runs]
+    loaded = load_runs(wh)
     out.put(reports_dir / "tracker.md", tracker_markdown(wh, loaded))
     return out

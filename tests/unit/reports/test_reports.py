@@ -21,7 +21,7 @@ from diplo_pipeline.lib.reports import (
     render_tracker,
 )
 from diplo_pipeline.lib.reports.charts import downsample, extreme_indices, fit_curve
-from diplo_pipeline.lib.reports.runs import key_chart_png, run_html
+from diplo_pipeline.lib.reports.run_page import key_chart_png, run_html
 from tests.helpers.devtools import browser_problems, wait_for_charts
 
 # --- The downsampler ------------------------------------------------------------------------------------
@@ -197,7 +197,8 @@ def test_pages_render_byte_for_byte_the_same_from_the_same_inputs(reports, healt
 
 def test_a_page_whose_inputs_changed_is_rewritten_alone(reports, healthy):
     page = reports["root"] / "runs" / f"{healthy}.html"
-    page.write_text(page.read_text().replace('name="diplo-report-inputs" content="', 'name="diplo-report-inputs" content="0'))
+    meta = 'name="diplo-report-inputs" content="'
+    page.write_text(page.read_text().replace(meta, meta + "0"))
     out, _ = render_run_reports(reports["wh"], reports["root"])
     assert out.written == [page]  # its .md and .png came out identical, so they were left alone
 

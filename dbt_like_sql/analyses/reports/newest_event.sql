@@ -1,0 +1,2 @@
+-- The latest Axiom event.
+select max(event_time) as t from axiom_events

@@ -1,0 +1,3 @@
+-- Every sweep, by name.
+select * from sweeps
+order by sweep_name
