@@ -23,14 +23,10 @@ from diplo_pipeline.demo.axiom_rollouts import (
 )
 from diplo_pipeline.demo.benchmark_suite import suite_result
 from diplo_pipeline.demo.experiment_config import experiment_config
-from diplo_pipeline.demo.plan import (
-    EXTRACTION_DROP,
-    GPU_STATS_EVERY_S,
-    STANDALONE_EVAL,
-    SWEEP,
-    DemoPlan,
-    RunPlan,
-)
+from diplo_pipeline.demo.planted_episodes import EXTRACTION_DROP
+from diplo_pipeline.demo.planted_experiments import STANDALONE_EVAL, SWEEP
+from diplo_pipeline.demo.run_catalogue import DemoPlan, RunPlan
+from diplo_pipeline.demo.simulated_system import GPU_STATS_EVERY_S
 from diplo_pipeline.demo.timeline import (
     US,
     BenchmarkEvaluation,

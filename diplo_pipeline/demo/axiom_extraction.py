@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterable
 
 from diplo_pipeline.demo.axiom_rollouts import OrderResponse, set_preview
-from diplo_pipeline.demo.plan import EXTRACTION_DROP
+from diplo_pipeline.demo.planted_episodes import EXTRACTION_DROP
 from diplo_pipeline.demo.timeline import to_datetime
 
 MOVEMENT_MAX_UNITS = 9

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from diplo_pipeline.demo.plan import DEGRADED_HOUR, INFERENCE_CALLS_PER_ROLLOUT, ORDER_PHASES, POWERS
+from diplo_pipeline.demo.planted_episodes import DEGRADED_HOUR
+from diplo_pipeline.demo.simulated_system import INFERENCE_CALLS_PER_ROLLOUT, ORDER_PHASES, POWERS
 from diplo_pipeline.demo.timeline import US, Rollout
 
 SEASONS = ("SPRING {year} MOVEMENT", "FALL {year} MOVEMENT", "WINTER {year} ADJUSTMENTS")

@@ -7,7 +7,8 @@ build fails exactly these checks, so the list cannot drift from what a build say
 
 from __future__ import annotations
 
-from diplo_pipeline.demo.plan import CRASH, DEGRADED_HOUR, DIVERGENCE, EXTRACTION_DROP, build_plan
+from diplo_pipeline.demo.planted_episodes import CRASH, DEGRADED_HOUR, DIVERGENCE, EXTRACTION_DROP
+from diplo_pipeline.demo.run_catalogue import build_plan
 
 
 def planted_check_failures() -> dict[str, str]:

@@ -14,17 +14,11 @@ from collections import defaultdict
 
 from diplo_pipeline.demo.axiom_events import AxiomEvent
 from diplo_pipeline.demo.league import final_elo_gap, registration_steps, safe_name
-from diplo_pipeline.demo.plan import (
-    BASELINE_SEED_ELO,
-    CACHE_RESET,
-    DEGRADED_HOUR,
-    DIVERGENCE,
-    EXTRACTION_DROP,
-    HEALTHY_LEAGUE,
-    POWERS,
-    SWEEP,
-    DemoPlan,
-)
+from diplo_pipeline.demo.planted_episodes import CACHE_RESET, DEGRADED_HOUR, DIVERGENCE, EXTRACTION_DROP
+from diplo_pipeline.demo.planted_experiments import SWEEP
+from diplo_pipeline.demo.run_catalogue import DemoPlan
+from diplo_pipeline.demo.run_shapes import HEALTHY_LEAGUE
+from diplo_pipeline.demo.simulated_system import BASELINE_SEED_ELO, POWERS
 from diplo_pipeline.demo.timeline import HOUR_US, RunTimeline, to_datetime, to_us
 from diplo_pipeline.demo.trainer_rows import RunRows
 

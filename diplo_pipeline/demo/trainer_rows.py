@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from diplo_pipeline.demo.benchmark_suite import suite_result
 from diplo_pipeline.demo.experiment_config import experiment_config, simulated_years_per_step
 from diplo_pipeline.demo.league import league_rows
-from diplo_pipeline.demo.plan import DIVERGENCE, EXTRACTION_DROP, POWERS, RESUME, RunPlan
+from diplo_pipeline.demo.planted_episodes import DIVERGENCE, EXTRACTION_DROP, RESUME
+from diplo_pipeline.demo.run_catalogue import RunPlan
+from diplo_pipeline.demo.simulated_system import POWERS
 from diplo_pipeline.demo.timeline import US, RunTimeline, Step, benchmark_evaluations
 
 DUMBBOT_STEP_SHARE = 0.1  # steps with a DumbBot 1-vs-6 benchmark rollout (and dumbbot/* keys)
