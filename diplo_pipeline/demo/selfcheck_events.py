@@ -14,11 +14,25 @@ from diplo_pipeline.demo.axiom_events import AxiomEvent
 from diplo_pipeline.demo.planted_episodes import CACHE_RESET, DEGRADED_HOUR, EXTRACTION_DROP
 from diplo_pipeline.demo.simulated_system import POWERS
 from diplo_pipeline.demo.timeline import HOUR_US, to_datetime, to_us
+from diplo_pipeline.lib.warehouse.thresholds import limit
 
 
 def _is_error(fields: dict) -> bool:
     name = fields["event"]
     return "error" in name or "fail" in name or (name == "span_duration" and fields["status"] == "error")
+
+
+def _health_status(error_rate: float, completion: float | None) -> str:
+    """health_hourly's rule, with the warehouse's own limits (thresholds.yml): what the degraded hour must meet."""
+    if error_rate >= limit("error_rate_unhealthy") or (
+        completion is not None and completion < limit("completion_rate_unhealthy")
+    ):
+        return "unhealthy"
+    if error_rate >= limit("error_rate_degraded") or (
+        completion is not None and completion < limit("completion_rate_degraded")
+    ):
+        return "degraded"
+    return "healthy"
 
 
 def health_facts(events: list[AxiomEvent], problems: list[str]) -> dict:
@@ -36,12 +50,7 @@ def health_facts(events: list[AxiomEvent], problems: list[str]) -> dict:
     for hour, counts in sorted(hours.items()):
         error_rate = counts["errors"] / counts["events"]
         completion = counts["completed"] / counts["started"] if counts["started"] else None
-        if error_rate >= 0.05 or (completion is not None and completion < 0.80):
-            status = "unhealthy"
-        elif error_rate >= 0.01 or (completion is not None and completion < 0.95):
-            status = "degraded"
-        else:
-            status = "healthy"
+        status = _health_status(error_rate, completion)
         label = to_datetime(hour * HOUR_US).isoformat()
         statuses[label] = status
         if (status == "degraded") != (hour == degraded) or status == "unhealthy":

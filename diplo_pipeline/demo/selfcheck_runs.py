@@ -17,6 +17,7 @@ from diplo_pipeline.demo.run_catalogue import DemoPlan
 from diplo_pipeline.demo.run_shapes import HEALTHY_LEAGUE
 from diplo_pipeline.demo.simulated_system import BASELINE_SEED_ELO
 from diplo_pipeline.demo.trainer_rows import RunRows
+from diplo_pipeline.lib.warehouse.thresholds import limit
 
 ORDERS_PER_RESPONSE = 4  # WandB logs no response count; orders_expected / 4 estimates it
 
@@ -31,12 +32,16 @@ def healthy_run_facts(plan: DemoPlan, run_rows: RunRows, problems: list[str]) ->
 
     kl, kl_max, grad = column("benchmark/kl"), column("kl/max"), column("benchmark/grad_norm")
     reward, loss = column("benchmark/reward_mean"), column("benchmark/loss")
+    # The rules' own limits come from thresholds.yml; the bounds written here are the demo's margins, which
+    # keep the healthy run well inside those limits.
+    spike_factor, window = limit("grad_norm_spike_factor"), int(limit("trailing_window_steps"))
+    early, early_decline = int(limit("early_steps")), limit("early_decline_max")
     checks = {
         "kl in [0.01, 0.05]": all(0.01 <= v <= 0.05 for v in kl),
         "kl/max < 7": max(kl_max) < 7,
         "grad_norm in [1, 8]": all(1 <= v <= 8 for v in grad),
-        "grad_norm never > 5x trailing median": all(
-            grad[i] <= 5 * statistics.median(grad[max(0, i - 10) : i]) for i in range(1, len(grad))
+        f"grad_norm never > {spike_factor:g}x trailing median": all(
+            grad[i] <= spike_factor * statistics.median(grad[max(0, i - window) : i]) for i in range(1, len(grad))
         ),
         "extraction/rate >= 0.97": min(column("extraction/rate")) >= 0.97,
         "empty responses < 2 %": all(
@@ -47,7 +52,7 @@ def healthy_run_facts(plan: DemoPlan, run_rows: RunRows, problems: list[str]) ->
         "volume reload in [2, 5]": all(2 <= v <= 5 for v in column("rollout/max_volume_reload_s")),
         "rollout max total in [80, 115]": all(80 <= v <= 115 for v in column("rollout/max_total_s")),
         "loss finite": all(math.isfinite(v) for v in loss),
-        "no early reward decline": min(reward[:10]) > 0.7 * reward[0],
+        "no early reward decline": min(reward[:early]) > (1 - early_decline) * reward[0],
         "reward improves over the last third": _smoothed(reward)[-1]
         > _smoothed(reward)[2 * len(reward) // 3],
     }
@@ -58,7 +63,8 @@ def healthy_run_facts(plan: DemoPlan, run_rows: RunRows, problems: list[str]) ->
         sum(t == "declining" for t in trends.values()) > len(trends) / 2
     )
     baselines = _baseline_changes(steps)
-    checks["no baseline rises more than 20"] = max(baselines.values()) <= 20
+    rise_max = limit("baseline_rise_max")
+    checks[f"no baseline rises more than {rise_max:g}"] = max(baselines.values()) <= rise_max
     gap = final_elo_gap(run.name, steps)["elo_gap"]
     checks["final Elo gap near plan"] = abs(gap - HEALTHY_LEAGUE.final_gap) <= 10
     problems.extend(f"healthy run: {name}" for name, ok in checks.items() if not ok)
@@ -89,7 +95,10 @@ def _checkpoint_trends(run_name: str, steps: list[dict]) -> dict[str, str]:
     for agent, values in _elo_series(steps).items():
         if agent.startswith(prefix):
             drop = values[-1] - max(values)
-            trend = "near_peak" if drop > -5 else ("slight_decline" if drop > -20 else "declining")
+            if drop > limit("checkpoint_slight_decline"):
+                trend = "near_peak"
+            else:
+                trend = "slight_decline" if drop > limit("checkpoint_decline") else "declining"
             trends[f"{run_name}/adapter_v{agent.removeprefix(prefix)}"] = trend
     return trends
 
@@ -107,9 +116,10 @@ def sweep_facts(plan: DemoPlan, rows: dict[str, RunRows], problems: list[str]) -
         gaps[letter] = final_elo_gap(run.name, [by_step[s] for s in sorted(by_step)])["elo_gap"]
     ranking = sorted(gaps, key=gaps.__getitem__, reverse=True)
     margin = gaps[ranking[0]] - gaps[ranking[1]]
-    if ranking[:2] != [SWEEP.expected_winner, SWEEP.expected_runner_up] or margin <= 20:
+    clear_margin = limit("sweep_clear_margin")
+    if ranking[:2] != [SWEEP.expected_winner, SWEEP.expected_runner_up] or margin <= clear_margin:
         problems.append(
-            f"sweep ranking {ranking} with gaps {gaps}: planted {SWEEP.expected_ranking}, margin > 20"
+            f"sweep ranking {ranking} with gaps {gaps}: planted {SWEEP.expected_ranking}, margin > {clear_margin:g}"
         )
     return {"final_elo_gaps": gaps, "ranking": ranking, "margin": margin}
 
@@ -119,7 +129,8 @@ def check_divergence(run_rows: RunRows, problems: list[str]) -> None:
     rows = run_rows.by_step
     if rows[plan.grad_norm_spike_step]["benchmark/grad_norm"] != plan.grad_norm_spike:
         problems.append("diverging run: the grad-norm spike is missing")
-    if any(rows[s]["benchmark/kl"] <= 0.2 for s in range(plan.kl_high_steps[0], plan.kl_high_steps[1] + 1)):
-        problems.append("diverging run: kl is not above 0.2 over the planted steps")
-    if any(rows[s]["kl/max"] <= 10 for s in range(plan.kl_max_steps[0], plan.kl_max_steps[1] + 1)):
-        problems.append("diverging run: kl/max is not above 10 over the planted steps")
+    kl_error, kl_max_limit = limit("kl_error"), limit("kl_max_limit")
+    if any(rows[s]["benchmark/kl"] <= kl_error for s in range(plan.kl_high_steps[0], plan.kl_high_steps[1] + 1)):
+        problems.append(f"diverging run: kl is not above {kl_error:g} over the planted steps")
+    if any(rows[s]["kl/max"] <= kl_max_limit for s in range(plan.kl_max_steps[0], plan.kl_max_steps[1] + 1)):
+        problems.append(f"diverging run: kl/max is not above {kl_max_limit:g} over the planted steps")
