@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from diplo_pipeline.demo.planted_episodes import CRASH, DEGRADED_HOUR, DIVERGENCE, EXTRACTION_DROP
 from diplo_pipeline.demo.run_catalogue import build_plan
+from diplo_pipeline.lib.warehouse.thresholds import limit
 
 
 def planted_check_failures() -> dict[str, str]:
@@ -31,7 +32,8 @@ def planted_check_failures() -> dict[str, str]:
             f"{DEGRADED_HOUR.failed_rollouts + isolated} failed rollouts: the degraded hour's "
             f"{DEGRADED_HOUR.failed_rollouts} and {isolated} isolated ones in other runs",
         "marts/rollout_timing:rollout_p50_below_60s":
-            f"demo rollouts take {fastest:g}–{longest:g} s, so a day's median is above the 60 s target",
+            f"demo rollouts take {fastest:g}–{longest:g} s, so a day's median is above the "
+            f"{limit('rollout_p50_max_s'):g} s target",
         "raw/wandb_runs:no_quarantined_wandb_records":
             f"{crashed} is killed like a crashed trainer: its file ends inside the record being written, "
             "which is set aside as lost",
