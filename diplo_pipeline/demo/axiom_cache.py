@@ -12,11 +12,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from diplo_pipeline.demo.axiom_rollouts import InferenceCall
-from diplo_pipeline.demo.plan import CACHE_RESET
+from diplo_pipeline.demo.axiom_inference import SAMPLED_MIN_BATCH, InferenceCall
+from diplo_pipeline.demo.planted_episodes import CACHE_RESET
 from diplo_pipeline.demo.timeline import HOUR_US, to_us
 
-SAMPLED_MIN_BATCH = 4  # prefix_cache_stats is only logged for batches of at least 4
 EXACT_QUANTUM = 50  # queried tokens per 31 hits in the exact hour
 
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from diplo_pipeline.demo.axiom_events import AxiomEvent
-from diplo_pipeline.demo.plan import DUPLICATE_EXPORT, GZIPPED_DAY
+from diplo_pipeline.demo.planted_episodes import DUPLICATE_EXPORT, GZIPPED_DAY
 from diplo_pipeline.demo.timeline import to_datetime, to_us
 
 SERVICE = "unknown"

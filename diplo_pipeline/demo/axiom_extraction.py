@@ -10,12 +10,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from diplo_pipeline.demo.axiom_rollouts import OrderResponse, set_preview
-from diplo_pipeline.demo.plan import EXTRACTION_DROP
+from diplo_pipeline.demo.axiom_orders import ADJUSTMENT_MAX, MOVEMENT_MAX_UNITS, OrderResponse, set_preview
+from diplo_pipeline.demo.planted_episodes import EXTRACTION_DROP
 from diplo_pipeline.demo.timeline import to_datetime
-
-MOVEMENT_MAX_UNITS = 9
-ADJUSTMENT_MAX = 2
 
 
 def plant_extraction_drop(responses: Iterable[OrderResponse], rng: random.Random) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from diplo_pipeline.demo.plan import BENCHMARK_SUITE, RunPlan
+from diplo_pipeline.demo.run_catalogue import RunPlan
+from diplo_pipeline.demo.simulated_system import BENCHMARK_SUITE
 
 GAMES_PER_BENCHMARK = 3
 

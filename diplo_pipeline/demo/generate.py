@@ -26,7 +26,7 @@ from diplo_pipeline.demo.axiom_events import build_axiom_events
 from diplo_pipeline.demo.axiom_export import write_exports
 from diplo_pipeline.demo.experiment_config import wandb_config
 from diplo_pipeline.demo.legacy_rows import evaluation_rows, legacy_rows, power_law_rows
-from diplo_pipeline.demo.plan import DEFAULT_SEED, DemoPlan, build_plan
+from diplo_pipeline.demo.run_catalogue import DEFAULT_SEED, DemoPlan, build_plan
 from diplo_pipeline.demo.selfcheck import verify
 from diplo_pipeline.demo.sweep_yaml import write_sweep_yaml
 from diplo_pipeline.demo.timeline import US, RunTimeline, build_timelines, to_datetime, to_us

@@ -13,7 +13,8 @@ import math
 import random
 from dataclasses import dataclass
 
-from diplo_pipeline.demo.plan import BASELINE_SEED_ELO, LeagueShape
+from diplo_pipeline.demo.run_shapes import LeagueShape
+from diplo_pipeline.demo.simulated_system import BASELINE_SEED_ELO
 
 SIGMA_INIT = 8.333
 SIGMA_SHRINK = 0.88  # per step played

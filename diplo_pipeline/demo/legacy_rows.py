@@ -8,7 +8,8 @@ import random
 from dataclasses import dataclass
 
 from diplo_pipeline.demo.experiment_config import experiment_config, simulated_years_per_step
-from diplo_pipeline.demo.plan import POWER_LAW_NOISE, POWER_LAW_RUNS, STANDALONE_EVAL, RunPlan
+from diplo_pipeline.demo.planted_experiments import POWER_LAW_NOISE, POWER_LAW_RUNS, STANDALONE_EVAL
+from diplo_pipeline.demo.run_catalogue import RunPlan
 from diplo_pipeline.demo.timeline import US, RunTimeline, to_us
 from diplo_pipeline.demo.trainer_rows import RunRows
 

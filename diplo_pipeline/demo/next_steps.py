@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from diplo_pipeline.demo.plan import build_plan
+from diplo_pipeline.demo.run_catalogue import build_plan
 from diplo_pipeline.lib.settings import DataPaths, data_dir_from_env
 
 

@@ -7,13 +7,15 @@ build fails exactly these checks, so the list cannot drift from what a build say
 
 from __future__ import annotations
 
-from diplo_pipeline.demo.plan import CRASH, DEGRADED_HOUR, DIVERGENCE, EXTRACTION_DROP, build_plan
+from diplo_pipeline.demo.planted_episodes import CRASH, DEGRADED_HOUR, DIVERGENCE, EXTRACTION_DROP, RESUME
+from diplo_pipeline.demo.run_catalogue import build_plan
+from diplo_pipeline.lib.warehouse.thresholds import limit
 
 
 def planted_check_failures() -> dict[str, str]:
     """Check name (as `diplo build` prints it) -> the planted behaviour that makes it fail."""
     runs = build_plan().runs  # names and planted values do not depend on the seed; only run ids do
-    diverging, crashed = runs[DIVERGENCE.run_key].name, runs[CRASH.run_key].name
+    diverging, crashed, resumed = (runs[key].name for key in (DIVERGENCE.run_key, CRASH.run_key, RESUME.run_key))
     isolated = sum(len(run.isolated_failures) for run in runs.values())
     slowest = [run.dynamics.rollout_s for run in runs.values() if run.dynamics]
     fastest, longest = min(low for low, _ in slowest), max(high for _, high in slowest)
@@ -30,10 +32,11 @@ def planted_check_failures() -> dict[str, str]:
             f"{DEGRADED_HOUR.failed_rollouts + isolated} failed rollouts: the degraded hour's "
             f"{DEGRADED_HOUR.failed_rollouts} and {isolated} isolated ones in other runs",
         "marts/rollout_timing:rollout_p50_below_60s":
-            f"demo rollouts take {fastest:g}–{longest:g} s, so a day's median is above the 60 s target",
+            f"demo rollouts take {fastest:g}–{longest:g} s, so a day's median is above the "
+            f"{limit('rollout_p50_max_s'):g} s target",
         "raw/wandb_runs:no_quarantined_wandb_records":
-            f"{crashed} is killed like a crashed trainer: its file ends inside the record being written, "
-            "which is set aside as lost",
+            f"{crashed} and the first process of {resumed} are killed like crashed trainers: a file that ends "
+            "inside the record being written has that record set aside as lost",
         "marts/findings:no_error_findings":
             f"{diverging}'s KL blow-up (kl_high, kl_max_explosion) and {crashed}'s crash at step {CRASH.last_step} "
             "(run_crashed)",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from diplo_pipeline.demo.plan import SWEEP
+from diplo_pipeline.demo.planted_experiments import SWEEP
 
 RUN_DESCRIPTIONS = {
     "A": "Baseline: the default learning rate, no KL penalty.",

@@ -17,16 +17,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from diplo_pipeline.demo.experiment_config import experiment_config
-from diplo_pipeline.demo.plan import (
+from diplo_pipeline.demo.planted_episodes import CRASH, DEGRADED_HOUR, RESUME
+from diplo_pipeline.demo.run_catalogue import DemoPlan, RunPlan
+from diplo_pipeline.demo.simulated_system import (
     BENCHMARK_EVAL_DELAY_STEPS,
     BENCHMARK_EVAL_EVERY,
-    CRASH,
-    DEGRADED_HOUR,
-    RESUME,
     ROLLOUTS_PER_STEP,
     TRAINER_STARTUP_S,
-    DemoPlan,
-    RunPlan,
 )
 
 US = 1_000_000
