@@ -1,6 +1,6 @@
 """Live-source ingest throughput against the loopback servers of the tests, in a process of their own.
 
-The servers (tests/loopback/) stand in for WandB and Axiom, which this machine cannot reach; they run in a
+The servers (tests/helpers/loopback/) stand in for WandB and Axiom, which this machine cannot reach; they run in a
 separate process so their own work does not share the ingesting process's interpreter. They are loaded
 with the benchmark's own workload, so the figures sit beside the offline readers on the same data.
 """
@@ -22,8 +22,8 @@ AXIOM_TOKEN = "xaat-bench-loopback"
 
 def _serve(wandb_dir: str, axiom_files: list[str], ready, stop) -> None:
     from diplo_pipeline.lib.axiom.export_files import parse_export
-    from tests.loopback.axiom_server import AxiomLoopback
-    from tests.loopback.wandb_server import FakeWandb, runs_from_offline
+    from tests.helpers.loopback.axiom_server import AxiomLoopback
+    from tests.helpers.loopback.wandb_server import FakeWandb, runs_from_offline
 
     events: dict[str, dict] = {}
     for path in axiom_files:
