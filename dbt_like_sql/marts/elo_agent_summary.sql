@@ -44,8 +44,8 @@ select
     s.games_steps,
     case
         when s.agent_kind = 'baseline' then null
-        when s.final_elo - s.peak_elo > -5 then 'near_peak'
-        when s.final_elo - s.peak_elo > -20 then 'slight_decline'
+        when s.final_elo - s.peak_elo > limit_checkpoint_slight_decline() then 'near_peak'
+        when s.final_elo - s.peak_elo > limit_checkpoint_decline() then 'slight_decline'
         else 'declining'
     end as trend
 from summary as s

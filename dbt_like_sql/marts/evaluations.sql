@@ -16,8 +16,14 @@ with eval_points as (
 
 floors (opponent, floor) as (
     values
-        ('random_bot', 0.95::double), ('chaos_bot', 0.90), ('defensive_bot', 0.70), ('territorial_bot', 0.70),
-        ('coordinated_bot', 0.65), ('frozen_v10', 0.70), ('frozen_v50', 0.50), ('frozen_v150', 0.30)
+        ('random_bot', limit_benchmark_floor_random_bot()),
+        ('chaos_bot', limit_benchmark_floor_chaos_bot()),
+        ('defensive_bot', limit_benchmark_floor_defensive_bot()),
+        ('territorial_bot', limit_benchmark_floor_territorial_bot()),
+        ('coordinated_bot', limit_benchmark_floor_coordinated_bot()),
+        ('frozen_v10', limit_benchmark_floor_frozen_v10()),
+        ('frozen_v50', limit_benchmark_floor_frozen_v50()),
+        ('frozen_v150', limit_benchmark_floor_frozen_v150())
 ),
 
 suite_sizes as (

@@ -45,13 +45,13 @@ select
     coalesce(c.checkpoints, 0) as checkpoints,
     coalesce(c.checkpoints_declining, 0) as checkpoints_declining,
     case
-        when c.checkpoints_declining > c.checkpoints / 2 then 'positive'
+        when c.checkpoints_declining > c.checkpoints * limit_learning_signal_declining_share() then 'positive'
         when c.checkpoints_declining > 0 then 'moderate'
         else 'weak'
     end as learning_signal,
     case
-        when b.base_model_change < -20 then 'declining'
-        when b.base_model_change > 20 then 'rising'
+        when b.base_model_change < -limit_baseline_rise_max() then 'declining'
+        when b.base_model_change > limit_baseline_rise_max() then 'rising'
         when b.base_model_change is not null then 'stable'
     end as base_model_trend
 from stg_wandb__runs as r

@@ -77,8 +77,8 @@ wide as (
 select
     *,
     -- Throughput per second of rollout wall time; a prefetched step (rollout ≈ 0 s) has no meaningful rate.
-    case when rollout_time_s > 0.5 then trajectories / rollout_time_s end as trajectories_per_s,
-    case when rollout_time_s > 0.5 then simulated_years_per_step / rollout_time_s end as sim_years_per_s,
+    case when rollout_time_s > limit_rate_min_rollout_s() then trajectories / rollout_time_s end as trajectories_per_s,
+    case when rollout_time_s > limit_rate_min_rollout_s() then simulated_years_per_step / rollout_time_s end as sim_years_per_s,
     case when rollout_time_s > 0 then training_time_s / rollout_time_s end as train_rollout_ratio
 from wide
 order by run_id, step

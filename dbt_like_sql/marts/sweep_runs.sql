@@ -40,11 +40,11 @@ step_aggregates as (
     select
         run_id,
         -- Averages in step order: in DuckDB's thread order the last digits would differ between builds.
-        avg(reward_mean order by step) filter (step_from_end <= 10) as reward_mean_last10,
+        avg(reward_mean order by step) filter (step_from_end <= limit_sweep_final_steps()) as reward_mean_last10,
         avg(kl order by step) as kl_mean_avg,
         max(kl_max) as kl_max_max,
         max(grad_norm) as grad_norm_max,
-        avg(win_bonus_rate order by step) filter (step_from_end <= 10) as win_bonus_rate_last10
+        avg(win_bonus_rate order by step) filter (step_from_end <= limit_sweep_final_steps()) as win_bonus_rate_last10
     from (select *, row_number() over (partition by run_id order by step desc) as step_from_end from run_steps)
     group by run_id
 ),
@@ -77,6 +77,6 @@ ranked as (
 select
     *,
     rank_by_elo_gap = 1 and final_elo_gap is not null as is_winner,
-    coalesce(kl_max_max > 10, false) as unstable
+    coalesce(kl_max_max > limit_kl_max_limit(), false) as unstable
 from ranked
 order by sweep_name, rank_by_elo_gap, sweep_run_letter, run_id

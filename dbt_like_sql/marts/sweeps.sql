@@ -84,7 +84,7 @@ select
     j.winner_elo_gap,
     j.runner_up_run_name,
     j.margin,
-    case when j.margin > 20 then 'clear_winner' when j.margin is not null then 'close_race' end as verdict,
+    case when j.margin > limit_sweep_clear_margin() then 'clear_winner' when j.margin is not null then 'close_race' end as verdict,
     j.hypothesis,
     case
         when j.expected_ranking is not null

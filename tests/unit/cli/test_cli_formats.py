@@ -23,10 +23,13 @@ import pytest
 from rich.cells import cell_len
 
 from diplo_pipeline.demo import plan as planted
-from diplo_pipeline.lib.queries.findings import FINDING_COLUMNS
-from diplo_pipeline.lib.queries.league import AGENT_COLUMNS, SWEEP_RUN_COLUMNS
-from diplo_pipeline.lib.queries.runs import LISTED_RUN_COLUMNS
+from diplo_pipeline.lib.queries.core import select_columns
 
+# The columns the CLI's analyses select (dbt_like_sql/analyses/cli/*.sql).
+FINDING_COLUMNS = ", ".join(select_columns("cli/run_findings"))
+AGENT_COLUMNS = ", ".join(select_columns("cli/elo_agents"))
+SWEEP_RUN_COLUMNS = ", ".join(select_columns("cli/sweep_runs"))
+LISTED_RUN_COLUMNS = ", ".join(select_columns("cli/runs"))
 TIMING = ["horizon_type", "rollouts", "avg_s", "p50_s", "p95_s", "max_s", "trajectories", "trajectories_per_hour"]
 EXTRACTION = ["responses", "full", "partial", "empty", "no_orders_needed", "orders_expected", "orders_extracted",
               "extraction_rate", "response_success_rate"]

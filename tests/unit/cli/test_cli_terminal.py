@@ -22,9 +22,10 @@ from rich.cells import cell_len
 
 from diplo_pipeline.cli.output import cell_text, is_prose
 from diplo_pipeline.demo import plan as planted
-from diplo_pipeline.lib.queries.runs import LISTED_RUN_COLUMNS
+from diplo_pipeline.lib.queries.core import select_columns
 
 ROOT = Path(__file__).resolve().parents[3]
+LISTED_RUN_COLUMNS = ", ".join(select_columns("cli/runs"))  # what `diplo runs` selects
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
