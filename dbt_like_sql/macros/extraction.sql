@@ -4,8 +4,9 @@
 
 -- The orders-weighted extraction rate of a group: orders extracted / orders expected. Sums compose, so
 -- the same macro serves response rows and extraction_by_power's per-day rows.
-create or replace macro weighted_extraction_rate(orders_extracted, orders_expected) as
-    sum(orders_extracted) / nullif(sum(orders_expected), 0);
+create or replace macro weighted_extraction_rate(orders_extracted, orders_expected) as (
+    sum(orders_extracted) / nullif(sum(orders_expected), 0)
+);
 
 -- The order extraction of a group of parser responses (int_axiom__order_responses rows), as one struct
 -- (`unnest(...)` in the select list gives the columns responses, full, partial, empty, no_orders_needed,
@@ -20,7 +21,8 @@ create or replace macro order_extraction_stats(response_kind, orders_expected, o
     'orders_expected': sum(orders_expected),
     'orders_extracted': sum(orders_extracted),
     'extraction_rate': weighted_extraction_rate(orders_extracted, orders_expected),
-    'response_success_rate':
+    'response_success_rate': (
         count(*) filter (where response_kind = 'full')
         / nullif(count(*) filter (where response_kind <> 'no_orders_needed'), 0)
+    )
 };

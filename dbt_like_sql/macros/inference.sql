@@ -3,12 +3,13 @@
 
 -- The adapter kind of a call from its lora_name: `mixed:{N}_adapters` for rollout calls (N = 0 means the
 -- base model only), an adapter path for evaluation calls, NULL for legacy base-only calls.
-create or replace macro adapter_kind(lora_name) as
+create or replace macro adapter_kind(lora_name) as (
     case
         when lora_name is null or lora_name = 'mixed:0_adapters' then 'base'
         when lora_name like 'mixed:%' then 'mixed'
         else 'single'
-    end;
+    end
+);
 
 -- The statistics of a group of calls, as one struct (`unnest(...)` gives the columns requests,
 -- avg_batch_size, avg_total_time_s, avg_generation_time_s, avg_adapter_load_time_s, p95_total_time_s,

@@ -2,8 +2,9 @@
 -- rollout-timing` (per window) and the run report (per run).
 
 -- A rollout whose wall time counts: it completed and rollout_complete gave its duration.
-create or replace macro is_timed_rollout(status, duration_s) as
-    status = 'completed' and duration_s is not null;
+create or replace macro is_timed_rollout(status, duration_s) as (
+    status = 'completed' and duration_s is not null
+);
 
 -- The wall-time statistics of a group of rollouts, as one struct (`unnest(...)` in the select list gives
 -- the columns rollouts, avg_s, p50_s, p95_s, max_s, trajectories, trajectories_per_hour; the grouping is
@@ -21,6 +22,7 @@ create or replace macro rollout_timing_stats(duration_s, trajectories, completed
     'p95_s': quantile_cont(duration_s, 0.95),
     'max_s': max(duration_s),
     'trajectories': sum(trajectories),
-    'trajectories_per_hour':
+    'trajectories_per_hour': (
         sum(trajectories) / nullif(count(distinct date_trunc('hour', timezone('UTC', completed_at))), 0)
+    )
 };

@@ -35,7 +35,9 @@ increments as (
 ),
 
 all_samples as (
-    select event_hour, count(*) as samples
+    select
+        event_hour,
+        count(*) as samples
     from stg_axiom__events
     where event = 'prefix_cache_stats'
     group by event_hour

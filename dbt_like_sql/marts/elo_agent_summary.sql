@@ -9,8 +9,15 @@ with rated as (
 
 seeds (agent, seed_elo) as (
     values
-        ('base_model', 1000.0::double), ('chaos_bot', 900.0), ('defensive_bot', 950.0),
-        ('territorial_bot', 950.0), ('coordinated_bot', 1000.0), ('dumb_bot', 850.0)
+    ('base_model', 1000.0::double), ('chaos_bot', 900.0), ('defensive_bot', 950.0),
+    ('territorial_bot', 950.0), ('coordinated_bot', 1000.0), ('dumb_bot', 850.0)
+),
+
+peaks as (
+    select
+        *,
+        max(elo) over (partition by run_id, agent) as peak
+    from rated
 ),
 
 summary as (
@@ -25,7 +32,7 @@ summary as (
         arg_max(elo, step) as final_elo,
         max(step) as final_step,
         count(*) as games_steps
-    from (select *, max(elo) over (partition by run_id, agent) as peak from rated)
+    from peaks
     group by run_id, agent
 )
 

@@ -6,7 +6,8 @@
 select
     day,
     power_name,
-    unnest(order_extraction_stats(response_kind, orders_expected, orders_extracted))
+    -- unnest gives the macro's struct as its named columns (there is no one alias to give)
+    unnest(order_extraction_stats(response_kind, orders_expected, orders_extracted))  -- noqa: AL03
 from int_axiom__order_responses
 group by day, power_name
 order by day, power_name

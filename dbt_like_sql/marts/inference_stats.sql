@@ -39,15 +39,15 @@ hourly as (
 )
 
 select
-    hour,
-    adapter_kind,
-    stats.requests,
-    stats.avg_batch_size,
-    stats.avg_generation_time_s,
-    stats.avg_adapter_load_time_s,
-    stats.p95_total_time_s,
-    stats.avg_output_tps,
-    stats.avg_input_tps,
-    stats.tokens_generated
-from hourly
-order by hour, adapter_kind
+    h.hour,
+    h.adapter_kind,
+    h.stats.requests,
+    h.stats.avg_batch_size,
+    h.stats.avg_generation_time_s,
+    h.stats.avg_adapter_load_time_s,
+    h.stats.p95_total_time_s,
+    h.stats.avg_output_tps,
+    h.stats.avg_input_tps,
+    h.stats.tokens_generated
+from hourly as h
+order by h.hour, h.adapter_kind

@@ -37,7 +37,8 @@ labelled as (
 select
     day,
     horizon_type,
-    unnest(rollout_timing_stats(duration_s, trajectories, completed_at, rollout_id))
+    -- unnest gives the macro's struct as its named columns (there is no one alias to give)
+    unnest(rollout_timing_stats(duration_s, trajectories, completed_at, rollout_id))  -- noqa: AL03
 from labelled
 group by day, horizon_type
 order by day, horizon_type

@@ -26,8 +26,15 @@ gaps as (
     group by run_id
 ),
 
+rated as (
+    select distinct run_id
+    from elo_agent_summary
+),
+
 base_model as (
-    select run_id, change as base_model_change
+    select
+        run_id,
+        change as base_model_change
     from elo_agent_summary
     where agent = 'base_model'
 )
@@ -55,7 +62,7 @@ select
         when b.base_model_change is not null then 'stable'
     end as base_model_trend
 from stg_wandb__runs as r
-inner join (select distinct run_id from elo_agent_summary) as rated using (run_id)
+inner join rated using (run_id)
 left join checkpoints as c using (run_id)
 left join gaps as g using (run_id)
 left join base_model as b using (run_id)

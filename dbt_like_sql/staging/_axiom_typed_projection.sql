@@ -7,11 +7,12 @@
 --
 -- The structure below lists every known field as the emitters write it, with its type. json_transform
 -- is lenient: a field holding the wrong type is NULL in its column and intact in payload. Fields holding
--- lists or objects are typed JSON and kept as JSON text; the sweep events' `run_id` (a sweep letter, not
--- a WandB run id) becomes sweep_run_id.
+-- lists or objects are typed JSON and kept as JSON text.
 with fields as (
     select
         *,
+        -- unnest gives each field of the structure as a column of that name (there is no one alias to give)
+        -- noqa: disable=AL03
         unnest(json_transform(payload, '{
             "event": "VARCHAR",
             "service": "VARCHAR",
@@ -111,7 +112,14 @@ with fields as (
             "grad_norm": "DOUBLE",
             "reward_mean": "DOUBLE"
         }'))
+    -- noqa: enable=AL03
     from lean
+),
+
+-- The sweep events' `run_id` is a sweep letter (A, B, ...), not a WandB run id.
+renamed as (
+    select * rename (run_id as sweep_run_id)
+    from fields
 )
 
 select
@@ -129,16 +137,15 @@ select
         nullif(regexp_extract(coalesce(challenger_path, checkpoint_path), '([^/]+)/adapter_v[0-9]+', 1), '')
     ) as run_name,
     * exclude (event_id, event_time, time_raw, event, service, run_name, payload, source_file, source_line)
-        replace (
-            completed_runs::varchar as completed_runs,
-            config::varchar as config,
-            opponents::varchar as opponents,
-            remaining_runs::varchar as remaining_runs,
-            results::varchar as results,
-            run_ids::varchar as run_ids
-        )
-        rename (run_id as sweep_run_id),
+    replace (
+        completed_runs::varchar as completed_runs,
+        config::varchar as config,
+        opponents::varchar as opponents,
+        remaining_runs::varchar as remaining_runs,
+        results::varchar as results,
+        run_ids::varchar as run_ids
+    ),
     payload,
     source_file,
     source_line
-from fields
+from renamed

@@ -6,5 +6,5 @@ select
     created_at,
     last_step
 from runs
-where run_id in (select unnest(cast($run_ids as varchar [])))
+where run_id in (select unnest(cast($run_ids as varchar[])))
 order by created_at

@@ -4,5 +4,5 @@ select
     key,
     coalesce(value::varchar, value_text) as value
 from run_config
-where run_id in (select unnest(cast($run_ids as varchar [])))
+where run_id in (select unnest(cast($run_ids as varchar[])))
 order by key

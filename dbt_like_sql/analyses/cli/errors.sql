@@ -17,5 +17,5 @@ select
     count(*) over () as matching
 from error_events as e
 left join rollouts as r on e.rollout_id = r.rollout_id
-order by e.event_time desc, e.event
+order by e.event_time desc, e.event asc
 limit $limit

@@ -3,7 +3,8 @@
 select
     lora_name,
     adapter_kind(lora_name) as adapter_kind,
-    unnest(inference_call_stats(
+    -- unnest gives the macro's struct as its named columns (there is no one alias to give)
+    unnest(inference_call_stats(  -- noqa: AL03
         batch_size,
         total_time_s,
         generation_time_s,

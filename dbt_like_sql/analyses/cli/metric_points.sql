@@ -11,8 +11,8 @@ select
     value_text
 from metric_points
 where
-    run_id in (select unnest(cast($run_ids as varchar [])))
-    and (cast($keys as varchar []) is null or key in (select unnest(cast($keys as varchar []))))
+    run_id in (select unnest(cast($run_ids as varchar[])))
+    and (cast($keys as varchar[]) is null or key in (select unnest(cast($keys as varchar[]))))
 qualify write_seq = max(write_seq) over (partition by run_id, row_kind, step, key)
 order by
     run_id,

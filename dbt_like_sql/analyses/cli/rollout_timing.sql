@@ -14,7 +14,8 @@ with completed as (
 
 select
     case when grouping(horizon_type) = 1 then 'all' else horizon_type end as horizon_type,
-    unnest(rollout_timing_stats(duration_s, trajectories, completed_at, rollout_id))
+    -- unnest gives the macro's struct as its named columns (there is no one alias to give)
+    unnest(rollout_timing_stats(duration_s, trajectories, completed_at, rollout_id))  -- noqa: AL03
 from completed
 group by grouping sets ((horizon_type), ())
 having $by_horizon or grouping(horizon_type) = 1

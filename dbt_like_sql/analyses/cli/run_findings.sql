@@ -11,4 +11,4 @@ select
     hypothesis
 from findings
 where run_id = $run_id and list_contains($wanted, severity)
-order by step_start nulls first, list_position($severities, severity) desc, rule
+order by step_start asc nulls first, list_position($severities, severity) desc, rule

@@ -3,7 +3,7 @@
 -- of {key, number, text}: run_config keeps numbers in `value` and strings and booleans (as
 -- 'true'/'false') in `value_text`, so a pair gives the one its value is.
 with wanted as (
-    select unnest(cast($config as struct(key varchar, number double, text varchar) [])) as pair
+    select unnest(cast($config as struct(key varchar, number double, text varchar)[])) as pair
 ),
 
 holding_every_pair as (
@@ -27,8 +27,8 @@ select
     sweep_name
 from runs
 where
-    (len(cast($tags as varchar [])) = 0 or list_has_any(tags, cast($tags as varchar [])))
+    (len(cast($tags as varchar[])) = 0 or list_has_any(tags, cast($tags as varchar[])))
     and (cast($state as varchar) is null or state = $state)
     and ((select count(*) from wanted) = 0 or run_id in (select h.run_id from holding_every_pair as h))
-order by created_at desc, run_id
+order by created_at desc, run_id asc
 limit $limit
