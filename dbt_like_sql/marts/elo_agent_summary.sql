@@ -1,6 +1,7 @@
 -- elo_agent_summary: one row per (run, agent) on the trainer scale: where the agent started, peaked and
--- ended. Checkpoint trend (analyze_elo's rule): final − peak > −5 near_peak, (−20, −5] slight_decline,
--- ≤ −20 declining. seed_elo is the league's seed for baselines (source-data.md §1.6).
+-- ended. Checkpoint trend (analyze_elo's rule, limits from thresholds.yml): final − peak above
+-- checkpoint_slight_decline near_peak, above checkpoint_decline slight_decline, else declining. seed_elo
+-- is the league's seed for baselines (source-data.md §1.6).
 with rated as (
     select *
     from elo_ratings

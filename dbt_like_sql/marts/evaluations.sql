@@ -4,7 +4,7 @@
 --   standalone:      `eval/vs_<opponent>/{win_rate,survival_rate,avg_centers}` of evaluation runs, linked to
 --                    the training run by their config's checkpoint_path;
 --   league:          `elo/vs_<type>_win_rate` rows keyed by `elo/evaluation_step`.
--- floor: each benchmark's pass floor (source-data.md §3.6).
+-- floor: each benchmark's pass floor (source-data.md §3.6; benchmark_floor_<opponent> in thresholds.yml).
 with eval_points as (
     select
         p.run_id,

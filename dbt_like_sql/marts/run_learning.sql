@@ -1,7 +1,8 @@
--- run_learning: one row per run with ratings. learning_signal (analyze_elo's rule): `positive` when more
--- than half of the run's checkpoints are declining (newer ones beat them), `moderate` when any is,
--- `weak` when none. base_model_trend: final − initial base_model Elo below −20 `declining`, above +20
--- `rising`, else `stable`. Two checkpoints with the same peak: the later one is best_checkpoint (as in elo_gap).
+-- run_learning: one row per run with ratings. learning_signal (analyze_elo's rule, limits from
+-- thresholds.yml): `positive` when more than learning_signal_declining_share of the run's checkpoints are
+-- declining (newer ones beat them), `moderate` when any is, `weak` when none. base_model_trend: final −
+-- initial base_model Elo below −baseline_rise_max `declining`, above +baseline_rise_max `rising`, else
+-- `stable`. Two checkpoints with the same peak: the later one is best_checkpoint (as in elo_gap).
 with checkpoints as (
     select
         run_id,

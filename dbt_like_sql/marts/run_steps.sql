@@ -87,6 +87,7 @@ wide as (
 select
     *,
     -- Throughput per second of rollout wall time; a prefetched step (rollout ≈ 0 s) has no meaningful rate.
+    -- rate_min_rollout_s (thresholds.yml) tells them apart.
     case when rollout_time_s > limit_rate_min_rollout_s() then trajectories / rollout_time_s end
         as trajectories_per_s,
     case when rollout_time_s > limit_rate_min_rollout_s() then simulated_years_per_step / rollout_time_s end

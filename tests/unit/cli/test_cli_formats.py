@@ -79,7 +79,8 @@ def check_run(demo, got):
 
 
 def check_metrics(demo, got):
-    ((points,),) = sql(demo, "select count(distinct step) from metric_points where run_id = $id and key = 'benchmark/loss'",
+    ((points,),) = sql(demo,
+                       "select count(distinct step) from metric_points where run_id = $id and key = 'benchmark/loss'",
                        {"id": healthy(demo).run_id})
     assert got["data_points"] == points == len(got["metrics"]["benchmark/loss"]["values"])
     return ["benchmark/loss", str(points)]
@@ -178,7 +179,8 @@ def check_extraction(demo, got):
 
 
 def check_extraction_by_power(demo, got):
-    assert {r["power_name"]: (r["orders_expected"], r["orders_extracted"]) for r in got["stats"]} == _drop_day_orders(demo)
+    orders = {r["power_name"]: (r["orders_expected"], r["orders_extracted"]) for r in got["stats"]}
+    assert orders == _drop_day_orders(demo)
     italy = next(r for r in got["stats"] if r["power_name"] == planted.EXTRACTION_DROP.power)
     assert italy["extraction_rate"] == pytest.approx(planted.EXTRACTION_DROP.rate)
     return list(planted.POWERS)

@@ -163,7 +163,8 @@ def test_head_takes_the_first_line_without_a_traceback(demo):
         (f"{prefix} sql \"select range as n, repeat('x', 60) as s from range(20000)\" | head -1", "sql"),
         (f"{prefix} sql 'select * from range(300000)' --format csv | head -1", "range"),
     ]:
-        done = subprocess.run(["bash", "-c", command], check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
+        done = subprocess.run(["bash", "-c", command], check=False, capture_output=True, text=True, timeout=120,
+                              cwd=ROOT)
         assert (done.returncode, done.stdout, done.stderr) == (0, f"{first}\n", ""), command
 
 
