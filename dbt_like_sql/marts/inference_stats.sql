@@ -1,41 +1,14 @@
 -- inference_stats: inference engine calls per hour and adapter kind, from inference_timing_breakdown.
--- The adapter kind and the statistics are the macros adapter_kind and inference_call_stats
--- (macros/inference.sql), which `diplo inference-stats` uses too; averages add the calls in event_id
--- order, so every build gets the same last digits.
-with calls as (
+-- The calls and their adapter kinds are int_axiom__inference_calls, the statistics the macro
+-- inference_call_stats (macros/inference.sql), both of which `diplo inference-stats` uses too; averages add
+-- the calls in event_id order, so every build gets the same last digits.
+with hourly as (
     select
-        event_id,
-        event_hour as hour,
-        adapter_kind(lora_name) as adapter_kind,
-        batch_size,
-        total_time_s,
-        generation_time_s,
-        adapter_load_time_s,
-        input_tokens_per_second,
-        output_tokens_per_second,
-        tokens_generated,
-        prefix_cache_hit_rate
-    from stg_axiom__events
-    where event = 'inference_timing_breakdown'
-),
-
-hourly as (
-    select
-        hour,
-        adapter_kind,
-        inference_call_stats(
-            batch_size,
-            total_time_s,
-            generation_time_s,
-            adapter_load_time_s,
-            input_tokens_per_second,
-            output_tokens_per_second,
-            tokens_generated,
-            prefix_cache_hit_rate,
-            event_id
-        ) as stats
-    from calls
-    group by hour, adapter_kind
+        c.hour,
+        c.adapter_kind,
+        inference_call_stats(c) as stats
+    from int_axiom__inference_calls as c
+    group by c.hour, c.adapter_kind
 )
 
 select

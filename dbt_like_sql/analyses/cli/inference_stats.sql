@@ -1,17 +1,6 @@
--- `diplo inference-stats`: inference_timing_breakdown calls in the window ($start, $end, $end_inclusive),
--- with the inference_stats mart's statistics (macro inference_call_stats).
+-- `diplo inference-stats`: the inference engine calls in the window ($start, $end, $end_inclusive), with
+-- the inference_stats mart's statistics (macro inference_call_stats over int_axiom__inference_calls).
 -- cli/inference_stats_by_adapter.sql gives one row per lora_name.
-select
-    unnest(inference_call_stats(
-        batch_size,
-        total_time_s,
-        generation_time_s,
-        adapter_load_time_s,
-        input_tokens_per_second,
-        output_tokens_per_second,
-        tokens_generated,
-        prefix_cache_hit_rate,
-        event_id
-    ))
-from axiom_events
-where event = 'inference_timing_breakdown' and in_window(event_time, $start, $end, $end_inclusive)
+select unnest(inference_call_stats(c))
+from int_axiom__inference_calls as c
+where in_window(c.event_time, $start, $end, $end_inclusive)
