@@ -42,6 +42,7 @@ fuzz: venv
 
 lint: venv
 	$(BIN)/ruff check diplo_pipeline tests bench
+	$(BIN)/sqlfluff lint dbt_like_sql  # DuckDB dialect and the project's style: .sqlfluff
 	cd $(CURDIR) && $(BIN)/dg check defs
 
 clean:

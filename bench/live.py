@@ -1,6 +1,6 @@
 """Live-source ingest throughput against the loopback servers of the tests, in a process of their own.
 
-The servers (tests/loopback/) stand in for WandB and Axiom, which this machine cannot reach; they run in a
+The servers (tests/helpers/loopback/) stand in for WandB and Axiom, which this machine cannot reach; they run in a
 separate process so their own work does not share the ingesting process's interpreter. They are loaded
 with the benchmark's own workload, so the figures sit beside the offline readers on the same data.
 """

@@ -4,7 +4,12 @@
 -- agents (elo/challenger, elo/win_rate, elo/games_played, elo/evaluation_step, elo/vs_*,
 -- elo/rollout_updates_count, trueskill/rollout_updates_count) are left out.
 with latest_writes as (
-    select run_id, step, row_kind, key, value
+    select
+        run_id,
+        step,
+        row_kind,
+        key,
+        value
     from stg_wandb__metric_points
     where (key like 'elo/%' or key like 'trueskill/%') and isfinite(value)
     qualify write_seq = max(write_seq) over (partition by run_id, row_kind, step, key)
@@ -27,13 +32,13 @@ measured as (
 agents as (
     select
         m.*,
-        regexp_extract(safe_name, '^(.+)_adapter_v([0-9]+)$', 1) as checkpoint_run,
-        try_cast(regexp_extract(safe_name, '^(.+)_adapter_v([0-9]+)$', 2) as bigint) as checkpoint_step
+        regexp_extract(m.safe_name, '^(.+)_adapter_v([0-9]+)$', 1) as checkpoint_run,
+        try_cast(regexp_extract(m.safe_name, '^(.+)_adapter_v([0-9]+)$', 2) as bigint) as checkpoint_step
     from measured as m
     where
-        measure <> ''
-        and safe_name not in ('challenger', 'win_rate', 'games_played', 'evaluation_step', 'rollout_updates_count')
-        and not starts_with(safe_name, 'vs_')
+        m.measure <> ''
+        and m.safe_name not in ('challenger', 'win_rate', 'games_played', 'evaluation_step', 'rollout_updates_count')
+        and not starts_with(m.safe_name, 'vs_')
 )
 
 select

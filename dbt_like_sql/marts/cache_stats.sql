@@ -35,7 +35,9 @@ increments as (
 ),
 
 all_samples as (
-    select event_hour, count(*) as samples
+    select
+        event_hour,
+        count(*) as samples
     from stg_axiom__events
     where event = 'prefix_cache_stats'
     group by event_hour
@@ -46,7 +48,7 @@ select
     a.samples,
     coalesce(sum(i.new_queries), 0)::bigint as queries,
     coalesce(sum(i.new_hits), 0)::bigint as hits,
-    sum(i.new_hits) / nullif(sum(i.new_queries), 0) as hit_rate,
+    cache_hit_rate(i.new_hits, i.new_queries) as hit_rate,
     coalesce(sum(i.prompt_tokens_total), 0)::bigint as prompt_tokens,
     coalesce(sum(i.prompt_tokens_cached), 0)::bigint as tokens_saved_est
 from all_samples as a

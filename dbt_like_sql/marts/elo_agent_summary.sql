@@ -1,6 +1,7 @@
 -- elo_agent_summary: one row per (run, agent) on the trainer scale: where the agent started, peaked and
--- ended. Checkpoint trend (analyze_elo's rule): final − peak > −5 near_peak, (−20, −5] slight_decline,
--- ≤ −20 declining. seed_elo is the league's seed for baselines (source-data.md §1.6).
+-- ended. Checkpoint trend (analyze_elo's rule, limits from thresholds.yml): final − peak above
+-- checkpoint_slight_decline near_peak, above checkpoint_decline slight_decline, else declining. seed_elo
+-- is the league's seed for baselines (source-data.md §1.6).
 with rated as (
     select *
     from elo_ratings
@@ -9,8 +10,15 @@ with rated as (
 
 seeds (agent, seed_elo) as (
     values
-        ('base_model', 1000.0::double), ('chaos_bot', 900.0), ('defensive_bot', 950.0),
-        ('territorial_bot', 950.0), ('coordinated_bot', 1000.0), ('dumb_bot', 850.0)
+    ('base_model', 1000.0::double), ('chaos_bot', 900.0), ('defensive_bot', 950.0),
+    ('territorial_bot', 950.0), ('coordinated_bot', 1000.0), ('dumb_bot', 850.0)
+),
+
+peaks as (
+    select
+        *,
+        max(elo) over (partition by run_id, agent) as peak
+    from rated
 ),
 
 summary as (
@@ -25,7 +33,7 @@ summary as (
         arg_max(elo, step) as final_elo,
         max(step) as final_step,
         count(*) as games_steps
-    from (select *, max(elo) over (partition by run_id, agent) as peak from rated)
+    from peaks
     group by run_id, agent
 )
 
@@ -44,8 +52,8 @@ select
     s.games_steps,
     case
         when s.agent_kind = 'baseline' then null
-        when s.final_elo - s.peak_elo > -5 then 'near_peak'
-        when s.final_elo - s.peak_elo > -20 then 'slight_decline'
+        when s.final_elo - s.peak_elo > limit_checkpoint_slight_decline() then 'near_peak'
+        when s.final_elo - s.peak_elo > limit_checkpoint_decline() then 'slight_decline'
         else 'declining'
     end as trend
 from summary as s

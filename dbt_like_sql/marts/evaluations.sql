@@ -4,20 +4,34 @@
 --   standalone:      `eval/vs_<opponent>/{win_rate,survival_rate,avg_centers}` of evaluation runs, linked to
 --                    the training run by their config's checkpoint_path;
 --   league:          `elo/vs_<type>_win_rate` rows keyed by `elo/evaluation_step`.
--- floor: each benchmark's pass floor (source-data.md §3.6).
+-- floor: each benchmark's pass floor (source-data.md §3.6; benchmark_floor_<opponent> in thresholds.yml).
 with eval_points as (
-    select p.run_id, p.step, p.key, p.value, r.run_name, r.run_kind, r.config
+    select
+        p.run_id,
+        p.step,
+        p.key,
+        p.value,
+        r.run_name,
+        r.run_kind,
+        r.config
     from stg_wandb__metric_points as p
     inner join stg_wandb__runs as r using (run_id)
-    where (p.key like 'benchmark/%' or p.key like 'eval/vs\_%' escape '\' or p.key like 'elo/vs\_%' escape '\')
-      and p.row_kind <> 'train'
+    where
+        (p.key like 'benchmark/%' or p.key like 'eval/vs\_%' escape '\' or p.key like 'elo/vs\_%' escape '\')
+        and p.row_kind <> 'train'
     qualify p.write_seq = max(p.write_seq) over (partition by p.run_id, p.step, p.key)
 ),
 
 floors (opponent, floor) as (
     values
-        ('random_bot', 0.95::double), ('chaos_bot', 0.90), ('defensive_bot', 0.70), ('territorial_bot', 0.70),
-        ('coordinated_bot', 0.65), ('frozen_v10', 0.70), ('frozen_v50', 0.50), ('frozen_v150', 0.30)
+    ('random_bot', limit_benchmark_floor_random_bot()),
+    ('chaos_bot', limit_benchmark_floor_chaos_bot()),
+    ('defensive_bot', limit_benchmark_floor_defensive_bot()),
+    ('territorial_bot', limit_benchmark_floor_territorial_bot()),
+    ('coordinated_bot', limit_benchmark_floor_coordinated_bot()),
+    ('frozen_v10', limit_benchmark_floor_frozen_v10()),
+    ('frozen_v50', limit_benchmark_floor_frozen_v50()),
+    ('frozen_v150', limit_benchmark_floor_frozen_v150())
 ),
 
 suite_sizes as (
@@ -29,8 +43,11 @@ suite_sizes as (
         max(value) filter (key = 'benchmark/overall_score') as overall_score,
         max(value) filter (key = 'benchmark/benchmarks_passed') as benchmarks_passed
     from eval_points
-    where key in ('benchmark/games_played', 'benchmark/benchmarks_total', 'benchmark/overall_score',
-                  'benchmark/benchmarks_passed')
+    where
+        key in (
+            'benchmark/games_played', 'benchmark/benchmarks_total', 'benchmark/overall_score',
+            'benchmark/benchmarks_passed'
+        )
     group by run_id, step
 ),
 

@@ -1,6 +1,7 @@
 -- gpu_hourly: trainer GPU use per run and hour, from gpu_stats (context = train_grpo_benchmark:<run>).
 -- Averages add the samples in event_id order, so every build gets the same last digits.
--- Utilisation is logged in percent and reported here as a fraction; memory in GiB (an H100 shows ~80). The trainer flushes these only at exit, so a killed run has none.
+-- Utilisation is logged in percent and reported here as a fraction; memory in GiB (an H100 shows ~80).
+-- The trainer flushes these only at exit, so a killed run has none.
 select
     run_name,
     event_hour as hour,

@@ -34,14 +34,19 @@ completions as (
 ),
 
 metrics as (
-    select rollout_id, arg_max(extraction_rate, (event_time, event_id)) as extraction_rate
+    select
+        rollout_id,
+        arg_max(extraction_rate, (event_time, event_id)) as extraction_rate
     from rollout_events
     where event = 'rollout_metrics'
     group by rollout_id
 ),
 
 errors as (
-    select rollout_id, min(event_time) as failed_at, arg_min(error, (event_time, event_id)) as error
+    select
+        rollout_id,
+        min(event_time) as failed_at,
+        arg_min(error, (event_time, event_id)) as error
     from rollout_events
     where event = 'rollout_error'
     group by rollout_id
@@ -92,7 +97,7 @@ window_matches as (
 )
 
 select
-    a.* exclude (seen_at),
+    a.* exclude (a.seen_at),
     case when m.matching_runs = 1 then m.run_name end as run_name,
     case m.matching_runs when 0 then 'none' when 1 then 'unique' else 'ambiguous' end as attribution
 from assembled as a

@@ -1,7 +1,8 @@
--- run_learning: one row per run with ratings. learning_signal (analyze_elo's rule): `positive` when more
--- than half of the run's checkpoints are declining (newer ones beat them), `moderate` when any is,
--- `weak` when none. base_model_trend: final − initial base_model Elo below −20 `declining`, above +20
--- `rising`, else `stable`. Two checkpoints with the same peak: the later one is best_checkpoint (as in elo_gap).
+-- run_learning: one row per run with ratings. learning_signal (analyze_elo's rule, limits from
+-- thresholds.yml): `positive` when more than learning_signal_declining_share of the run's checkpoints are
+-- declining (newer ones beat them), `moderate` when any is, `weak` when none. base_model_trend: final −
+-- initial base_model Elo below −baseline_rise_max `declining`, above +baseline_rise_max `rising`, else
+-- `stable`. Two checkpoints with the same peak: the later one is best_checkpoint (as in elo_gap).
 with checkpoints as (
     select
         run_id,
@@ -26,8 +27,15 @@ gaps as (
     group by run_id
 ),
 
+rated as (
+    select distinct run_id
+    from elo_agent_summary
+),
+
 base_model as (
-    select run_id, change as base_model_change
+    select
+        run_id,
+        change as base_model_change
     from elo_agent_summary
     where agent = 'base_model'
 )
@@ -45,17 +53,17 @@ select
     coalesce(c.checkpoints, 0) as checkpoints,
     coalesce(c.checkpoints_declining, 0) as checkpoints_declining,
     case
-        when c.checkpoints_declining > c.checkpoints / 2 then 'positive'
+        when c.checkpoints_declining > c.checkpoints * limit_learning_signal_declining_share() then 'positive'
         when c.checkpoints_declining > 0 then 'moderate'
         else 'weak'
     end as learning_signal,
     case
-        when b.base_model_change < -20 then 'declining'
-        when b.base_model_change > 20 then 'rising'
+        when b.base_model_change < -limit_baseline_rise_max() then 'declining'
+        when b.base_model_change > limit_baseline_rise_max() then 'rising'
         when b.base_model_change is not null then 'stable'
     end as base_model_trend
 from stg_wandb__runs as r
-inner join (select distinct run_id from elo_agent_summary) as rated using (run_id)
+inner join rated using (run_id)
 left join checkpoints as c using (run_id)
 left join gaps as g using (run_id)
 left join base_model as b using (run_id)

@@ -3,13 +3,23 @@
 -- When a resumed run logged a step twice, the later write (highest write_seq) wins for the whole row.
 -- Legacy keys of runs from before 2025-12-05 fill the same columns (source-data.md §1.10).
 with train_points as (
-    select run_id, step, write_seq, timestamp, wandb_step, key, value
+    select
+        run_id,
+        step,
+        write_seq,
+        timestamp,
+        wandb_step,
+        key,
+        value
     from stg_wandb__metric_points
     where row_kind = 'train'
 ),
 
 latest_write as (
-    select run_id, step, max(write_seq) as write_seq
+    select
+        run_id,
+        step,
+        max(write_seq) as write_seq
     from train_points
     group by run_id, step
 ),
@@ -77,8 +87,11 @@ wide as (
 select
     *,
     -- Throughput per second of rollout wall time; a prefetched step (rollout ≈ 0 s) has no meaningful rate.
-    case when rollout_time_s > 0.5 then trajectories / rollout_time_s end as trajectories_per_s,
-    case when rollout_time_s > 0.5 then simulated_years_per_step / rollout_time_s end as sim_years_per_s,
+    -- rate_min_rollout_s (thresholds.yml) tells them apart.
+    case when rollout_time_s > limit_rate_min_rollout_s() then trajectories / rollout_time_s end
+        as trajectories_per_s,
+    case when rollout_time_s > limit_rate_min_rollout_s() then simulated_years_per_step / rollout_time_s end
+        as sim_years_per_s,
     case when rollout_time_s > 0 then training_time_s / rollout_time_s end as train_rollout_ratio
 from wide
 order by run_id, step

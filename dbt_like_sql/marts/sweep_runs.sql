@@ -1,7 +1,11 @@
 -- sweep_runs: one row per run of a sweep, with run-wide aggregates (not just the last step's values),
 -- the config keys that vary across the sweep, and its rank by final Elo gap (1 = best).
 with members as (
-    select m.*, r.run_name, r.state, r.steps_logged as steps
+    select
+        m.*,
+        r.run_name,
+        r.state,
+        r.steps_logged as steps
     from int_sweeps__membership as m
     inner join stg_wandb__runs as r using (run_id)
 ),
@@ -15,38 +19,69 @@ configs as (
     from members as m
     inner join stg_wandb__config as c using (run_id)
     -- Keys that name the run itself always differ; they are not what the sweep varied.
-    where c.key not in ('run_name', 'experiment_tag', 'git_branch', 'git_commit', 'league_registry_path',
-                        'profile_run_name', 'resume_from_run')
+    where c.key not in (
+        'run_name', 'experiment_tag', 'git_branch', 'git_commit', 'league_registry_path',
+        'profile_run_name', 'resume_from_run'
+    )
+),
+
+sweep_sizes as (
+    select
+        sweep_name,
+        count(*) as runs
+    from members
+    group by sweep_name
 ),
 
 varying_keys as (
-    select sweep_name, key
-    from configs
-    group by sweep_name, key
+    select
+        c.sweep_name,
+        c.key
+    from configs as c
+    inner join sweep_sizes as z using (sweep_name)
+    group by c.sweep_name, c.key, z.runs
     -- A key that differs between runs, or that only some runs set.
-    having count(distinct value::varchar) > 1
-        or count(*) < (select count(*) from members as m2 where m2.sweep_name = configs.sweep_name)
+    having count(distinct c.value::varchar) > 1 or count(*) < z.runs
 ),
 
 varying as (
     -- Keys in order (json_group_object is a macro that cannot be ordered; a map gives the same JSON).
-    select c.run_id, to_json(map_from_entries(list((c.key, c.value) order by c.key))) as varying_params
+    select
+        c.run_id,
+        to_json(map_from_entries(list((c.key, c.value) order by c.key))) as varying_params
     from configs as c
-    inner join varying_keys as v using (sweep_name, key)
+    inner join varying_keys using (sweep_name, key)
     group by c.run_id
+),
+
+steps_from_end as (
+    select
+        *,
+        row_number() over (partition by run_id order by step desc) as step_from_end
+    from run_steps
 ),
 
 step_aggregates as (
     select
         run_id,
         -- Averages in step order: in DuckDB's thread order the last digits would differ between builds.
-        avg(reward_mean order by step) filter (step_from_end <= 10) as reward_mean_last10,
+        avg(reward_mean order by step) filter (step_from_end <= limit_sweep_final_steps())
+            as reward_mean_last10,
         avg(kl order by step) as kl_mean_avg,
         max(kl_max) as kl_max_max,
         max(grad_norm) as grad_norm_max,
-        avg(win_bonus_rate order by step) filter (step_from_end <= 10) as win_bonus_rate_last10
-    from (select *, row_number() over (partition by run_id order by step desc) as step_from_end from run_steps)
+        avg(win_bonus_rate order by step) filter (step_from_end <= limit_sweep_final_steps())
+            as win_bonus_rate_last10
+    from steps_from_end
     group by run_id
+),
+
+base_model_final as (
+    select
+        run_id,
+        final_elo
+    from elo_agent_summary
+    where agent = 'base_model'
 ),
 
 ranked as (
@@ -70,13 +105,13 @@ ranked as (
     from members as m
     left join varying as v using (run_id)
     left join run_learning as l using (run_id)
-    left join (select run_id, final_elo from elo_agent_summary where agent = 'base_model') as b using (run_id)
+    left join base_model_final as b using (run_id)
     left join step_aggregates as s using (run_id)
 )
 
 select
     *,
     rank_by_elo_gap = 1 and final_elo_gap is not null as is_winner,
-    coalesce(kl_max_max > 10, false) as unstable
+    coalesce(kl_max_max > limit_kl_max_limit(), false) as unstable
 from ranked
 order by sweep_name, rank_by_elo_gap, sweep_run_letter, run_id

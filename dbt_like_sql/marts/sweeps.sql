@@ -1,5 +1,5 @@
 -- sweeps: one row per sweep: winner, runner-up, margin and verdict (analyze_sweep's rule: clear_winner when
--- the margin is over 20 Elo), the hypothesis (sweep definition, else the Axiom sweep_started event),
+-- the margin is over sweep_clear_margin Elo, thresholds.yml), the hypothesis (sweep definition, else the Axiom sweep_started event),
 -- whether the expected ranking came true, and the success criteria: machine-checkable ones evaluated
 -- (`<metric> < N` for kl/max, kl/mean, grad norm; `all runs finish N steps`; `winner beats runner-up by
 -- more than N Elo`), the others listed as unchecked.
@@ -24,7 +24,9 @@ with summary as (
 ),
 
 announced as (
-    select sweep_name, arg_max(hypothesis, (event_time, event_id)) as hypothesis
+    select
+        sweep_name,
+        arg_max(hypothesis, (event_time, event_id)) as hypothesis
     from stg_axiom__events
     where event = 'sweep_started' and sweep_name is not null
     group by sweep_name
@@ -42,25 +44,33 @@ judged as (
     left join announced as a using (sweep_name)
 ),
 
+listed_criteria as (
+    select
+        sweep_name,
+        unnest(success_criteria) as criterion,
+        generate_subscripts(success_criteria, 1) as position
+    from judged
+),
+
 criteria as (
     select
         j.sweep_name,
         c.criterion,
         c.position,
         case
-            when regexp_matches(criterion, '^\s*kl/max\s*<\s*([0-9.]+)\s*$')
-                then j.kl_max_max < cast(regexp_extract(criterion, '([0-9.]+)\s*$', 1) as double)
-            when regexp_matches(criterion, '^\s*kl/mean\s*<\s*([0-9.]+)\s*$')
-                then j.kl_mean_avg < cast(regexp_extract(criterion, '([0-9.]+)\s*$', 1) as double)
-            when regexp_matches(criterion, '^\s*(benchmark/)?grad_norm\s*<\s*([0-9.]+)\s*$')
-                then j.grad_norm_max < cast(regexp_extract(criterion, '([0-9.]+)\s*$', 1) as double)
-            when regexp_matches(criterion, '^\s*all runs finish ([0-9]+) steps\s*$')
-                then j.all_finished and j.min_steps >= cast(regexp_extract(criterion, '([0-9]+)', 1) as bigint)
-            when regexp_matches(criterion, '^\s*winner beats runner-up by more than ([0-9.]+) Elo\s*$')
-                then j.margin > cast(regexp_extract(criterion, '([0-9.]+) Elo', 1) as double)
+            when regexp_matches(c.criterion, '^\s*kl/max\s*<\s*([0-9.]+)\s*$')
+                then j.kl_max_max < cast(regexp_extract(c.criterion, '([0-9.]+)\s*$', 1) as double)
+            when regexp_matches(c.criterion, '^\s*kl/mean\s*<\s*([0-9.]+)\s*$')
+                then j.kl_mean_avg < cast(regexp_extract(c.criterion, '([0-9.]+)\s*$', 1) as double)
+            when regexp_matches(c.criterion, '^\s*(benchmark/)?grad_norm\s*<\s*([0-9.]+)\s*$')
+                then j.grad_norm_max < cast(regexp_extract(c.criterion, '([0-9.]+)\s*$', 1) as double)
+            when regexp_matches(c.criterion, '^\s*all runs finish ([0-9]+) steps\s*$')
+                then j.all_finished and j.min_steps >= cast(regexp_extract(c.criterion, '([0-9]+)', 1) as bigint)
+            when regexp_matches(c.criterion, '^\s*winner beats runner-up by more than ([0-9.]+) Elo\s*$')
+                then j.margin > cast(regexp_extract(c.criterion, '([0-9.]+) Elo', 1) as double)
         end as met
-    from judged as j,
-        (select unnest(j.success_criteria) as criterion, generate_subscripts(j.success_criteria, 1) as position) as c
+    from judged as j
+    inner join listed_criteria as c using (sweep_name)
     -- a criterion written twice is judged once
     qualify row_number() over (partition by j.sweep_name, c.criterion order by c.position) = 1
 ),
@@ -84,11 +94,15 @@ select
     j.winner_elo_gap,
     j.runner_up_run_name,
     j.margin,
-    case when j.margin > 20 then 'clear_winner' when j.margin is not null then 'close_race' end as verdict,
+    case
+        when j.margin > limit_sweep_clear_margin() then 'clear_winner'
+        when j.margin is not null then 'close_race'
+    end as verdict,
     j.hypothesis,
     case
         when j.expected_ranking is not null
-            then list_filter(j.ranking, x -> list_contains(j.expected_ranking, x))
+            then
+                list_filter(j.ranking, x -> list_contains(j.expected_ranking, x))
                 = list_filter(j.expected_ranking, x -> list_contains(j.ranking, x))
     end as expected_ranking_met,
     j.ranking,

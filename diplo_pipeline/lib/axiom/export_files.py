@@ -8,6 +8,7 @@ The formats are read in axiom_formats.py and axiom_csv.py; this module turns the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -25,8 +26,9 @@ import pyarrow as pa
 from diplo_pipeline.lib.axiom.csv_format import csv_records
 from diplo_pipeline.lib.axiom.gzip_salvage import Salvaged, read_gzip
 from diplo_pipeline.lib.axiom.json_formats import EXCERPT, decode_text, json_records
-from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA, JSON_FIELDS, KNOWN_FIELDS, SOURCE_KINDS, SOURCE_NAMES
+from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA
 from diplo_pipeline.lib.lake.quarantine import QuarantinedItem
+from diplo_pipeline.lib.warehouse.sql_project import SQL_ROOT
 
 EXPORT_SUFFIXES = (".ndjson", ".jsonl", ".json", ".csv")
 _RFC3339 = re.compile(
@@ -231,42 +233,14 @@ def parse_records(source: str, records: Iterable[tuple[int, Any, Any]], kind: st
     return out
 
 
-def _json_struct() -> str:
-    """The json_transform structure of the known fields, keyed as the emitters write them."""
-    return json.dumps({name: kind for name, kind in SOURCE_KINDS.items() if name not in ("_time", "_sysTime", "_rowId")})
+# Typing the known fields is SQL, kept with the staging models (it is not one itself: it reads the rows
+# being staged, `lean`, not a table of the lake).
+TYPED_PROJECTION = SQL_ROOT / "staging" / "_axiom_typed_projection.sql"
 
 
-def _typed_select() -> str:
-    columns = []
-    for column in KNOWN_FIELDS:
-        value = f'f."{SOURCE_NAMES.get(column, column)}"'
-        columns.append(f'{value}::VARCHAR as "{column}"' if column in JSON_FIELDS else f'{value} as "{column}"')
-    return ",\n    ".join(columns)
-
-
-_TYPED_SQL = """
-with parsed as (
-    select *, json_transform(payload, $structure) as f
-    from lean
-)
-select
-    event_id,
-    event_time,
-    time_raw,
-    strftime(timezone('UTC', event_time), '%Y-%m-%d') as day,
-    f.event as event,
-    f.service as service,
-    coalesce(
-        nullif(f.run_name, ''),
-        nullif(split_part(f.context, ':', 2), ''),
-        nullif(regexp_extract(coalesce(f.challenger_path, f.checkpoint_path), '([^/]+)/adapter_v[0-9]+', 1), '')
-    ) as run_name,
-    {columns},
-    payload,
-    source_file,
-    source_line
-from parsed
-"""
+@functools.cache
+def typed_projection() -> str:
+    return TYPED_PROJECTION.read_text()
 
 
 _DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None
@@ -283,13 +257,13 @@ def _cursor() -> duckdb.DuckDBPyConnection:
 
 
 def typed_events(lean: pa.Table) -> pa.Table:
-    """Known fields as typed columns (a field holding the wrong type is NULL there, intact in payload)."""
+    """Known fields as typed columns (a field holding the wrong type is NULL there, intact in payload), the
+    UTC day and the run the event names: dbt_like_sql/staging/_axiom_typed_projection.sql on `lean`."""
     con = _cursor()
     try:
         con.execute("set TimeZone = 'UTC'")
         con.register("lean", lean)
-        sql = _TYPED_SQL.replace("{columns}", _typed_select())
-        table = con.execute(sql, {"structure": _json_struct()}).to_arrow_table()
+        table = con.execute(typed_projection()).to_arrow_table()
     finally:
         con.close()
     return table.cast(EVENTS_SCHEMA)

@@ -1,17 +1,21 @@
-"""What every CLI question needs: a read-only connection, run and sweep names resolved, rows as dicts."""
+"""What every CLI question needs: a read-only connection, run and sweep names resolved, and the rows of
+an analysis (`dbt_like_sql/analyses/<name>.sql`) as dicts."""
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
+from diplo_pipeline.lib.lake.duck import duckdb_session, records
+from diplo_pipeline.lib.warehouse.analyses import analysis
 from diplo_pipeline.lib.warehouse.catalog import CatalogLocked, open_catalog
 
 
@@ -48,27 +52,26 @@ def connect(catalog: Path, notice: Callable[[str], None] = lambda _: None) -> du
     return con
 
 
-def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> list[dict]:
-    cursor = con.execute(sql, params or {})
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+def fetch(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> list[dict]:
+    """The rows of the analysis `dbt_like_sql/analyses/<name>.sql`, run with its `$name` parameters."""
+    return records(con.sql(analysis(name), params=params or {}))
 
 
-def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> dict | None:
-    rows = fetch(con, sql, params)
+def fetch_one(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> dict | None:
+    rows = fetch(con, name, params)
     return rows[0] if rows else None
 
 
-def placeholders(prefix: str, values: Sequence, params: dict) -> str:
-    """`$p0, $p1, ...` for an IN list, adding the values to params (a literal list lets DuckDB prune files)."""
-    names = [f"{prefix}{i}" for i in range(len(values))]
-    params.update(zip(names, values, strict=True))
-    return ", ".join(f"${name}" for name in names)
-
-
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    found = con.execute("select count(*) from information_schema.tables where table_name = $n", {"n": name})
-    return found.fetchone()[0] > 0
+    return fetch_one(con, "cli/table_exists", {"table_name": name})["present"]
+
+
+def select_columns(name: str) -> list[str]:
+    """The columns an analysis selects, by DuckDB's own parser (so a header is known without a catalog)."""
+    with duckdb_session() as con:
+        tree = json.loads(con.execute("select json_serialize_sql($sql)", {"sql": analysis(name)}).fetchone()[0])
+    node = tree["statements"][0]["node"]
+    return [item["alias"] or item["column_names"][-1] for item in node["select_list"]]
 
 
 def unknown(kind: str, text: str, candidates: Iterable[str], where: str = "in the catalog") -> QueryError:
@@ -83,21 +86,19 @@ def unknown(kind: str, text: str, candidates: Iterable[str], where: str = "in th
 
 def resolve_run(con: duckdb.DuckDBPyConnection, text: str) -> RunRef:
     """A run by its id or its name (an id wins if one run's id is another's name)."""
-    matches = con.execute(
-        "select run_id, run_name from runs where run_id = $t or run_name = $t order by run_id", {"t": text}
-    ).fetchall()
-    by_id = [m for m in matches if m[0] == text]
+    matches = [RunRef(**row) for row in fetch(con, "cli/runs_named", {"text": text})]
+    by_id = [m for m in matches if m.run_id == text]
     if by_id or len(matches) == 1:
-        return RunRef(*(by_id or matches)[0])
+        return (by_id or matches)[0]
     if matches:
-        ids = ", ".join(run_id for run_id, _ in matches)
+        ids = ", ".join(match.run_id for match in matches)
         raise QueryError(f"{text!r} names {len(matches)} runs ({ids}): give the run id")
-    known = con.execute("select run_id, run_name from runs").fetchall()
-    raise unknown("run", text, [name for pair in known for name in pair if name])
+    known = fetch(con, "cli/run_names")
+    raise unknown("run", text, [name for run in known for name in (run["run_id"], run["run_name"]) if name])
 
 
 def resolve_sweep(con: duckdb.DuckDBPyConnection, name: str) -> str:
-    known = [row[0] for row in con.execute("select sweep_name from sweeps").fetchall()]
+    known = [row["sweep_name"] for row in fetch(con, "cli/sweep_names")]
     if name in known:
         return name
     raise unknown("sweep", name, known)

@@ -9,18 +9,9 @@ import duckdb
 
 from diplo_pipeline.lib.queries.core import Answer, QueryError, RunRef, fetch, fetch_one
 
-AGENT_COLUMNS = (
-    "agent, agent_kind, checkpoint_step, seed_elo, initial_elo, peak_elo, peak_step, final_elo, final_step, "
-    "change, games_steps, trend"
-)
 CHECKPOINT_FIELDS = ("agent", "agent_kind", "checkpoint_step", "initial_elo", "peak_elo", "peak_step", "final_elo",
                      "final_step", "trend", "games_steps")
 BASELINE_FIELDS = ("agent", "seed_elo", "initial_elo", "final_elo", "change", "peak_elo", "games_steps")
-SWEEP_RUN_COLUMNS = (
-    "rank_by_elo_gap, sweep_run_letter, run_name, run_id, state, varying_params, steps, final_elo_gap, "
-    "max_elo_gap, final_base_model_elo, reward_mean_last10, kl_mean_avg, kl_max_max, grad_norm_max, "
-    "win_bonus_rate_last10, unstable, is_winner"
-)
 
 
 def _pick(row: dict, fields: tuple[str, ...]) -> dict:
@@ -30,21 +21,15 @@ def _pick(row: dict, fields: tuple[str, ...]) -> dict:
 def elo_analysis(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
     """Checkpoints (peak, peak step, final, trend), baselines (initial, final, change), the best checkpoint,
     the final Elo gap with its 95 % band, baseline exploitation and the learning signal (trainer scale)."""
-    params = {"id": run.run_id}
-    agents = fetch(
-        con,
-        f"select {AGENT_COLUMNS} from elo_agent_summary where run_id = $id "
-        "order by agent_kind, checkpoint_step, agent",
-        params,
-    )
+    params = {"run_id": run.run_id}
+    agents = fetch(con, "cli/elo_agents", params)
     if not agents:
         raise QueryError(
-            f"run {run.run_name} ({run.run_id}) has no Elo ratings: league training was off or it is not a training run"
+            f"run {run.run_name} ({run.run_id}) has no Elo ratings: league training was off or it is not a "
+            "training run"
         )
-    learning = fetch_one(con, "select * from run_learning where run_id = $id", params)
-    latest_gap = fetch_one(
-        con, "select step, best_checkpoint from elo_gap where run_id = $id order by step desc limit 1", params
-    )
+    learning = fetch_one(con, "cli/run_learning", params)
+    latest_gap = fetch_one(con, "cli/latest_elo_gap", params)
     by_name = {agent["agent"]: agent for agent in agents}
     best = by_name.get(learning["best_checkpoint"])
     base_model = by_name.get("base_model")
@@ -57,7 +42,9 @@ def elo_analysis(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
         "base_model_trend": learning["base_model_trend"],
         "baseline_exploitation": learning["baseline_exploitation"],
         # analyze_elo's "improvement over base_model" (its name bug always skipped it).
-        "improvement_over_base_model": best["peak_elo"] - base_model["initial_elo"] if best and base_model else None,
+        "improvement_over_base_model": (
+            best["peak_elo"] - base_model["initial_elo"] if best and base_model else None
+        ),
         "best_checkpoint": _pick(best, ("agent", "peak_elo", "peak_step", "final_elo", "trend")) if best else None,
         "elo_gap": {
             "step": latest_gap["step"] if latest_gap else None,
@@ -75,14 +62,9 @@ def elo_analysis(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
 
 def sweep_comparison(con: duckdb.DuckDBPyConnection, sweep_name: str) -> Answer:
     """The sweep's runs side by side (run-wide aggregates, not last-step values) and its verdict."""
-    params = {"name": sweep_name}
-    sweep = fetch_one(con, "select * from sweeps where sweep_name = $name", params)
-    runs = fetch(
-        con,
-        f"select {SWEEP_RUN_COLUMNS} from sweep_runs where sweep_name = $name "
-        "order by rank_by_elo_gap, sweep_run_letter",
-        params,
-    )
+    params = {"sweep_name": sweep_name}
+    sweep = fetch_one(con, "cli/sweep", params)
+    runs = fetch(con, "cli/sweep_runs", params)
     for row in runs:
         row["varying_params"] = json.loads(row["varying_params"] or "{}")
     criteria_met = sweep["success_criteria_met"]

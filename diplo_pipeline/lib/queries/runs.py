@@ -12,19 +12,10 @@ from pathlib import Path
 
 import duckdb
 
-from diplo_pipeline.lib.queries.core import (
-    Answer,
-    QueryError,
-    RunRef,
-    fetch,
-    fetch_one,
-    jsonable,
-    placeholders,
-    unknown,
-)
+from diplo_pipeline.lib.queries.core import Answer, QueryError, RunRef, fetch, fetch_one, jsonable, unknown
+from diplo_pipeline.lib.warehouse.analyses import analysis
 
-LISTED_RUN_COLUMNS = "run_id, run_name, state, run_kind, created_at, runtime_s, last_step, tags, sweep_name"
-X_AXES = {"step": "step", "_step": "wandb_step", "timestamp": "timestamp"}
+X_AXES = {"step": "step", "_step": "wandb_step", "timestamp": "timestamp"}  # the CLI's name -> the column
 
 
 # --- runs ---------------------------------------------------------------------------------------------
@@ -46,16 +37,14 @@ def parse_config_filter(text: str) -> tuple[str, bool | float | str]:
     return key.strip(), raw
 
 
-def _config_clause(index: int, key: str, value: bool | float | str, params: dict) -> str:
-    # run_config keeps numbers in `value` and strings and booleans (as 'true'/'false') in `value_text`.
-    params[f"ck{index}"] = key
+def _config_pair(key: str, value: bool | float | str) -> dict:
+    """A `--config` pair as cli/runs.sql matches it: run_config keeps numbers in `value` and strings and
+    booleans (as 'true'/'false') in `value_text`."""
     if isinstance(value, bool):
-        params[f"cv{index}"] = "true" if value else "false"
-        column = "value_text"
-    else:
-        params[f"cv{index}"] = value
-        column = "value" if isinstance(value, int | float) else "value_text"
-    return f"run_id in (select run_id from run_config where key = $ck{index} and {column} = $cv{index})"
+        return {"key": key, "number": None, "text": "true" if value else "false"}
+    if isinstance(value, int | float):
+        return {"key": key, "number": value, "text": None}
+    return {"key": key, "number": None, "text": value}
 
 
 def list_runs(
@@ -66,26 +55,13 @@ def list_runs(
     limit: int = 50,
 ) -> Answer:
     """Newest first. A run matches when it has any of the tags (as wandb_cli's `$in`) and every config pair."""
-    clauses, params = ["true"], {"limit": limit}
-    if tags:
-        clauses.append("list_has_any(tags, $tags)")
-        params["tags"] = list(tags)
-    if state:
-        clauses.append("state = $state")
-        params["state"] = state
-    for index, pair in enumerate(config):
-        clauses.append(_config_clause(index, *parse_config_filter(pair), params))
-    rows = fetch(
-        con,
-        f"select {LISTED_RUN_COLUMNS} from runs where {' and '.join(clauses)} "
-        "order by created_at desc, run_id limit $limit",
-        params,
-    )
+    pairs = [_config_pair(*parse_config_filter(pair)) for pair in config]
+    rows = fetch(con, "cli/runs", {"tags": list(tags), "state": state, "config": pairs, "limit": limit})
     return Answer.of_rows(rows)
 
 
 def show_run(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
-    record = fetch_one(con, "select * exclude (metric_definitions) from runs where run_id = $id", {"id": run.run_id})
+    record = fetch_one(con, "cli/run", {"run_id": run.run_id})
     config, summary = (json.loads(record.pop(name) or "{}") for name in ("config", "summary"))
     sections = {"run": record, "config": config, "summary": summary}
     rows = [
@@ -101,20 +77,13 @@ def show_run(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
 
 def _latest_points(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str], keys: Sequence[str] | None,
                    x_axis: str) -> list[dict]:
-    """Each key's own points; a step a resumed run logged twice keeps its later write (as elo_ratings does)."""
-    params: dict = {}
-    key_filter = f"and key in ({placeholders('k', keys, params)})" if keys is not None else ""
-    return fetch(
-        con,
-        f"""
-        select run_id, key, step, {X_AXES[x_axis]} as x, value, value_text
-        from metric_points
-        where run_id in ({placeholders('r', run_ids, params)}) {key_filter}
-        qualify write_seq = max(write_seq) over (partition by run_id, row_kind, step, key)
-        order by run_id, key, x, step
-        """,
-        params,
-    )
+    """Each key's own points; a step a resumed run logged twice keeps its later write (as elo_ratings does).
+    `x` is the point's place on the x-axis."""
+    points = fetch(con, "cli/metric_points",
+                   {"run_ids": list(run_ids), "keys": None if keys is None else list(keys), "x_axis": x_axis})
+    for point in points:
+        point["x"] = point[X_AXES[x_axis]]
+    return points
 
 
 def _point_value(point: dict):
@@ -137,12 +106,7 @@ def series_stats(points: list[dict]) -> dict:
 
 
 def _run_keys(con: duckdb.DuckDBPyConnection, run_ids: Sequence[str]) -> list[str]:
-    params: dict = {}
-    found = con.execute(
-        f"select distinct key from metric_points where run_id in ({placeholders('r', run_ids, params)}) order by key",
-        params,
-    )
-    return [row[0] for row in found.fetchall()]
+    return [row["key"] for row in fetch(con, "cli/run_keys", {"run_ids": list(run_ids)})]
 
 
 def _checked_keys(con: duckdb.DuckDBPyConnection, runs: Sequence[RunRef], keys: Sequence[str]) -> list[str]:
@@ -156,18 +120,7 @@ def _checked_keys(con: duckdb.DuckDBPyConnection, runs: Sequence[RunRef], keys: 
 
 def metric_keys(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
     """What a run logged: every key with its number of points and step range."""
-    rows = fetch(
-        con,
-        """
-        with latest as (
-            select key, step from metric_points where run_id = $id
-            qualify write_seq = max(write_seq) over (partition by row_kind, step, key)
-        )
-        select key, count(*) as points, min(step) as first_step, max(step) as last_step
-        from latest group by key order by key
-        """,
-        {"id": run.run_id},
-    )
+    rows = fetch(con, "cli/metric_keys", {"run_id": run.run_id})
     return Answer({"run_id": run.run_id, "run_name": run.run_name, "keys": rows}, rows)
 
 
@@ -200,19 +153,9 @@ def run_metrics(con: duckdb.DuckDBPyConnection, run: RunRef, keys: Sequence[str]
 
 def _config_differences(con: duckdb.DuckDBPyConnection, runs: Sequence[RunRef]) -> list[dict]:
     """The config keys whose values differ between the runs (or that only some of them set)."""
-    params: dict = {}
-    pairs = con.execute(
-        f"""
-        select run_id, key, coalesce(value::varchar, value_text)
-        from run_config
-        where run_id in ({placeholders('r', [r.run_id for r in runs], params)})
-        order by key
-        """,
-        params,
-    ).fetchall()
     by_key: dict[str, dict[str, str]] = {}
-    for run_id, key, value in pairs:
-        by_key.setdefault(key, {})[run_id] = value
+    for row in fetch(con, "cli/config_values", {"run_ids": [run.run_id for run in runs]}):
+        by_key.setdefault(row["key"], {})[row["run_id"]] = row["value"]
     return [
         {"key": key, **{run.run_name: values.get(run.run_id) for run in runs}}
         for key, values in by_key.items()
@@ -229,13 +172,7 @@ def compare_runs(con: duckdb.DuckDBPyConnection, runs: Sequence[RunRef], keys: S
     comparison = {
         key: [_compared(run, series.get((run.run_id, key), [])) for run in runs] for key in checked
     }
-    params: dict = {}
-    run_rows = fetch(
-        con,
-        f"select run_id, run_name, state, created_at, last_step from runs "
-        f"where run_id in ({placeholders('r', run_ids, params)}) order by created_at",
-        params,
-    )
+    run_rows = fetch(con, "cli/compared_runs", {"run_ids": run_ids})
     data = {"runs": run_rows, "comparison": comparison, "config_differences": _config_differences(con, runs)}
     rows = [{"metric": key, **row} for key, per_run in comparison.items() for row in per_run]
     return Answer(data, rows)
@@ -250,10 +187,6 @@ def _compared(run: RunRef, points: list[dict]) -> dict:
 # --- export -------------------------------------------------------------------------------------------
 
 
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def export_run(con: duckdb.DuckDBPyConnection, run: RunRef, output: Path) -> Answer:
     """Write the run, its config, its summary and every metric point (both writes of a replayed step,
     with `write_seq`) to `output`: .json, or .parquet with the points as rows and the run, config and
@@ -265,7 +198,8 @@ def export_run(con: duckdb.DuckDBPyConnection, run: RunRef, output: Path) -> Ans
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
-        points = _write_parquet(con, run, sections, tmp) if suffix == ".parquet" else _write_json(con, run, sections, tmp)
+        write = _write_parquet if suffix == ".parquet" else _write_json
+        points = write(con, run, sections, tmp)
         os.replace(tmp, output)  # a reader never sees half a file
     finally:
         tmp.unlink(missing_ok=True)
@@ -274,21 +208,19 @@ def export_run(con: duckdb.DuckDBPyConnection, run: RunRef, output: Path) -> Ans
     return Answer(summary, [summary])
 
 
-POINTS_OF_RUN = """
-    select run_id, step, wandb_step, timestamp, runtime_s, key, value, value_text, row_kind, write_seq
-    from metric_points where run_id = {run_id} order by step, key, write_seq
-"""
-
-
 def _write_json(con: duckdb.DuckDBPyConnection, run: RunRef, sections: dict, path: Path) -> int:
-    points = fetch(con, POINTS_OF_RUN.format(run_id="$id"), {"id": run.run_id})
-    path.write_text(json.dumps(jsonable({**sections, "metric_points": points})))  # one write: json.dump writes per token
+    points = fetch(con, "cli/run_points", {"run_id": run.run_id})
+    # One write: json.dump would write per token.
+    path.write_text(json.dumps(jsonable({**sections, "metric_points": points})))
     return len(points)
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, run: RunRef, sections: dict, path: Path) -> int:
-    # COPY takes no prepared parameters: the run id (from the catalog) and the JSON go in as literals.
-    metadata = ", ".join(f"{name}: {_sql_literal(json.dumps(jsonable(value)))}" for name, value in sections.items())
-    query = POINTS_OF_RUN.format(run_id=_sql_literal(run.run_id))
-    con.execute(f"copy ({query}) to {_sql_literal(str(path))} (format parquet, compression zstd, kv_metadata {{{metadata}}})")
-    return con.execute(f"select count(*) from read_parquet({_sql_literal(str(path))})").fetchone()[0]
+    # The points query is the JSON export's, registered under the name the COPY reads (a read-only catalog
+    # takes no view; a registered relation is the connection's own).
+    con.register("exported_points", con.sql(analysis("cli/run_points"), params={"run_id": run.run_id}))
+    metadata = {name: json.dumps(jsonable(value)) for name, value in sections.items()}
+    try:
+        return con.execute(analysis("cli/export_points_to_parquet"), {"path": str(path), **metadata}).fetchone()[0]
+    finally:
+        con.unregister("exported_points")

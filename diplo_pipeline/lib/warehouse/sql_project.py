@@ -121,6 +121,8 @@ def load_sources(root: Path = SQL_ROOT) -> dict[str, Source]:
 def _load_dir(root: Path, layer: str, pattern: str) -> dict[str, SqlFile]:
     out = {}
     for path in sorted((root / layer).glob(pattern)):
+        if path.name.startswith("_"):  # SQL kept beside the models that is not one (staging's typed projection)
+            continue
         sql = path.read_text()
         out[path.stem] = SqlFile(path.stem, layer, path, sql, parse_refs(sql, path))
     return out

@@ -23,10 +23,13 @@ import pytest
 from rich.cells import cell_len
 
 from diplo_pipeline.demo import plan as planted
-from diplo_pipeline.lib.queries.findings import FINDING_COLUMNS
-from diplo_pipeline.lib.queries.league import AGENT_COLUMNS, SWEEP_RUN_COLUMNS
-from diplo_pipeline.lib.queries.runs import LISTED_RUN_COLUMNS
+from diplo_pipeline.lib.queries.core import select_columns
 
+# The columns the CLI's analyses select (dbt_like_sql/analyses/cli/*.sql).
+FINDING_COLUMNS = ", ".join(select_columns("cli/run_findings"))
+AGENT_COLUMNS = ", ".join(select_columns("cli/elo_agents"))
+SWEEP_RUN_COLUMNS = ", ".join(select_columns("cli/sweep_runs"))
+LISTED_RUN_COLUMNS = ", ".join(select_columns("cli/runs"))
 TIMING = ["horizon_type", "rollouts", "avg_s", "p50_s", "p95_s", "max_s", "trajectories", "trajectories_per_hour"]
 EXTRACTION = ["responses", "full", "partial", "empty", "no_orders_needed", "orders_expected", "orders_extracted",
               "extraction_rate", "response_success_rate"]
@@ -76,7 +79,8 @@ def check_run(demo, got):
 
 
 def check_metrics(demo, got):
-    ((points,),) = sql(demo, "select count(distinct step) from metric_points where run_id = $id and key = 'benchmark/loss'",
+    ((points,),) = sql(demo,
+                       "select count(distinct step) from metric_points where run_id = $id and key = 'benchmark/loss'",
                        {"id": healthy(demo).run_id})
     assert got["data_points"] == points == len(got["metrics"]["benchmark/loss"]["values"])
     return ["benchmark/loss", str(points)]
@@ -175,7 +179,8 @@ def check_extraction(demo, got):
 
 
 def check_extraction_by_power(demo, got):
-    assert {r["power_name"]: (r["orders_expected"], r["orders_extracted"]) for r in got["stats"]} == _drop_day_orders(demo)
+    orders = {r["power_name"]: (r["orders_expected"], r["orders_extracted"]) for r in got["stats"]}
+    assert orders == _drop_day_orders(demo)
     italy = next(r for r in got["stats"] if r["power_name"] == planted.EXTRACTION_DROP.power)
     assert italy["extraction_rate"] == pytest.approx(planted.EXTRACTION_DROP.rate)
     return list(planted.POWERS)

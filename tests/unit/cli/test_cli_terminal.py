@@ -22,9 +22,10 @@ from rich.cells import cell_len
 
 from diplo_pipeline.cli.output import cell_text, is_prose
 from diplo_pipeline.demo import plan as planted
-from diplo_pipeline.lib.queries.runs import LISTED_RUN_COLUMNS
+from diplo_pipeline.lib.queries.core import select_columns
 
 ROOT = Path(__file__).resolve().parents[3]
+LISTED_RUN_COLUMNS = ", ".join(select_columns("cli/runs"))  # what `diplo runs` selects
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 
 
@@ -162,7 +163,8 @@ def test_head_takes_the_first_line_without_a_traceback(demo):
         (f"{prefix} sql \"select range as n, repeat('x', 60) as s from range(20000)\" | head -1", "sql"),
         (f"{prefix} sql 'select * from range(300000)' --format csv | head -1", "range"),
     ]:
-        done = subprocess.run(["bash", "-c", command], check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
+        done = subprocess.run(["bash", "-c", command], check=False, capture_output=True, text=True, timeout=120,
+                              cwd=ROOT)
         assert (done.returncode, done.stdout, done.stderr) == (0, f"{first}\n", ""), command
 
 
