@@ -5,19 +5,27 @@ A model's dependencies are the tables its query names, found with DuckDB's own p
 `-- materialized: view` stays a view (cheap pass-throughs over big raw tables); every other model is
 written to `lake/<layer>/<model>.parquet`. Inside a build, raw sources and upstream models are visible
 under their plain names, exactly as in the catalog, so a model file can be pasted into the DuckDB CLI.
-`dbt_like_sql/tests/assert_*.sql` are data tests: a query that must return no rows."""
+`dbt_like_sql/tests/assert_*.sql` are data tests: a query that must return no rows. Each layer's YAML
+(`<layer>/_<layer>.yml`, lib/warehouse/model_docs.py) describes its models and columns and declares the
+generic data tests (`unique`, `not_null`, `accepted_values`), which run like the hand-written ones."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import yaml
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from diplo_pipeline.lib.warehouse.model_docs import TableDoc
 
 SQL_ROOT = Path(__file__).resolve().parents[3] / "dbt_like_sql"
 
@@ -47,6 +55,7 @@ class SqlFile:
     path: Path
     sql: str
     refs: tuple[tuple[str, int], ...]  # (table name, line) of every table the query reads
+    doc: TableDoc | None = None  # a model's entry in its layer's YAML
 
     @property
     def table_names(self) -> list[str]:
@@ -59,7 +68,9 @@ class SqlFile:
 
     @property
     def description(self) -> str:
-        """The leading comment block, without the materialization line."""
+        """A model's description from its YAML; for a data test, its leading comment block."""
+        if self.doc is not None:
+            return self.doc.description
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
@@ -148,16 +159,21 @@ def _statements(sql: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Project:
-    """Everything under dbt_like_sql/, validated: names unique, every reference resolvable, no cycles."""
+    """Everything under dbt_like_sql/, validated: names unique, every reference resolvable, no cycles, and
+    the YAML true to the SQL (lib/warehouse/project_docs.py)."""
 
     root: Path
     sources: dict[str, Source]
     models: dict[str, SqlFile]
-    tests: dict[str, SqlFile]
+    tests: dict[str, SqlFile]  # the hand-written assert_*.sql, then the generic tests of the YAML
     macros: tuple[str, ...] = ()  # `create macro` statements, in the order they must run
+    docs: dict[str, TableDoc] = field(default_factory=dict)  # sources, models and Python marts
+    columns: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # model -> (column, type)
 
     @classmethod
-    def load(cls, root: Path = SQL_ROOT) -> Project:
+    def load(cls, root: Path = SQL_ROOT, source_schemas: Mapping[str, pa.Schema] | None = None) -> Project:
+        """The project under `root`; `source_schemas` (default: the raw tables' schemas) let the YAML's columns
+        be checked against what each model outputs."""
         sources = load_sources(root)
         models: dict[str, SqlFile] = {}
         for layer in LAYERS:
@@ -176,7 +192,9 @@ class Project:
                         f"{root.name}/ nor a source in sources.yml"
                     )
         project.order()  # fail early on cycles
-        return project
+        from diplo_pipeline.lib.warehouse.project_docs import documented  # it builds on this module
+
+        return documented(project, source_schemas)
 
     def order(self) -> list[str]:
         graph = {name: {d for d in m.table_names if d in self.models} for name, m in self.models.items()}
