@@ -21,9 +21,10 @@ AXIOM_TOKEN = "xaat-bench-loopback"
 
 
 def _serve(wandb_dir: str, axiom_files: list[str], ready, stop) -> None:
-    from diplo_pipeline.lib.axiom.export_files import parse_export
     from tests.loopback.axiom_server import AxiomLoopback
     from tests.loopback.wandb_server import FakeWandb, runs_from_offline
+
+    from diplo_pipeline.lib.axiom.export_files import parse_export
 
     events: dict[str, dict] = {}
     for path in axiom_files:

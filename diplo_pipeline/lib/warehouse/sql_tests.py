@@ -5,9 +5,10 @@ The Dagster check that runs a data test (defs/warehouse/sql_models.py) records i
 An outcome names the file it was found on (inode, size, mtime), so an outcome always refers to one version
 of the table and a rebuilt table is never judged by an older version's test.
 
-When every test guarding a table model (or a Python mart) has passed on its current file, `<model>.good.parquet`
-becomes a hard link to that file. Materialising the model later replaces `<model>.parquet` by rename (a new inode), so the
-link keeps the good bytes at no cost: it is what the catalog serves while a newer version fails a test.
+When every test guarding a table model (or a Python mart) has passed on its current file,
+`<model>.good.parquet` becomes a hard link to that file. Materialising the model later replaces
+`<model>.parquet` by rename (a new inode), so the link keeps the good bytes at no cost: it is what the catalog
+serves while a newer version fails a test.
 """
 
 from __future__ import annotations
