@@ -7,6 +7,8 @@ come from the YAML; the data tests that guard each table are in defs/warehouse/d
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import dagster as dg
 import duckdb
 
@@ -37,12 +39,18 @@ def asset_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(PROJECT.sources[name].asset.split("/"))
 
 
-def lake_connection(diplo: DiploData, upstream_of: str | None = None) -> duckdb.DuckDBPyConnection:
-    """In-memory DuckDB with sources and models under their plain names (as in the catalog)."""
+def lake_connection(
+    diplo: DiploData, upstream_of: str | None = None, reading: Iterable[str] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """In-memory DuckDB with sources and models under their plain names (as in the catalog): every one, or
+    what model `upstream_of` is built on, or only what the tables in `reading` need (cheaper)."""
     paths = diplo.paths()
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     models = PROJECT.upstream(upstream_of)[:-1] if upstream_of else None
+    if reading is not None:
+        needed = {m for table in reading if table in PROJECT.models for m in PROJECT.upstream(table)}
+        models = [m for m in PROJECT.order() if m in needed]
     missing = define_relations(con, PROJECT, paths.lake, RAW_SCHEMAS, models)
     if not upstream_of:
         define_python_marts(con, paths.lake)

@@ -37,6 +37,7 @@ import yaml
 from diplo_pipeline.lib.warehouse.sql_project import LAYERS, SqlModelError
 
 TEST_KINDS = ("unique", "not_null", "accepted_values")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: the same result, much faster
 _MODEL_KEYS = {"name", "description", "columns", "data_tests"}
 _COLUMN_KEYS = {"name", "description", "data_tests"}
 
@@ -185,7 +186,7 @@ def load_model_docs(root: Path) -> dict[str, TableDoc]:
     """Every model entry of the layers' YAML files, by model name. Raises SqlModelError naming the file."""
     docs: dict[str, TableDoc] = {}
     for layer, path in layer_files(root):
-        content = yaml.safe_load(path.read_text()) or {}
+        content = yaml.load(path.read_text(), Loader=_LOADER) or {}
         if not isinstance(content, dict) or set(content) != {"models"} or not isinstance(content["models"], list):
             raise SqlModelError(f"{path}: a model YAML holds one key, `models:`, a list of models")
         for spec in content["models"]:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import yaml
 
+from diplo_pipeline.lib.lake.duck import duckdb_session
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -103,13 +105,9 @@ def _walk_refs(node: Any, ctes: set[str], out: list[tuple[str, int | None]]) -> 
             _walk_refs(value, ctes, out)
 
 
-def parse_refs(sql: str, path: Path) -> tuple[tuple[str, int], ...]:
+def parse_refs(sql: str, path: Path, con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, int], ...]:
     """Tables the query reads, with their line numbers. Raises SqlModelError on a syntax error."""
-    con = duckdb.connect()
-    try:
-        tree = json.loads(con.execute("select json_serialize_sql($sql)", {"sql": sql}).fetchone()[0])
-    finally:
-        con.close()
+    tree = json.loads(con.execute("select json_serialize_sql($sql)", {"sql": sql}).fetchone()[0])
     if tree.get("error"):
         position = tree.get("position")
         line = _line_of(sql, int(position)) if str(position or "").isdigit() else "?"
@@ -131,9 +129,10 @@ def load_sources(root: Path = SQL_ROOT) -> dict[str, Source]:
 
 def _load_dir(root: Path, layer: str, pattern: str) -> dict[str, SqlFile]:
     out = {}
-    for path in sorted((root / layer).glob(pattern)):
-        sql = path.read_text()
-        out[path.stem] = SqlFile(path.stem, layer, path, sql, parse_refs(sql, path))
+    with duckdb_session() as con:  # one connection for the folder: opening one costs more than parsing a file
+        for path in sorted((root / layer).glob(pattern)):
+            sql = path.read_text()
+            out[path.stem] = SqlFile(path.stem, layer, path, sql, parse_refs(sql, path, con))
     return out
 
 
@@ -150,11 +149,8 @@ def load_macros(root: Path = SQL_ROOT) -> tuple[str, ...]:
 
 def _statements(sql: str) -> list[str]:
     """A macros file's statements (each ends in `;`; comments may sit between them)."""
-    con = duckdb.connect()
-    try:
+    with duckdb_session() as con:
         return [statement.query.strip().rstrip(";") for statement in con.extract_statements(sql)]
-    finally:
-        con.close()
 
 
 @dataclass(frozen=True)
