@@ -130,7 +130,8 @@ def test_threshold_checks_flag_the_planted_problems_with_values(demo):
     errors = meta["marts/health_hourly:error_rate_below_0_01"]
     assert planted.DEGRADED_HOUR.error_rate_range[0] <= errors["actual"] < planted.DEGRADED_HOUR.error_rate_range[1]
     # Integrity tests pass on good data, and the catalog was published.
-    for name in ("assert_run_steps_unique_step", "assert_axiom_events_unique_event_id",
+    for name in ("unique_run_steps_run_id__step", "unique_axiom_events_event_id",
                  "assert_rollouts_nonnegative_duration", "assert_run_steps_time_moves_forward"):
+        assert f":{name}" in " ".join(demo["report"].check_metadata)  # it ran
         assert not [c for c in demo["report"].checks_failed if c.endswith(name)]
     assert demo["report"].failed_steps == []

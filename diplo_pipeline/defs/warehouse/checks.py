@@ -24,11 +24,8 @@ def _threshold_check(spec: Threshold) -> dg.AssetChecksDefinition:
                 "threshold": f"{spec.op} {spec.threshold:g}",
                 "worst_rows": dg.MetadataValue.md(markdown_table(worst)),
             },
-            description=(
-                f"{value:.4g} found" if spec.op == "report" else f"actual {value:.4g} vs required {spec.op} {spec.threshold:g}"
-            )
-            if value is not None
-            else None,
+            description=None if value is None else f"{value:.4g} found" if spec.op == "report"
+            else f"actual {value:.4g} vs required {spec.op} {spec.threshold:g}",
         )
 
     return _check

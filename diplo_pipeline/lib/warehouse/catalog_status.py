@@ -94,7 +94,7 @@ def _own_failure(name: str, kind: str, failures: list[CheckOutcome], good: Path 
     if good is not None and good.exists():
         return RelationStatus(name, kind, "last_good", f"{found} in its new version: serving the last version "
                               f"that passed (built {_built_at(good)})", first, good, blockers)
-    kept = "no earlier version passed" if kind == "table" else f"a {kind} keeps no earlier version"
+    kept = "no earlier version passed" if good is not None else f"a {kind} keeps no earlier version"
     return RelationStatus(name, kind, "left_out", f"{found}; {kept}", first, None, blockers)
 
 
@@ -152,9 +152,11 @@ def plan_catalog(project: Project, lake: Path) -> dict[str, RelationStatus]:
         else:
             plan[name] = _file_status(name, "table", model_path(lake, model), blockers, left_out)
     for name, inputs in PYTHON_MARTS.items():
-        blockers = _unique([b for d in inputs if d in plan for b in plan[d].blockers])
+        failures = current_failures(lake, project, name)  # its own data tests (the YAML's generic tests)
+        blockers = _unique([b for d in inputs if d in plan for b in plan[d].blockers] + _blockers(lake, failures))
         left_out = [d for d in inputs if d in plan and not plan[d].in_catalog]
-        plan[name] = _file_status(name, "python", python_mart_path(lake, name), blockers, left_out)
+        plan[name] = (_own_failure(name, "python", failures, good_path(lake, project, name), blockers) if failures
+                      else _file_status(name, "python", python_mart_path(lake, name), blockers, left_out))
     return plan
 
 

@@ -5,19 +5,29 @@ A model's dependencies are the tables its query names, found with DuckDB's own p
 `-- materialized: view` stays a view (cheap pass-throughs over big raw tables); every other model is
 written to `lake/<layer>/<model>.parquet`. Inside a build, raw sources and upstream models are visible
 under their plain names, exactly as in the catalog, so a model file can be pasted into the DuckDB CLI.
-`dbt_like_sql/tests/assert_*.sql` are data tests: a query that must return no rows."""
+`dbt_like_sql/tests/assert_*.sql` are data tests: a query that must return no rows. Each layer's YAML
+(`<layer>/_<layer>.yml`, lib/warehouse/model_docs.py) describes its models and columns and declares the
+generic data tests (`unique`, `not_null`, `accepted_values`), which run like the hand-written ones."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import yaml
+
+from diplo_pipeline.lib.lake.duck import duckdb_session
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from diplo_pipeline.lib.warehouse.model_docs import TableDoc
 
 SQL_ROOT = Path(__file__).resolve().parents[3] / "dbt_like_sql"
 
@@ -47,6 +57,7 @@ class SqlFile:
     path: Path
     sql: str
     refs: tuple[tuple[str, int], ...]  # (table name, line) of every table the query reads
+    doc: TableDoc | None = None  # a model's entry in its layer's YAML
 
     @property
     def table_names(self) -> list[str]:
@@ -59,7 +70,9 @@ class SqlFile:
 
     @property
     def description(self) -> str:
-        """The leading comment block, without the materialization line."""
+        """A model's description from its YAML; for a data test, its leading comment block."""
+        if self.doc is not None:
+            return self.doc.description
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
@@ -92,13 +105,9 @@ def _walk_refs(node: Any, ctes: set[str], out: list[tuple[str, int | None]]) -> 
             _walk_refs(value, ctes, out)
 
 
-def parse_refs(sql: str, path: Path) -> tuple[tuple[str, int], ...]:
+def parse_refs(sql: str, path: Path, con: duckdb.DuckDBPyConnection) -> tuple[tuple[str, int], ...]:
     """Tables the query reads, with their line numbers. Raises SqlModelError on a syntax error."""
-    con = duckdb.connect()
-    try:
-        tree = json.loads(con.execute("select json_serialize_sql($sql)", {"sql": sql}).fetchone()[0])
-    finally:
-        con.close()
+    tree = json.loads(con.execute("select json_serialize_sql($sql)", {"sql": sql}).fetchone()[0])
     if tree.get("error"):
         position = tree.get("position")
         line = _line_of(sql, int(position)) if str(position or "").isdigit() else "?"
@@ -120,11 +129,12 @@ def load_sources(root: Path = SQL_ROOT) -> dict[str, Source]:
 
 def _load_dir(root: Path, layer: str, pattern: str) -> dict[str, SqlFile]:
     out = {}
-    for path in sorted((root / layer).glob(pattern)):
-        if path.name.startswith("_"):  # SQL kept beside the models that is not one (staging's typed projection)
-            continue
-        sql = path.read_text()
-        out[path.stem] = SqlFile(path.stem, layer, path, sql, parse_refs(sql, path))
+    with duckdb_session() as con:  # one connection for the folder: opening one costs more than parsing a file
+        for path in sorted((root / layer).glob(pattern)):
+            if path.name.startswith("_"):  # SQL kept beside the models that is not one (staging's typed projection)
+                continue
+            sql = path.read_text()
+            out[path.stem] = SqlFile(path.stem, layer, path, sql, parse_refs(sql, path, con))
     return out
 
 
@@ -141,25 +151,27 @@ def load_macros(root: Path = SQL_ROOT) -> tuple[str, ...]:
 
 def _statements(sql: str) -> list[str]:
     """A macros file's statements (each ends in `;`; comments may sit between them)."""
-    con = duckdb.connect()
-    try:
+    with duckdb_session() as con:
         return [statement.query.strip().rstrip(";") for statement in con.extract_statements(sql)]
-    finally:
-        con.close()
 
 
 @dataclass(frozen=True)
 class Project:
-    """Everything under dbt_like_sql/, validated: names unique, every reference resolvable, no cycles."""
+    """Everything under dbt_like_sql/, validated: names unique, every reference resolvable, no cycles, and
+    the YAML true to the SQL (lib/warehouse/project_docs.py)."""
 
     root: Path
     sources: dict[str, Source]
     models: dict[str, SqlFile]
-    tests: dict[str, SqlFile]
+    tests: dict[str, SqlFile]  # the hand-written assert_*.sql, then the generic tests of the YAML
     macros: tuple[str, ...] = ()  # `create macro` statements, in the order they must run
+    docs: dict[str, TableDoc] = field(default_factory=dict)  # sources, models and Python marts
+    columns: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)  # model -> (column, type)
 
     @classmethod
-    def load(cls, root: Path = SQL_ROOT) -> Project:
+    def load(cls, root: Path = SQL_ROOT, source_schemas: Mapping[str, pa.Schema] | None = None) -> Project:
+        """The project under `root`; `source_schemas` (default: the raw tables' schemas) let the YAML's columns
+        be checked against what each model outputs."""
         sources = load_sources(root)
         models: dict[str, SqlFile] = {}
         for layer in LAYERS:
@@ -178,7 +190,9 @@ class Project:
                         f"{root.name}/ nor a source in sources.yml"
                     )
         project.order()  # fail early on cycles
-        return project
+        from diplo_pipeline.lib.warehouse.project_docs import documented  # it builds on this module
+
+        return documented(project, source_schemas)
 
     def order(self) -> list[str]:
         graph = {name: {d for d in m.table_names if d in self.models} for name, m in self.models.items()}

@@ -5,9 +5,10 @@ The Dagster check that runs a data test (defs/warehouse/sql_models.py) records i
 An outcome names the file it was found on (inode, size, mtime), so an outcome always refers to one version
 of the table and a rebuilt table is never judged by an older version's test.
 
-When every test guarding a table model has passed on its current file, `<model>.good.parquet` becomes a hard
-link to that file. Materialising the model later replaces `<model>.parquet` by rename (a new inode), so the
-link keeps the good bytes at no cost: it is what the catalog serves while a newer version fails a test.
+When every test guarding a table model (or a Python mart) has passed on its current file,
+`<model>.good.parquet` becomes a hard link to that file. Materialising the model later replaces
+`<model>.parquet` by rename (a new inode), so the link keeps the good bytes at no cost: it is what the catalog
+serves while a newer version fails a test.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from diplo_pipeline.lib.lake.io import read_json, write_text_atomic
 from diplo_pipeline.lib.warehouse.sql_project import Project
-from diplo_pipeline.lib.warehouse.sql_runner import model_path
+from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, model_path, python_mart_path
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class CheckOutcome:
     table: str  # the table the test guards (Project.test_target)
     offending_rows: int
     first_rows: list[dict[str, Any]]
-    file: dict[str, int] | None  # the version of the table's Parquet it ran on; None for a view or a source
+    file: dict[str, int] | None  # the version of the table's Parquet it ran on; None for a view
 
     @property
     def passed(self) -> bool:
@@ -43,9 +44,19 @@ def outcome_path(lake: Path, test: str) -> Path:
     return lake / "_state" / "sql_tests" / f"{test}.json"
 
 
-def good_path(lake: Path, project: Project, model: str) -> Path:
-    current = model_path(lake, project.models[model])
-    return current.with_name(f"{model}.good.parquet")
+def _tested_file(lake: Path, project: Project, table: str) -> Path | None:
+    """The Parquet file of a table model or a Python mart; None for a view (or a source)."""
+    if table in PYTHON_MARTS:
+        return python_mart_path(lake, table)
+    model = project.models.get(table)
+    return model_path(lake, model) if model is not None and model.materialized == "table" else None
+
+
+def good_path(lake: Path, project: Project, table: str) -> Path:
+    current = _tested_file(lake, project, table)
+    if current is None:
+        raise ValueError(f"{table} is not written to a file of its own: it keeps no last good version")
+    return current.with_name(f"{table}.good.parquet")
 
 
 def file_version(path: Path) -> dict[str, int] | None:
@@ -55,11 +66,6 @@ def file_version(path: Path) -> dict[str, int] | None:
     except FileNotFoundError:
         return None
     return {"inode": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def _tested_file(lake: Path, project: Project, table: str) -> Path | None:
-    model = project.models.get(table)
-    return model_path(lake, model) if model is not None and model.materialized == "table" else None
 
 
 def _plain(value: Any) -> Any:
@@ -111,8 +117,8 @@ def current_failures(lake: Path, project: Project, table: str) -> list[CheckOutc
 
 def keep_last_good(lake: Path, project: Project, model: str) -> bool:
     """Link `<model>.good.parquet` to the current file when every test guarding the model passed on it."""
-    current = model_path(lake, project.models[model])
-    version = file_version(current)
+    current = _tested_file(lake, project, model)
+    version = file_version(current) if current is not None else None
     if version is None:
         return False
     for test in project.tests_of(model):

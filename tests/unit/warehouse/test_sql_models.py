@@ -1,7 +1,5 @@
 """The SQL runner: dependencies parsed from queries, errors that name file and line, data tests."""
 
-from pathlib import Path
-
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -9,25 +7,10 @@ import pytest
 
 from diplo_pipeline.lib.warehouse.sql_project import SQL_ROOT, Project, SqlModelError
 from diplo_pipeline.lib.warehouse.sql_runner import define_relations, materialize, run_test
+from tests.unit.warehouse.sql_project_files import SCHEMAS, layer_yml, project_dir
 
-SOURCES = """
-sources:
-  raw_things:
-    path: raw/things/*.parquet
-    asset: raw/things
-    description: things
-"""
-SCHEMAS = {"raw_things": pa.schema([("id", pa.int64()), ("kind", pa.string()), ("value", pa.float64())])}
-
-
-def project_dir(tmp_path: Path, files: dict[str, str]) -> Path:
-    root = tmp_path / "sql"
-    for layer in ("staging", "intermediate", "marts", "tests"):
-        (root / layer).mkdir(parents=True)
-    (root / "sources.yml").write_text(SOURCES)
-    for name, sql in files.items():
-        (root / name).write_text(sql)
-    return root
+STG_THINGS = {"staging/stg_things.sql": "-- materialized: view\nselect * from raw_things\n",
+              "staging/_staging.yml": layer_yml(stg_things="id kind value")}
 
 
 def test_the_real_project_loads_and_every_dependency_is_parsed():
@@ -39,10 +22,12 @@ def test_the_real_project_loads_and_every_dependency_is_parsed():
 
 def test_ctes_are_not_dependencies_and_lines_are_reported(tmp_path):
     root = project_dir(tmp_path, {
-        "staging/stg_things.sql": "-- materialized: view\nselect * from raw_things\n",
-        "marts/totals.sql": "with t as (\n    select * from stg_things\n)\nselect kind, sum(value) as total\nfrom t\ngroup by kind\n",
+        **STG_THINGS,
+        "marts/totals.sql": "with t as (\n    select * from stg_things\n)\nselect kind, sum(value) as total\n"
+                            "from t\ngroup by kind\n",
+        "marts/_marts.yml": layer_yml(totals="kind total"),
     })
-    project = Project.load(root)
+    project = Project.load(root, SCHEMAS)
     assert project.models["totals"].refs == (("stg_things", 2),)
     assert project.models["stg_things"].materialized == "view"
     assert project.models["totals"].materialized == "table"
@@ -68,15 +53,17 @@ def test_cycles_are_refused(tmp_path):
 
 def test_materialise_views_tables_and_run_data_tests(tmp_path):
     root = project_dir(tmp_path, {
-        "staging/stg_things.sql": "-- materialized: view\nselect * from raw_things\n",
+        **STG_THINGS,
         "marts/totals.sql": "select kind, sum(value) as total from stg_things group by kind\n",
+        "marts/_marts.yml": layer_yml(totals="kind total"),
         "tests/assert_totals_positive.sql": "select kind, total from totals where total <= 0\n",
     })
     lake = tmp_path / "lake"
     (lake / "raw" / "things").mkdir(parents=True)
-    pq.write_table(pa.table({"id": [1, 2, 3], "kind": ["a", "a", "b"], "value": [1.0, 2.0, -5.0]}, schema=SCHEMAS["raw_things"]),
+    pq.write_table(pa.table({"id": [1, 2, 3], "kind": ["a", "a", "b"], "value": [1.0, 2.0, -5.0]},
+                            schema=SCHEMAS["raw_things"]),
                    lake / "raw" / "things" / "part.parquet")
-    project = Project.load(root)
+    project = Project.load(root, SCHEMAS)
     con = duckdb.connect()
     define_relations(con, project, lake, SCHEMAS, models=[])
     for name in project.order():
@@ -88,12 +75,13 @@ def test_materialise_views_tables_and_run_data_tests(tmp_path):
 
 
 def test_a_model_that_fails_at_run_time_names_its_file(tmp_path):
-    root = project_dir(tmp_path, {"marts/bad.sql": "select cast(kind as integer) as k from raw_things\n"})
+    root = project_dir(tmp_path, {"marts/bad.sql": "select cast(kind as integer) as k from raw_things\n",
+                                  "marts/_marts.yml": layer_yml(bad="k")})
     lake = tmp_path / "lake"
     (lake / "raw" / "things").mkdir(parents=True)
     pq.write_table(pa.table({"id": [1], "kind": ["x"], "value": [1.0]}, schema=SCHEMAS["raw_things"]),
                    lake / "raw" / "things" / "p.parquet")
-    project = Project.load(root)
+    project = Project.load(root, SCHEMAS)
     con = duckdb.connect()
     define_relations(con, project, lake, SCHEMAS, models=[])
     with pytest.raises(SqlModelError, match=r"marts/bad\.sql: ConversionException"):
@@ -101,8 +89,9 @@ def test_a_model_that_fails_at_run_time_names_its_file(tmp_path):
 
 
 def test_empty_sources_still_give_typed_relations(tmp_path):
-    root = project_dir(tmp_path, {"marts/totals.sql": "select kind, count(*) as n from raw_things group by kind\n"})
-    project = Project.load(root)
+    root = project_dir(tmp_path, {"marts/totals.sql": "select kind, count(*) as n from raw_things group by kind\n",
+                                  "marts/_marts.yml": layer_yml(totals="kind n")})
+    project = Project.load(root, SCHEMAS)
     con = duckdb.connect()
     define_relations(con, project, tmp_path / "empty-lake", SCHEMAS, models=[])
     assert materialize(con, project.models["totals"], tmp_path / "empty-lake") == 0
@@ -113,8 +102,9 @@ def test_views_over_unmaterialised_tables_are_skipped_not_fatal(tmp_path):
     root = project_dir(tmp_path, {
         "marts/totals.sql": "select kind, count(*) as n from raw_things group by kind\n",
         "marts/totals_view.sql": "-- materialized: view\nselect * from totals\n",
+        "marts/_marts.yml": layer_yml(totals="kind n", totals_view="kind n"),
     })
-    project = Project.load(root)
+    project = Project.load(root, SCHEMAS)
     con = duckdb.connect()
     skipped = define_relations(con, project, tmp_path / "lake", SCHEMAS)
     assert skipped == ["totals", "totals_view"]
