@@ -21,9 +21,10 @@ AXIOM_TOKEN = "xaat-bench-loopback"
 
 
 def _serve(wandb_dir: str, axiom_files: list[str], ready, stop) -> None:
-    from diplo_pipeline.lib.axiom.export_files import parse_export
     from tests.loopback.axiom_server import AxiomLoopback
     from tests.loopback.wandb_server import FakeWandb, runs_from_offline
+
+    from diplo_pipeline.lib.axiom.export_files import parse_export
 
     events: dict[str, dict] = {}
     for path in axiom_files:
@@ -58,7 +59,8 @@ def wandb_live_ingest(info: dict, data_dir: Path) -> int:
     """Sync every run from the loopback WandB (listing, Parquet exports); returns metric points written."""
     from diplo_pipeline.lib.settings import DataPaths
     from diplo_pipeline.lib.wandb import api_sync
-    from diplo_pipeline.lib.wandb.api_client import WandbApiSettings, WandbApiSource
+    from diplo_pipeline.lib.wandb.api_client import WandbApiSource
+    from diplo_pipeline.lib.wandb.api_settings import WandbApiSettings
 
     settings = WandbApiSettings(entity=info["entity"], base_url=info["wandb"])
     source = WandbApiSource(WANDB_KEY, settings)
