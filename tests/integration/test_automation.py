@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 import dagster as dg
 
 from diplo_pipeline.definitions import defs
-from diplo_pipeline.defs.automation import follow_inputs_unless_blocked, publish_after_inputs
+from diplo_pipeline.defs.automation import DOWNSTREAM_GROUPS, follow_inputs_unless_blocked, publish_after_inputs
+from diplo_pipeline.defs.keys import CATALOG, WANDB_RUNS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +38,7 @@ def test_nightly_schedule_is_on_in_utc_and_targets_everything_downstream():
 def test_schedule_cron_and_timezone_are_configurable(monkeypatch):
     monkeypatch.setenv("DIPLO_NIGHTLY_CRON", "30 1 * * *")
     monkeypatch.setenv("DIPLO_NIGHTLY_TZ", "Europe/London")
-    code = ("from diplo_pipeline.defs.automation import nightly_rebuild as s; "
+    code = ("from diplo_pipeline.defs.schedules import nightly_rebuild as s; "
             "print(s.cron_schedule, s.execution_timezone)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["30", "1", "*", "*", "*", "Europe/London"]
@@ -48,9 +50,9 @@ def test_downstream_assets_follow_their_inputs():
         condition = graph.get(dg.AssetKey(key)).automation_condition
         assert condition is not None and condition.get_label() == follow_inputs_unless_blocked.get_label()
     # The catalog publishes even below a failed blocking test (tests/test_blocking_checks.py shows it).
-    catalog = graph.get(dg.AssetKey(["warehouse", "catalog"])).automation_condition
+    catalog = graph.get(CATALOG).automation_condition
     assert catalog is not None and catalog.get_label() == publish_after_inputs.get_label()
-    assert graph.get(dg.AssetKey(["raw", "wandb_runs"])).automation_condition is None  # sensors drive ingestion
+    assert graph.get(WANDB_RUNS).automation_condition is None  # sensors drive ingestion
     sensors = {s.name: s for s in defs().sensors}
     for name in ("downstream_follows_inputs", "wandb_offline_runs_sensor", "axiom_exports_sensor"):
         assert sensors[name].default_status == dg.DefaultSensorStatus.RUNNING
@@ -131,3 +133,30 @@ def test_webserver_serves_the_graph_and_runs_a_materialisation(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_every_downstream_asset_has_its_condition_without_the_preview_warning():
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        graph = defs().resolve_asset_graph()
+    assert [f"{w.category.__name__}: {w.message}" for w in raised if "map_resolved_asset_specs" in str(w.message)] == []
+    labels = {key: graph.get(key).automation_condition for key in graph.get_all_asset_keys()
+              if graph.get(key).group_name in DOWNSTREAM_GROUPS}
+    assert len(labels) > 30  # every SQL model, the Python marts, the reports and the catalog
+    expected = {key: (publish_after_inputs if key == CATALOG else follow_inputs_unless_blocked).get_label()
+                for key in labels}
+    assert {key: c.get_label() if c else None for key, c in labels.items()} == expected
+
+
+def test_a_warning_other_than_the_preview_one_is_not_hidden(monkeypatch):
+    import diplo_pipeline.definitions as composition
+
+    def noisy(spec):
+        warnings.warn("something else went wrong", UserWarning, stacklevel=1)
+        return spec
+
+    monkeypatch.setattr(composition, "_follow_inputs", noisy)
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        composition.defs()
+    assert "something else went wrong" in [str(w.message) for w in raised]
