@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from diplo_pipeline import cli
@@ -20,6 +19,7 @@ from diplo_pipeline.definitions import defs
 from diplo_pipeline.defs.automation import downstream
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
 from diplo_pipeline.lib.axiom import pending_days
+from diplo_pipeline.lib.lake.duck import duckdb_session, records
 
 CHECK = "assert_rollouts_nonnegative_duration"
 
@@ -43,20 +43,13 @@ def _export(inbox: Path, name: str, lines: list[str]) -> None:
 
 
 def _rows(catalog: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(catalog), read_only=True)
-    try:
+    with duckdb_session(catalog, read_only=True) as con:
         return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _status(catalog: Path) -> dict[str, dict]:
-    con = duckdb.connect(str(catalog), read_only=True)
-    try:
-        relation = con.sql("select * from catalog_status")
-        return {row[0]: dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()}
-    finally:
-        con.close()
+    with duckdb_session(catalog, read_only=True) as con:
+        return {row["relation"]: row for row in records(con.sql("select * from catalog_status"))}
 
 
 def _tables(catalog: Path) -> set[str]:

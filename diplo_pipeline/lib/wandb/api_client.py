@@ -113,7 +113,8 @@ class WandbApiSource:
         except Exception as exc:
             if is_auth_failure(exc):
                 raise WandbAuthError(
-                    f"WandB refused the API key (HTTP {http_status(exc)}) at {self.settings.host} while trying to {what}. "
+                    f"WandB refused the API key (HTTP {http_status(exc)}) at {self.settings.host} while trying to "
+                    f"{what}. "
                     "Set WANDB_API_KEY to a valid key for this host (and WANDB_ENTITY to an entity it can read), "
                     "or unset WANDB_API_KEY to turn the live WandB source off."
                 ) from None

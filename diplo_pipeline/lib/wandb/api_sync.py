@@ -100,7 +100,8 @@ def refresh_listing(source: WandbApiSource, paths: DataPaths, now: float | None 
             listing.watermark is None or wandb_time(run.heartbeat_at) > wandb_time(listing.watermark)
         ):
             listing.watermark = run.heartbeat_at
-    full_due = listing.last_full_listing is None or now - listing.last_full_listing >= source.settings.full_listing_every_s
+    full_due = (listing.last_full_listing is None
+                or now - listing.last_full_listing >= source.settings.full_listing_every_s)
     deleted: list[str] = []
     full = force_full or (full_due and listing.last_full_listing is not None)
     if full:

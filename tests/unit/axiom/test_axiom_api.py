@@ -430,8 +430,8 @@ def test_api_rows_and_export_files_share_the_day_partition_deduplicated(data_env
     assert done.rows_new == 50  # new to the API staging, though 30 are also in the export
     assert build_pending(data_env) == {DAY: 51}
     rows = day_rows(data_env)
-    assert len({r["event_id"] for r in rows}) == 51 and sorted(r["seq"] for r in [json.loads(r["payload"]) for r in rows]) == [
-        *range(50), 999]
+    seqs_staged = sorted(json.loads(r["payload"])["seq"] for r in rows)
+    assert len({r["event_id"] for r in rows}) == 51 and seqs_staged == [*range(50), 999]
     assert {r["source_file"] for r in rows} == {str(export.resolve()), f"axiom-api://diplomacy/{DAY}"}
 
     # Export staging leaves API days alone: nothing changed, nothing removed.
