@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
@@ -67,10 +68,32 @@ def _free_port() -> int:
 def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
     body = json.dumps({"query": query, "variables": variables or {}}).encode()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        payload = json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.loads(response.read())
+    except urllib.error.HTTPError as exc:  # GraphQL answers a bad query with 500 and says why in the body
+        raise AssertionError(exc.read().decode()[:3000]) from None
     assert "errors" not in payload, payload.get("errors")
     return payload["data"]
+
+
+DRY_RUN = """
+mutation DryRun($selector: SensorSelector!) {
+  sensorDryRun(selectorData: $selector, cursor: null) {
+    __typename
+    ... on DryRunInstigationTick {
+      evaluationResult { skipReason error { message } dynamicPartitionsRequests { partitionKeys } }
+    }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def _dry_run(port: int, sensor: str) -> dict:
+    selector = {"repositoryLocationName": "diplo_pipeline", "repositoryName": "__repository__", "sensorName": sensor}
+    answer = _graphql(port, DRY_RUN, {"selector": selector})["sensorDryRun"]
+    assert answer["__typename"] == "DryRunInstigationTick", answer
+    return answer["evaluationResult"]
 
 
 LAUNCH = """
@@ -92,8 +115,12 @@ def test_webserver_serves_the_graph_and_runs_a_materialisation(tmp_path):
         "telemetry:\n  enabled: false\nrun_coordinator:\n  module: dagster._core.run_coordinator\n"
         "  class: DefaultRunCoordinator\n"
     )
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DIPLO_DATA_DIR": str(tmp_path / "data"),
-           "DIPLO_WANDB_DIR": str(tmp_path / "none"), "DIPLO_AXIOM_DIR": str(tmp_path / "none")}
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "run-grpc0001.wandb").write_bytes(b"the sensor only stats it")
+    env = {k: v for k, v in os.environ.items() if k not in ("WANDB_API_KEY", "AXIOM_TOKEN")}
+    env.update({"DAGSTER_HOME": str(home), "DIPLO_DATA_DIR": str(tmp_path / "data"),
+                "DIPLO_WANDB_DIR": str(inbox), "DIPLO_AXIOM_DIR": str(tmp_path / "none")})
     port = _free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "dagster-webserver"), "-w", str(ROOT / "workspace.yaml"),
@@ -114,6 +141,12 @@ def test_webserver_serves_the_graph_and_runs_a_materialisation(tmp_path):
         groups = {tuple(n["assetKey"]["path"]): n["groupName"] for n in nodes}
         assert groups[("marts", "rollouts")] == "marts" and groups[("raw", "wandb_runs")] == "sources"
         assert groups[("warehouse", "catalog")] == "warehouse"
+
+        # Sensors evaluated by the code server, as the daemon does: it hands them their resources.
+        offline = _dry_run(port, "wandb_offline_runs_sensor")
+        assert offline["error"] is None, offline["error"]
+        assert [r["partitionKeys"] for r in offline["dynamicPartitionsRequests"]] == [["grpc0001"]]
+        assert "WANDB_API_KEY is not set" in _dry_run(port, "wandb_api_sensor")["skipReason"]
 
         launched = _graphql(port, LAUNCH, {"params": {
             "selector": {"repositoryLocationName": "diplo_pipeline", "repositoryName": "__repository__",

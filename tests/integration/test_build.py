@@ -191,7 +191,8 @@ def test_sensor_requests_exactly_the_new_run(data_env, instance, sdk_runs_dir):
     sensor = next(s for s in definitions.sensors if s.name == "wandb_offline_runs_sensor")
     build(definitions, instance, data_env)
     run_in_subprocess(sdk_runs.simple_run, str(data_env.wandb_dirs[0]), "sens0001", "grpo-20251224-090000", 3)
-    result = sensor(dg.build_sensor_context(instance=instance, definitions=definitions))
+    # Direct invocation does not take the definitions' resources on its own (the code server does): pass them.
+    result = sensor(dg.build_sensor_context(instance=instance, resources=definitions.resources))
     assert [r.partition_key for r in result.run_requests] == ["sens0001"]
     assert result.dynamic_partitions_requests[0].partition_keys == ["sens0001"]
 
