@@ -193,3 +193,14 @@ def test_a_warning_other_than_the_preview_one_is_not_hidden(monkeypatch):
         warnings.simplefilter("always")
         composition.defs()
     assert "something else went wrong" in [str(w.message) for w in raised]
+
+
+def test_the_raw_tables_the_sql_reads_are_written_by_assets_keyed_in_defs_keys():
+    from diplo_pipeline.defs import keys
+    from diplo_pipeline.defs.warehouse.sql_models import PROJECT
+
+    named = {dg.AssetKey(source.asset.split("/")) for source in PROJECT.sources.values()}
+    defined = {value for value in vars(keys).values() if isinstance(value, dg.AssetKey)}
+    assert named <= defined
+    graph = defs().resolve_asset_graph()
+    assert all(graph.get(key).is_materializable for key in defined)
