@@ -21,10 +21,9 @@ AXIOM_TOKEN = "xaat-bench-loopback"
 
 
 def _serve(wandb_dir: str, axiom_files: list[str], ready, stop) -> None:
-    from tests.loopback.axiom_server import AxiomLoopback
-    from tests.loopback.wandb_server import FakeWandb, runs_from_offline
-
     from diplo_pipeline.lib.axiom.export_files import parse_export
+    from tests.helpers.loopback.axiom_server import AxiomLoopback
+    from tests.helpers.loopback.wandb_server import FakeWandb, runs_from_offline
 
     events: dict[str, dict] = {}
     for path in axiom_files:
