@@ -58,7 +58,8 @@ def wandb_live_ingest(info: dict, data_dir: Path) -> int:
     """Sync every run from the loopback WandB (listing, Parquet exports); returns metric points written."""
     from diplo_pipeline.lib.settings import DataPaths
     from diplo_pipeline.lib.wandb import api_sync
-    from diplo_pipeline.lib.wandb.api_client import WandbApiSettings, WandbApiSource
+    from diplo_pipeline.lib.wandb.api_client import WandbApiSource
+    from diplo_pipeline.lib.wandb.api_settings import WandbApiSettings
 
     settings = WandbApiSettings(entity=info["entity"], base_url=info["wandb"])
     source = WandbApiSource(WANDB_KEY, settings)

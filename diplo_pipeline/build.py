@@ -15,24 +15,29 @@ from pathlib import Path
 
 import dagster as dg
 
+from diplo_pipeline.defs.automation import DOWNSTREAM_GROUPS
+from diplo_pipeline.defs.keys import (
+    AXIOM_APL,
+    AXIOM_EVENTS,
+    AXIOM_EXPORT_FILES,
+    CATALOG,
+    SWEEP_DEFINITIONS,
+    WANDB_API_LISTING,
+    WANDB_RUNS,
+)
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags, wandb_runs_partitions
+from diplo_pipeline.defs.resources import AxiomApi, DiploData, WandbApi
 from diplo_pipeline.lib.axiom import apl_sync, pending_days
-from diplo_pipeline.lib.axiom.apl_client import live_settings_present as live_axiom_configured
 from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
 from diplo_pipeline.lib.wandb import api_sync, offline
-from diplo_pipeline.lib.wandb.api_client import live_wandb_configured
 
 DAGSTER_YAML = """\
 # Written by diplo-pipeline on first use. Runs, partitions and sensor cursors persist here.
 telemetry:
   enabled: false
 """
-CATALOG = dg.AssetKey(["warehouse", "catalog"])
-SWEEP_DEFINITIONS = dg.AssetKey(["raw", "sweep_definitions"])
-WANDB_API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
-AXIOM_APL = dg.AssetKey(["raw", "axiom_apl"])
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -51,8 +56,23 @@ def ensure_dagster_home(default: Path) -> Path:
     return home
 
 
+@dataclass(frozen=True)
+class LiveSources:
+    """Which live sources are on, as the definitions' resources (and so every run) see them now."""
+
+    wandb: bool
+    axiom: bool
+
+    @classmethod
+    def of(cls, defs: dg.Definitions) -> LiveSources:
+        wandb_api: WandbApi = defs.resources["wandb_api"]
+        axiom_api: AxiomApi = defs.resources["axiom_api"]
+        return cls(wandb=wandb_api.configured, axiom=axiom_api.configured)
+
+
 @dataclass
 class BuildReport:
+    live: LiveSources = field(default_factory=lambda: LiveSources(wandb=False, axiom=False))
     runs_discovered: int = 0
     runs_changed: list[str] = field(default_factory=list)
     live_runs_changed: list[str] = field(default_factory=list)
@@ -74,15 +94,19 @@ class BuildReport:
 
 
 def _materialize(
-    defs: dg.Definitions, instance: dg.DagsterInstance, selection, **kwargs
+    defs: dg.Definitions, instance: dg.DagsterInstance, selection, paths: DataPaths | None = None, **kwargs
 ) -> dg.ExecuteInProcessResult:
+    """One in-process run of `selection`; with `paths`, the assets read and write exactly those folders."""
     # Autoloading sees an asset once per module that imports it: keep one definition per object.
     assets = list({id(a): a for a in [*(defs.assets or []), *(defs.asset_checks or [])]}.values())
+    resources = dict(defs.resources or {})
+    if paths is not None:
+        resources["diplo"] = DiploData.of(paths)
     return dg.materialize(
         assets=assets,
         selection=selection,
         instance=instance,
-        resources=defs.resources,
+        resources=resources,
         run_config=QUIET,
         **kwargs,
     )
@@ -140,9 +164,15 @@ def build(
 ) -> BuildReport:
     """Everything, phase by phase. Raises SourceFolderMissing, before building anything, when a source folder
     the user named (paths.explicit) does not exist."""
-    report = BuildReport()
-    live = {"live_wandb": live_wandb_configured(), "live_axiom": live_axiom_configured()}
-    report.source_warnings = [p.message for p in require_named_folders(folder_problems(paths, **live))]
+    report = BuildReport(live=LiveSources.of(defs))
+    report.source_warnings = [
+        p.message for p in require_named_folders(folder_problems(paths, report.live.wandb, report.live.axiom))
+    ]
+
+    def materialize(selection, **kwargs) -> dg.ExecuteInProcessResult:
+        result = _materialize(defs, instance, selection, paths, raise_on_error=False, **kwargs)
+        _record_outcome(report, result)
+        return result
 
     progress("discovering WandB runs")
     discovered = offline.discover(paths)
@@ -150,55 +180,41 @@ def build(
     changes = [c.run_id for c in offline.pending_changes(paths, discovered)]
     gone = sorted(offline.ingested_run_ids(paths) - set(discovered))
     report.runs_changed, report.runs_removed = changes, gone
-    if live_wandb_configured():
+    if report.live.wandb:
         progress("listing live WandB runs changed since the last sync")
-        result = _materialize(defs, instance, [WANDB_API_LISTING], raise_on_error=False)
-        _record_outcome(report, result)
-        if result.success:
+        if materialize([WANDB_API_LISTING]).success:
             report.live_runs_changed = api_sync.pending_api_runs(paths)
     todo = changes + gone + [r for r in report.live_runs_changed if r not in discovered]
     if todo:
         progress(f"ingesting {len(todo) - len(gone)} new or changed runs ({len(gone)} removed) in one Dagster run")
-        result = _materialize(defs, instance, [dg.AssetKey(["raw", "wandb_runs"])],
-                              tags=_partition_range(instance, wandb_runs_partitions, todo), raise_on_error=False)
-        _record_outcome(report, result)
+        materialize([WANDB_RUNS], tags=_partition_range(instance, wandb_runs_partitions, todo))
 
-    if live_axiom_configured():
+    if report.live.axiom:
         days = apl_sync.days_due(paths, datetime.now(UTC))
         if days:
             progress(f"fetching {len(days)} days of live Axiom events")
-            result = _materialize(defs, instance, [AXIOM_APL],
-                                  tags=_partition_range(instance, axiom_days_partitions, days), raise_on_error=False)
-            _record_outcome(report, result)
-            if result.success:
+            if materialize([AXIOM_APL], tags=_partition_range(instance, axiom_days_partitions, days)).success:
                 report.live_days_fetched = days
 
     progress("staging Axiom export files")
-    result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_export_files"])], raise_on_error=False)
-    _record_outcome(report, result)
+    materialize([AXIOM_EXPORT_FILES])
     days = pending_days.pending_days(paths)  # also days an interrupted build staged and never rebuilt
     if days:
         progress(f"rebuilding {len(days)} Axiom day partitions in one Dagster run")
-        result = _materialize(defs, instance, [dg.AssetKey(["raw", "axiom_events"])],
-                              tags=_partition_range(instance, axiom_days_partitions, days), raise_on_error=False)
-        _record_outcome(report, result)
-        if result.success:
+        if materialize([AXIOM_EVENTS], tags=_partition_range(instance, axiom_days_partitions, days)).success:
             report.axiom_days_built = days
 
     progress("running the SQL models and their checks, writing the reports")
-    selection = dg.AssetSelection.groups("staging", "intermediate", "marts", "reports") | dg.AssetSelection.assets(
-        SWEEP_DEFINITIONS
-    )
+    # Every downstream group but the catalog's, which publishes in a run of its own below.
+    models = dg.AssetSelection.groups(*(group for group in DOWNSTREAM_GROUPS if group != "warehouse"))
     # A blocking data test that fails stops what depends on its table in this run, and only that.
-    result = _materialize(defs, instance, selection, raise_on_error=False)
-    _record_outcome(report, result)
+    materialize(models | dg.AssetSelection.assets(SWEEP_DEFINITIONS))
 
     progress("publishing the DuckDB catalog")
     # A run of its own, so a failed blocking test upstream never skips it: the catalog serves that table at
     # its last good version or leaves it out, and says why (lib/warehouse/catalog_status.py).
-    result = _materialize(defs, instance, [CATALOG], raise_on_error=False)
-    _record_outcome(report, result)
-    materializations = result.asset_materializations_for_node("warehouse__catalog")
+    result = materialize([CATALOG])
+    materializations = result.asset_materializations_for_node(CATALOG.to_python_identifier())
     if materializations:
         metadata = materializations[-1].metadata
         report.table_rows = {

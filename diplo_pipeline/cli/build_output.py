@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -14,40 +11,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from diplo_pipeline.build import (
-    BuildReport,
-    build,
-    dagster_home,
-    ensure_dagster_home,
-    live_axiom_configured,
-    live_wandb_configured,
-)
+from diplo_pipeline.build import BuildReport, LiveSources, build, dagster_home, ensure_dagster_home
 from diplo_pipeline.definitions import defs
 from diplo_pipeline.lib.lake.build_lock import build_lock
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import SourceFolderMissing, folder_problems, require_named_folders
-
-
-@contextlib.contextmanager
-def _environment_of(paths: DataPaths) -> Iterator[None]:
-    """The Dagster resources find the data through the DIPLO_* variables (defs/resources.py), so a build
-    of `paths` (from --data-dir, or the demo's inboxes) must name them there too, for its duration."""
-    wanted = {
-        "DIPLO_DATA_DIR": str(paths.data_dir),
-        "DIPLO_WANDB_DIR": ":".join(str(p) for p in paths.wandb_dirs),
-        "DIPLO_AXIOM_DIR": ":".join(str(p) for p in paths.axiom_dirs),
-        "DIPLO_SWEEP_DIR": str(paths.sweep_dir),
-    }
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def run_build(paths: DataPaths, console: Console) -> int:
@@ -57,9 +25,10 @@ def run_build(paths: DataPaths, console: Console) -> int:
 
 def run_build_report(paths: DataPaths, console: Console) -> tuple[int, BuildReport | None]:
     """`run_build`, also returning what the build did (None when it did not start)."""
+    definitions = defs()  # the assets get `paths` through their `diplo` resource (build.py)
+    live = LiveSources.of(definitions)
     try:  # before anything is opened or written: a folder the user named that does not exist stops the build
-        require_named_folders(folder_problems(paths, live_wandb_configured(), live_axiom_configured(),
-                                              look_inside=False))
+        require_named_folders(folder_problems(paths, live.wandb, live.axiom, look_inside=False))
     except SourceFolderMissing as exc:
         for problem in exc.problems:
             console.print(f"nothing built: {problem.message}", style="red", markup=False, highlight=False,
@@ -74,15 +43,15 @@ def run_build_report(paths: DataPaths, console: Console) -> tuple[int, BuildRepo
     # One build per data dir and Dagster home at a time: two at once on a fresh home break its run storage.
     with build_lock([paths.data_dir, home], on_wait=waiting):
         ensure_dagster_home(home)
-        with _environment_of(paths), dg.DagsterInstance.get() as instance, console.status("building") as status:
-            report = build(defs(), instance, paths, progress=lambda msg: status.update(msg))
+        with dg.DagsterInstance.get() as instance, console.status("building") as status:
+            report = build(definitions, instance, paths, progress=lambda msg: status.update(msg))
     elapsed = time.perf_counter() - started
     console.print(
         f"[bold]built in {elapsed:.1f}s[/]: {report.runs_discovered} runs found, "
         f"{len(report.runs_changed)} read, {len(report.runs_removed)} removed, "
         f"{len(report.axiom_days_built)} Axiom days rebuilt"
-        + (f"; live WandB: {len(report.live_runs_changed)} runs new or changed" if live_wandb_configured() else "")
-        + (f"; live Axiom: {len(report.live_days_fetched)} days fetched" if live_axiom_configured() else "")
+        + (f"; live WandB: {len(report.live_runs_changed)} runs new or changed" if report.live.wandb else "")
+        + (f"; live Axiom: {len(report.live_days_fetched)} days fetched" if report.live.axiom else "")
     )
     for warning in report.source_warnings:
         console.print(Text("no input: ", style="yellow") + Text(warning), soft_wrap=True, highlight=False)

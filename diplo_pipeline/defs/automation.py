@@ -1,13 +1,11 @@
-"""The nightly rebuild, and declarative automation so downstream tables and reports follow their inputs.
+"""Declarative automation, so downstream tables and reports follow their inputs.
 
 New or changed WandB runs and Axiom exports are picked up by the sensors in defs/wandb and defs/axiom;
-once they land, the automation sensor materialises what depends on them (eager conditions, set on every
-downstream asset in definitions.py, held back below a failed blocking data test; the catalog publishes
-regardless). The nightly schedule rebuilds everything downstream of the raw data
-anyway, so reports and checks are fresh each morning even when nothing new arrived.
+once they land, the automation sensor materialises what depends on them: every downstream asset is
+eager, held back below a failed blocking data test (`follow_inputs_unless_blocked`, given in
+definitions.py to each downstream asset that does not set a condition itself), and the catalog publishes
+regardless (`publish_after_inputs`, set on the asset). The nightly rebuild is in defs/schedules.py.
 """
-
-import os
 
 import dagster as dg
 
@@ -21,23 +19,14 @@ follow_inputs_unless_blocked = (
 ).with_label("eager_unless_blocked")
 
 # The catalog publishes after any input changed, even when an input is missing or failed a blocking test
-# (lib/warehouse/catalog_status.py says what it serves instead). A blocking failure in its own run skips it there; its
-# inputs then count as updated since it was last handled, so the next tick publishes it in a run of its own.
+# (lib/warehouse/catalog_status.py says what it serves instead). A blocking failure in its own run skips it
+# there; its inputs then count as updated since it was last handled, so the next tick publishes it in a run
+# of its own.
 publish_after_inputs = (
     (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("publish_after_inputs")
-
-nightly_rebuild = dg.ScheduleDefinition(
-    name="nightly_rebuild",
-    cron_schedule=os.environ.get("DIPLO_NIGHTLY_CRON", "0 3 * * *"),
-    execution_timezone=os.environ.get("DIPLO_NIGHTLY_TZ", "UTC"),
-    target=downstream
-    | dg.AssetSelection.assets(dg.AssetKey(["raw", "axiom_export_files"]), dg.AssetKey(["raw", "sweep_definitions"])),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Rebuilds every table, check and report each night (DIPLO_NIGHTLY_CRON, DIPLO_NIGHTLY_TZ).",
-)
 
 follow_inputs = dg.AutomationConditionSensorDefinition(
     "downstream_follows_inputs",

@@ -32,14 +32,25 @@ class DataPaths:
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
-    def from_env(cls, data_dir: str | Path | None = None) -> DataPaths:
+    def from_env(
+        cls,
+        data_dir: str | Path | None = None,
+        *,
+        wandb_dir: str | None = None,
+        axiom_dir: str | None = None,
+        sweep_dir: str | None = None,
+    ) -> DataPaths:
+        """Each folder as given (`wandb_dir` and `axiom_dir` may list several, `:`-separated), else from its
+        variable, else its default under the data root."""
         root = data_dir_from_env(data_dir)
+        given = {"DIPLO_WANDB_DIR": wandb_dir, "DIPLO_AXIOM_DIR": axiom_dir, "DIPLO_SWEEP_DIR": sweep_dir}
+        chosen = {name: value or os.environ.get(name) for name, value in given.items()}
         return cls(
             data_dir=root,
-            wandb_dirs=_paths(os.environ.get("DIPLO_WANDB_DIR"), root / "inbox" / "wandb"),
-            axiom_dirs=_paths(os.environ.get("DIPLO_AXIOM_DIR"), root / "inbox" / "axiom"),
-            sweep_dir=Path(os.environ.get("DIPLO_SWEEP_DIR") or root / "inbox" / "sweeps").expanduser().resolve(),
-            explicit=frozenset(name for name in SOURCE_VARIABLES if os.environ.get(name)),
+            wandb_dirs=_paths(chosen["DIPLO_WANDB_DIR"], root / "inbox" / "wandb"),
+            axiom_dirs=_paths(chosen["DIPLO_AXIOM_DIR"], root / "inbox" / "axiom"),
+            sweep_dir=Path(chosen["DIPLO_SWEEP_DIR"] or root / "inbox" / "sweeps").expanduser().resolve(),
+            explicit=frozenset(name for name in SOURCE_VARIABLES if chosen[name]),
         )
 
     @property

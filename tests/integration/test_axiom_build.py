@@ -16,10 +16,10 @@ import textwrap
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
+from diplo_pipeline.lib.lake.duck import duckdb_session
 from tests.helpers.axiom_exports import planted_events, write_export
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,11 +30,8 @@ BAD = [b'{"_time": "9999-12-31T23:59:59-01:00", "event": "rollout_complete"}',
 
 
 def catalog_events(paths) -> list[tuple]:
-    con = duckdb.connect(str(paths.catalog), read_only=True)
-    try:
+    with duckdb_session(paths.catalog, read_only=True) as con:
         return con.execute("select event_id, cast(json_extract(payload, '$.seq') as int) from axiom_events").fetchall()
-    finally:
-        con.close()
 
 
 def assert_each_event_once(paths) -> None:

@@ -11,15 +11,16 @@ import os
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from diplo_pipeline import cli
 from diplo_pipeline.build import _materialize, build
 from diplo_pipeline.definitions import defs
 from diplo_pipeline.defs.automation import downstream
+from diplo_pipeline.defs.keys import AXIOM_EVENTS, AXIOM_EXPORT_FILES, CATALOG
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
 from diplo_pipeline.lib.axiom import pending_days
+from diplo_pipeline.lib.lake.duck import duckdb_session, records
 
 CHECK = "assert_rollouts_nonnegative_duration"
 
@@ -43,20 +44,13 @@ def _export(inbox: Path, name: str, lines: list[str]) -> None:
 
 
 def _rows(catalog: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(catalog), read_only=True)
-    try:
+    with duckdb_session(catalog, read_only=True) as con:
         return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _status(catalog: Path) -> dict[str, dict]:
-    con = duckdb.connect(str(catalog), read_only=True)
-    try:
-        relation = con.sql("select * from catalog_status")
-        return {row[0]: dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()}
-    finally:
-        con.close()
+    with duckdb_session(catalog, read_only=True) as con:
+        return {row["relation"]: row for row in records(con.sql("select * from catalog_status"))}
 
 
 def _tables(catalog: Path) -> set[str]:
@@ -135,15 +129,15 @@ def test_automation_holds_back_what_is_built_on_a_failed_table_but_publishes_the
     definitions = defs()
     cursor = dg.evaluate_automation_conditions(defs=definitions, instance=instance).cursor
     _export(data_env.axiom_dirs[0], "events.ndjson", GOOD + BAD)
-    _materialize(definitions, instance, [dg.AssetKey(["raw", "axiom_export_files"])])
-    _materialize(definitions, instance, [dg.AssetKey(["raw", "axiom_events"])], tags=contiguous_range_tags(
+    _materialize(definitions, instance, [AXIOM_EXPORT_FILES])
+    _materialize(definitions, instance, [AXIOM_EVENTS], tags=contiguous_range_tags(
         instance.get_dynamic_partitions(axiom_days_partitions.name), pending_days.pending_days(data_env)))
     result = _materialize(definitions, instance, downstream, raise_on_error=False)
     assert result.asset_materializations_for_node("marts__rollouts")  # built, then failed its test
     assert not result.asset_materializations_for_node("warehouse__catalog")  # skipped in that run
 
     tick = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=cursor)
-    assert tick.get_num_requested(dg.AssetKey(["warehouse", "catalog"])) == 1
+    assert tick.get_num_requested(CATALOG) == 1
     assert tick.get_num_requested(dg.AssetKey(["marts", "rollout_timing"])) == 0
     assert tick.get_num_requested(dg.AssetKey(["reports", "run_reports"])) == 0
 

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
 from diplo_pipeline.demo.sdk import run_in_subprocess
+from diplo_pipeline.lib.lake.duck import duckdb_session
 from tests.helpers import sdk_runs
 from tests.helpers.files import set_mtime
 
@@ -52,11 +52,8 @@ def built(data_env, instance, sdk_runs_dir):
 
 
 def _query(catalog: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(catalog), read_only=True)
-    try:
+    with duckdb_session(catalog, read_only=True) as con:
         return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_runs_states_and_steps(built):
@@ -66,7 +63,8 @@ def test_runs_states_and_steps(built):
     assert rows["fini0001"] == (RUNS["fini0001"], "finished", 29, False)
     assert rows["crsh0001"] == (RUNS["crsh0001"], "crashed", 57, False)
     assert rows["resm0001"] == (RUNS["resm0001"], "finished", 59, True)
-    assert _query(paths.catalog, "select created_at = '2025-12-22 19:00:00+00' from runs where run_id='edge0001'") == [(True,)]
+    created = "select created_at = '2025-12-22 19:00:00+00' from runs where run_id='edge0001'"
+    assert _query(paths.catalog, created) == [(True,)]
 
 
 def test_resumed_run_has_each_step_once_and_the_later_write_wins(built):
@@ -77,7 +75,8 @@ def test_resumed_run_has_each_step_once_and_the_later_write_wins(built):
     for step in range(40, 48):  # logged twice: the resumed process wrote loss + 1.0
         assert losses[step] == pytest.approx(1.05 + step / 1000)
     assert losses[39] == pytest.approx(0.05 + 39 / 1000)
-    twice = _query(paths.catalog, "select count(*) from metric_points where run_id='resm0001' and key='benchmark/loss' and step between 40 and 47")
+    twice = _query(paths.catalog, "select count(*) from metric_points where run_id='resm0001' "
+                                  "and key='benchmark/loss' and step between 40 and 47")
     assert twice == [(16,)]  # both writes are kept in the long table; run_steps picks the later
 
 
@@ -101,11 +100,13 @@ def test_edge_case_values(built):
     assert sparse == [0, 5, 20]  # each value keeps its own step
     steps = [s for (s,) in _query(paths.catalog, "select step from run_steps where run_id='edge0001' order by step")]
     assert steps == list(range(10)) + list(range(20, 25))  # the jump is kept, nothing invented
-    evals = _query(paths.catalog, "select step, row_kind, value from metric_points where run_id='edge0001' and key='benchmark/overall_score'")
+    evals = _query(paths.catalog, "select step, row_kind, value from metric_points "
+                                  "where run_id='edge0001' and key='benchmark/overall_score'")
     assert evals == [(20, "eval", 55.5)]
     config = _query(paths.catalog, "select value from run_config where run_id='edge0001' and key='pfsp_weights.peer'")
     assert config == [(0.3,)]
-    throughput = _query(paths.catalog, "select trajectories_per_s, train_rollout_ratio from run_steps where run_id='fini0001' and step=0")
+    throughput = _query(paths.catalog, "select trajectories_per_s, train_rollout_ratio from run_steps "
+                                       "where run_id='fini0001' and step=0")
     assert throughput == [(pytest.approx(960 / 120), pytest.approx(0.5))]
 
 
@@ -190,7 +191,8 @@ def test_sensor_requests_exactly_the_new_run(data_env, instance, sdk_runs_dir):
     sensor = next(s for s in definitions.sensors if s.name == "wandb_offline_runs_sensor")
     build(definitions, instance, data_env)
     run_in_subprocess(sdk_runs.simple_run, str(data_env.wandb_dirs[0]), "sens0001", "grpo-20251224-090000", 3)
-    result = sensor(dg.build_sensor_context(instance=instance, definitions=definitions))
+    # Direct invocation does not take the definitions' resources on its own (the code server does): pass them.
+    result = sensor(dg.build_sensor_context(instance=instance, resources=definitions.resources))
     assert [r.partition_key for r in result.run_requests] == ["sens0001"]
     assert result.dynamic_partitions_requests[0].partition_keys == ["sens0001"]
 

@@ -7,12 +7,12 @@ import math
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
 from diplo_pipeline.demo.sdk import run_in_subprocess
+from diplo_pipeline.lib.lake.duck import duckdb_session
 from diplo_pipeline.lib.settings import DataPaths
 from tests.helpers import sdk_runs
 from tests.helpers.files import set_mtime
@@ -51,12 +51,11 @@ def test_tied_checkpoints_the_later_one_is_best_with_its_own_band(data_env, inst
     run_in_subprocess(sdk_runs.tied_checkpoints_run, str(data_env.wandb_dirs[0]), "ties0001", RUN)
     set_mtime(data_env.wandb_dirs[0], sdk_runs.START + 86400)
     build(defs(), instance, data_env)
-    con = duckdb.connect(str(data_env.catalog), read_only=True)
-    try:
-        gaps = con.execute("select step, best_checkpoint, elo_gap, elo_gap_ci_high from elo_gap order by step").fetchall()
+    with duckdb_session(data_env.catalog, read_only=True) as con:
+        gaps = con.execute(
+            "select step, best_checkpoint, elo_gap, elo_gap_ci_high from elo_gap order by step"
+        ).fetchall()
         learning = con.execute("select best_checkpoint from run_learning").fetchall()
-    finally:
-        con.close()
     assert [step for step, *_ in gaps] == list(range(4, 10))
     assert {best for _, best, _, _ in gaps} == {f"{RUN}/adapter_v4"}
     for step, _, gap, high in gaps:

@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from diplo_pipeline.lib.axiom.export_files import discover_exports, parse_export
+from diplo_pipeline.lib.lake.duck import duckdb_session
 from tests.helpers.loopback.axiom_server import AxiomLoopback
 from tests.helpers.loopback.wandb_server import FakeWandb, runs_from_offline
 
@@ -112,13 +113,12 @@ def test_live_build_fills_the_same_tables_and_a_second_build_fetches_only_change
 
     first = run_build(env)
 
-    live = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
-    live.execute("set TimeZone = 'UTC'")
-    offline = demo_catalog["con"]
-    for table, sql in SAME_TABLES.items():
-        assert rows(live, sql) == rows(offline, sql), table
-    assert live.execute("select distinct source from runs").fetchall() == [("api",)]
-    assert live.execute("select count(*) from axiom_events").fetchone()[0] == len(axiom._events)
+    with duckdb_session(tmp_path / "data" / "warehouse.duckdb", read_only=True) as live:
+        offline = demo_catalog["con"]
+        for table, sql in SAME_TABLES.items():
+            assert rows(live, sql) == rows(offline, sql), table
+        assert live.execute("select distinct source from runs").fetchall() == [("api",)]
+        assert live.execute("select count(*) from axiom_events").fetchone()[0] == len(axiom._events)
 
     # The second build asks each cloud only what changed since: here, nothing.
     wandb_cloud.reset_log()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pytest
 
 from diplo_pipeline import cli
+from diplo_pipeline.lib.lake.duck import duckdb_session
 from diplo_pipeline.lib.settings import SOURCE_VARIABLES, DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems
 
@@ -50,11 +50,8 @@ def test_empty_default_inbox_is_named_and_good_input_beside_it_is_built(tmp_path
     assert code == 0
     assert f"no input: {inbox / 'wandb'} holds no WandB runs" in err and "set DIPLO_WANDB_DIR" in err
     assert str(inbox / "axiom") not in err  # it has an export: nothing to say about it
-    con = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
-    try:
+    with duckdb_session(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
         assert con.execute("select rollout_id from axiom_events").fetchall() == [("g1",)]
-    finally:
-        con.close()
 
 
 def test_an_explicit_folder_that_does_not_exist_stops_the_build(tmp_path, diplo_build, monkeypatch):

@@ -4,6 +4,7 @@ fetched day, then one partition per UTC day."""
 import dagster as dg
 
 from diplo_pipeline.defs.asset_metadata import column_schema
+from diplo_pipeline.defs.keys import AXIOM_APL, AXIOM_EVENTS, AXIOM_EXPORT_FILES
 from diplo_pipeline.defs.partitions import axiom_days_partitions
 from diplo_pipeline.defs.quarantine_checks import quarantine_check
 from diplo_pipeline.defs.resources import DiploData
@@ -15,7 +16,7 @@ QUARANTINE_CHECK = "no_quarantined_axiom_lines"
 
 
 @dg.asset(
-    key=["raw", "axiom_export_files"],
+    key=AXIOM_EXPORT_FILES,
     group_name="sources",
     kinds={"python", "parquet", "axiom"},
     owners=["team:diplo-pipeline"],
@@ -28,7 +29,7 @@ QUARANTINE_CHECK = "no_quarantined_axiom_lines"
     check_specs=[
         dg.AssetCheckSpec(
             QUARANTINE_CHECK,
-            asset=["raw", "axiom_export_files"],
+            asset=AXIOM_EXPORT_FILES,
             description="Records of export files that are not valid events (bad JSON, no `_time`, no `event`, "
             "a time out of range, text that is not Unicode, a damaged .gz).",
         )
@@ -57,8 +58,8 @@ def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
 
 
 @dg.asset(
-    key=["raw", "axiom_events"],
-    deps=[axiom_export_files, dg.AssetKey(["raw", "axiom_apl"])],
+    key=AXIOM_EVENTS,
+    deps=[axiom_export_files, AXIOM_APL],
     group_name="sources",
     kinds={"duckdb", "parquet", "axiom"},
     owners=["team:diplo-pipeline"],

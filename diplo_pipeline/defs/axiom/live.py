@@ -2,32 +2,36 @@
 
 A past day is fetched until Axiom's answer was complete, then never again (`axiom_apl_sensor`); today is
 re-fetched from its watermark by the `axiom_today_refresh` schedule (every 15 minutes by default). Off,
-with no network, unless AXIOM_TOKEN is set.
+with no network, unless AXIOM_TOKEN is set. The sensor and the schedule take the asset's resources, so
+they see the source on or off, and the data folder, exactly as the run they request will.
 """
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
+from diplo_pipeline.defs.keys import AXIOM_APL
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
 from diplo_pipeline.defs.quarantine_checks import quarantine_check
 from diplo_pipeline.defs.resources import AxiomApi, DiploData
-from diplo_pipeline.lib.axiom import apl_sync
-from diplo_pipeline.lib.axiom.apl_client import AxiomAuthError, AxiomError, live_settings_present
+from diplo_pipeline.lib.axiom import apl_partitions, apl_sync
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.settings import DataPaths
 
-AXIOM_APL = dg.AssetKey(["raw", "axiom_apl"])
 QUARANTINE_CHECK = "no_quarantined_axiom_api_rows"
-# Events reach Axiom a little after their `_time` (assumed: at most 15 minutes). Each fetch re-reads that
-# long before its watermark (duplicates are dropped), and a day counts as complete only once it has been
-# over that long: together no event within the allowance is missed.
-LATENESS = timedelta(minutes=15)
 
 
 class AxiomAplConfig(dg.Config):
     refetch: bool = False  # fetch every requested day, even complete ones (appends what Axiom has that we lack)
+
+
+def _off(axiom_api: AxiomApi) -> str:
+    return f"live Axiom is off: {axiom_api.token_variable} is not set"
+
+
+def _quarantine_check(paths: DataPaths) -> dg.AssetCheckResult:
+    return quarantine_check(QUARANTINE_CHECK, paths, "axiom", "invalid rows", prefix="api-")
 
 
 @dg.asset(
@@ -54,48 +58,30 @@ class AxiomAplConfig(dg.Config):
 def axiom_apl(context: dg.AssetExecutionContext, config: AxiomAplConfig, diplo: DiploData, axiom_api: AxiomApi):
     paths = diplo.paths()
     if not axiom_api.configured:
-        return dg.MaterializeResult(
-            metadata={"live_source": "off: AXIOM_TOKEN is not set"},
-            check_results=[quarantine_check(QUARANTINE_CHECK, paths, "axiom", "invalid rows", prefix="api-")],
-        )
+        return dg.MaterializeResult(metadata={"live_source": f"off: {axiom_api.token_variable} is not set"},
+                                    check_results=[_quarantine_check(paths)])
     now = datetime.now(UTC)
-    # A range run spans the partitions between its ends, which may include days of export files only:
-    # fetch just the days the live source is due to fetch (or, with `refetch`, every requested day).
-    due = set(apl_sync.days_due(paths, now))
-    fetched, skipped, failed = [], [], {}
+    plan = apl_partitions.plan_apl_days(paths, list(context.partition_keys), now, refetch=config.refetch)
     with axiom_api.client() as client:
-        for day in context.partition_keys:
-            if day not in due and not config.refetch:
-                skipped.append(day)
-                continue
-            try:
-                result = apl_sync.fetch_day(client, paths, day, now, lookback=LATENESS, settle=LATENESS)
-            except AxiomAuthError:
-                raise  # no other day would get through either
-            except AxiomError as exc:
-                failed[day] = str(exc)  # the other days still land; this one is due again next time
-                continue
-            fetched.append({"day": day, "rows_fetched": result.rows_fetched, "rows_new": result.rows_new,
-                            "requests": result.requests, "complete": result.complete,
-                            "watermark": result.watermark or ""})
-    context.log.info(f"fetched {len(fetched)} days, skipped {len(skipped)} (complete or not due)")
-    if failed:
+        done = apl_partitions.fetch_planned_days(client, paths, plan, now)
+    context.log.info(f"fetched {len(done.fetched)} days, skipped {len(done.skipped)} (complete or not due)")
+    if done.failed:
         raise dg.Failure(
-            description=f"{len(failed)} Axiom days could not be fetched (the other {len(fetched)} were staged): "
-            + "; ".join(f"{day}: {why}" for day, why in sorted(failed.items())),
-            metadata={"days_failed": dg.MetadataValue.json(sorted(failed))},
+            description=f"{len(done.failed)} Axiom days could not be fetched (the other {len(done.fetched)} were "
+            "staged): " + "; ".join(f"{day}: {why}" for day, why in sorted(done.failed.items())),
+            metadata={"days_failed": dg.MetadataValue.json(sorted(done.failed))},
         )
     return dg.MaterializeResult(
         metadata={
             "dataset": client.dataset,
-            "days_fetched": len(fetched),
-            "days_skipped": len(skipped),
-            "rows_new": sum(r["rows_new"] for r in fetched),
-            "requests": sum(r["requests"] for r in fetched),
-            "days_incomplete": dg.MetadataValue.json([r["day"] for r in fetched if not r["complete"]]),
-            "preview": dg.MetadataValue.md(markdown_table(fetched, limit=31)),
+            "days_fetched": len(done.fetched),
+            "days_skipped": len(done.skipped),
+            "rows_new": sum(f.rows_new for f in done.fetched),
+            "requests": sum(f.requests for f in done.fetched),
+            "days_incomplete": dg.MetadataValue.json([f.day for f in done.fetched if not f.complete]),
+            "preview": dg.MetadataValue.md(markdown_table(done.rows(), limit=31)),
         },
-        check_results=[quarantine_check(QUARANTINE_CHECK, paths, "axiom", "invalid rows", prefix="api-")],
+        check_results=[_quarantine_check(paths)],
     )
 
 
@@ -110,11 +96,11 @@ def axiom_apl(context: dg.AssetExecutionContext, config: AxiomAplConfig, diplo: 
         "`axiom_today_refresh`). The fetched days are then rebuilt by `axiom_exports_sensor`."
     ),
 )
-def axiom_apl_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    if not live_settings_present():
-        return dg.SensorResult(skip_reason="live Axiom is off: AXIOM_TOKEN is not set")
+def axiom_apl_sensor(context: dg.SensorEvaluationContext, diplo: DiploData, axiom_api: AxiomApi) -> dg.SensorResult:
+    if not axiom_api.configured:
+        return dg.SensorResult(skip_reason=_off(axiom_api))
     now = datetime.now(UTC)
-    days = apl_sync.days_due(DataPaths.from_env(), now)
+    days = apl_sync.days_due(diplo.paths(), now)
     known = context.instance.get_dynamic_partitions(axiom_days_partitions.name)
     new = [d for d in days if d not in known]
     adds = [axiom_days_partitions.build_add_request(new)] if new else []
@@ -136,9 +122,9 @@ def axiom_apl_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Live Axiom: today's partition fetched again from its watermark (DIPLO_AXIOM_REFRESH_CRON).",
 )
-def axiom_today_refresh(context: dg.ScheduleEvaluationContext):
-    if not live_settings_present():
-        return dg.SkipReason("live Axiom is off: AXIOM_TOKEN is not set")
+def axiom_today_refresh(context: dg.ScheduleEvaluationContext, axiom_api: AxiomApi):
+    if not axiom_api.configured:
+        return dg.SkipReason(_off(axiom_api))
     today = context.scheduled_execution_time.astimezone(UTC).date().isoformat()
     if today not in context.instance.get_dynamic_partitions(axiom_days_partitions.name):
         return dg.SkipReason(f"no partition for {today} yet: axiom_apl_sensor adds it")

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from diplo_pipeline.defs.keys import SWEEP_DEFINITIONS
 from diplo_pipeline.defs.quarantine_checks import quarantine_check
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib.lake.io import write_parquet_atomic
@@ -13,12 +14,12 @@ CHECK = "sweep_definitions_readable"
 
 
 @dg.asset(
-    key=["raw", "sweep_definitions"],
+    key=SWEEP_DEFINITIONS,
     group_name="sources",
     kinds={"python", "yaml", "parquet"},
     owners=["team:diplo-pipeline"],
     description="`sweep.yaml` files (metadata, defaults, runs, analysis) found under DIPLO_SWEEP_DIR.",
-    check_specs=[dg.AssetCheckSpec(CHECK, asset=["raw", "sweep_definitions"], description="Every sweep.yaml parses.")],
+    check_specs=[dg.AssetCheckSpec(CHECK, asset=SWEEP_DEFINITIONS, description="Every sweep.yaml parses.")],
 )
 def sweep_definitions(diplo: DiploData):
     paths = diplo.paths()
@@ -28,9 +29,9 @@ def sweep_definitions(diplo: DiploData):
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.num_rows,
-            "preview": dg.MetadataValue.md(
-                markdown_table(table.select(["sweep_name", "experiment_tag_prefix", "expected_ranking"]).to_pylist())
-            ),
+            "preview": dg.MetadataValue.md(markdown_table(
+                table.select(["sweep_name", "experiment_tag_prefix", "expected_ranking"]).to_pylist()
+            )),
         },
         check_results=[quarantine_check(CHECK, paths, "sweeps", "unreadable sweep.yaml files")],
     )

@@ -4,22 +4,18 @@ A run comes from offline `.wandb` files or from the live API (when WANDB_API_KEY
 the same four Parquet files per run, so nothing downstream knows or cares which.
 """
 
-import tempfile
-import time
-from pathlib import Path
-
 import dagster as dg
 
 from diplo_pipeline.defs.asset_metadata import column_schema
+from diplo_pipeline.defs.keys import WANDB_API_LISTING, WANDB_RUNS
 from diplo_pipeline.defs.partitions import wandb_runs_partitions
 from diplo_pipeline.defs.quarantine_checks import quarantine_check
 from diplo_pipeline.defs.resources import DiploData, WandbApi
 from diplo_pipeline.lib.previews import markdown_table
-from diplo_pipeline.lib.wandb import api_sync, offline
+from diplo_pipeline.lib.wandb import api_sync, run_partitions
 from diplo_pipeline.lib.wandb.schemas import METRIC_POINTS_SCHEMA
 
 QUARANTINE_CHECK = "no_quarantined_wandb_records"
-API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
 
 
 class WandbListingConfig(dg.Config):
@@ -27,7 +23,7 @@ class WandbListingConfig(dg.Config):
 
 
 @dg.asset(
-    key=API_LISTING,
+    key=WANDB_API_LISTING,
     group_name="sources",
     kinds={"python", "wandb"},
     owners=["team:diplo-pipeline"],
@@ -42,7 +38,7 @@ def wandb_api_listing(
     context: dg.AssetExecutionContext, config: WandbListingConfig, diplo: DiploData, wandb_api: WandbApi
 ) -> dg.MaterializeResult:
     if not wandb_api.configured:
-        return dg.MaterializeResult(metadata={"live_source": "off: WANDB_API_KEY is not set"})
+        return dg.MaterializeResult(metadata={"live_source": f"off: {wandb_api.api_key_variable} is not set"})
     paths = diplo.paths()
     source = wandb_api.source()
     result = api_sync.refresh_listing(source, paths, force_full=config.full_listing)
@@ -71,7 +67,7 @@ class WandbRunConfig(dg.Config):
 
 
 @dg.asset(
-    key=["raw", "wandb_runs"],
+    key=WANDB_RUNS,
     group_name="sources",
     kinds={"python", "parquet", "wandb"},
     owners=["team:diplo-pipeline"],
@@ -82,90 +78,42 @@ class WandbRunConfig(dg.Config):
         "`run_summary` and `metric_points` (every logged value at full resolution), one Parquet file per "
         "run and table, replaced atomically. Unchanged runs inside the requested range are skipped."
     ),
-    deps=[API_LISTING],
+    deps=[WANDB_API_LISTING],
     check_specs=[
         dg.AssetCheckSpec(
             QUARANTINE_CHECK,
-            asset=["raw", "wandb_runs"],
-            description="Damaged `.wandb` files: zero-filled or CRC-failing regions, undecodable records and values, "
-                        "unreadable files (each with its byte range).",
+            asset=WANDB_RUNS,
+            description="Damaged `.wandb` files: zero-filled or CRC-failing regions, undecodable records and "
+            "values, unreadable files (each with its byte range).",
         )
     ],
 )
 def wandb_runs(context: dg.AssetExecutionContext, config: WandbRunConfig, diplo: DiploData, wandb_api: WandbApi):
     paths = diplo.paths()
-    discovered = offline.discover(paths)
-    pending = {c.run_id for c in offline.pending_changes(paths, discovered)}
-    live_ids = api_sync.api_run_ids(paths)
-    live_pending = set(api_sync.pending_api_runs(paths))
-    now = time.time()
-    read, skipped, removed, summary = [], [], [], []
-    live_todo = []
-    for run_id in context.partition_keys:
-        run = discovered.get(run_id)
-        if run is None and run_id in live_ids:
-            if wandb_api.configured and (run_id in live_pending or config.force):
-                live_todo.append(run_id)
-            else:
-                skipped.append(run_id)
-            continue
-        if run is None:
-            offline.remove_run(paths, run_id)
-            removed.append(run_id)
-            continue
-        if run_id not in pending and not config.force:
-            skipped.append(run_id)
-            continue
-        tables = offline.ingest_run(paths, run, now=now)
-        read.append(run_id)
-        info = tables.runs.to_pylist()[0]
-        summary.append(
-            {
-                "run_id": run_id,
-                "run_name": info["run_name"],
-                "state": info["state"],
-                "last_step": info["last_step"],
-                "metric_points": tables.metric_points.num_rows,
-                "tail": info["tail_status"],
-                "corrupt_records": info["corrupt_records"],
-            }
-        )
-    failed: dict[str, str] = {}
-    if live_todo:
-        source = wandb_api.source()
-        with tempfile.TemporaryDirectory(prefix="wandb-history-") as work:
-            results = api_sync.ingest_api_runs(source, paths, live_todo, Path(work),
-                                                       workers=source.settings.concurrency)
-        for run_id, ingest in results.items():
-            if isinstance(ingest, Exception):
-                failed[run_id] = source.redact(f"{type(ingest).__name__}: {ingest}")
-                continue
-            if ingest is None:
-                removed.append(run_id)  # deleted in WandB
-                continue
-            read.append(ingest.run_id)
-            summary.append({"run_id": ingest.run_id, "state": ingest.state, "last_step": ingest.last_step,
-                            "metric_points": ingest.metric_points, "source": "api",
-                            "rows_fetched": ingest.rows_fetched, "incremental": ingest.incremental})
-    if failed:
+    plan = run_partitions.plan_run_partitions(paths, list(context.partition_keys), wandb_api.configured,
+                                              force=config.force)
+    done = run_partitions.ingest_run_plan(paths, plan, wandb_api.source)
+    if done.failed:
         # The runs that did come through are already in the lake; these are retried by the next sync.
         raise dg.Failure(
-            description=f"{len(failed)} live WandB runs could not be fetched (the other {len(read)} were written): "
-            + "; ".join(f"{run_id}: {why}" for run_id, why in sorted(failed.items())),
-            metadata={"runs_failed": dg.MetadataValue.json(sorted(failed)), "runs_read": len(read)},
+            description=f"{len(done.failed)} live WandB runs could not be fetched (the other {len(done.read)} were "
+            "written): " + "; ".join(f"{run_id}: {why}" for run_id, why in sorted(done.failed.items())),
+            metadata={"runs_failed": dg.MetadataValue.json(sorted(done.failed)), "runs_read": len(done.read)},
         )
-    context.log.info(f"read {len(read)} runs, skipped {len(skipped)} unchanged, removed {len(removed)}")
+    context.log.info(f"read {len(done.read)} runs, skipped {len(done.skipped)} unchanged, "
+                     f"removed {len(done.removed)}")
     return dg.MaterializeResult(
         metadata={
-            "runs_read": len(read),
-            "runs_skipped_unchanged": len(skipped),
-            "runs_removed": len(removed),
-            "metric_points_written": sum(r["metric_points"] for r in summary),
-            "dagster/row_count": sum(r["metric_points"] for r in summary),
+            "runs_read": len(done.read),
+            "runs_skipped_unchanged": len(done.skipped),
+            "runs_removed": len(done.removed),
+            "metric_points_written": done.metric_points,
+            "dagster/row_count": done.metric_points,
             "dagster/column_schema": column_schema(METRIC_POINTS_SCHEMA),
-            "preview": dg.MetadataValue.md(markdown_table(summary)),
+            "preview": dg.MetadataValue.md(markdown_table(done.summary)),
         },
         check_results=[
-            quarantine_check(QUARANTINE_CHECK, paths, "wandb", "damaged regions, records and values (zeros, CRC, undecodable)")
+            quarantine_check(QUARANTINE_CHECK, paths, "wandb",
+                             "damaged regions, records and values (zeros, CRC, undecodable)")
         ],
     )

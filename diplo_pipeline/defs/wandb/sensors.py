@@ -1,17 +1,18 @@
 """Discover new or changed runs (offline files by size and mtime; live runs by the API listing) and
-request exactly those partitions."""
+request exactly those partitions.
+
+The sensors take the same resources as the assets they request (`diplo`, `wandb_api`), so a sensor looks
+in the folders, and sees the live source on or off, exactly as the run it starts will.
+"""
 
 import json
 
 import dagster as dg
 
+from diplo_pipeline.defs.keys import WANDB_API_LISTING, WANDB_RUNS
 from diplo_pipeline.defs.partitions import contiguous_range_tags, wandb_runs_partitions
-from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.defs.resources import DiploData, WandbApi
 from diplo_pipeline.lib.wandb import api_sync, offline
-from diplo_pipeline.lib.wandb.api_client import live_wandb_configured
-
-WANDB_RUNS = dg.AssetKey(["raw", "wandb_runs"])
-API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
 
 
 @dg.sensor(
@@ -21,9 +22,9 @@ API_LISTING = dg.AssetKey(["raw", "wandb_api_listing"])
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds `.wandb` files that are new or changed (size, mtime) and ingests just those runs.",
 )
-def wandb_offline_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def wandb_offline_runs_sensor(context: dg.SensorEvaluationContext, diplo: DiploData) -> dg.SensorResult:
     # Stat files only: a sensor lives in a long-running process and must never hold the catalog open.
-    paths = DataPaths.from_env()
+    paths = diplo.paths()
     discovered = offline.discover(paths)
     requested: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     changes = [
@@ -51,7 +52,7 @@ def wandb_offline_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SensorR
 
 @dg.sensor(
     name="wandb_api_sensor",
-    target=dg.AssetSelection.assets(API_LISTING, WANDB_RUNS),
+    target=dg.AssetSelection.assets(WANDB_API_LISTING, WANDB_RUNS),
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
@@ -59,11 +60,10 @@ def wandb_offline_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SensorR
         "the listing found new or changed. The sensor itself never calls WandB; the assets do."
     ),
 )
-def wandb_api_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    if not live_wandb_configured():
-        return dg.SensorResult(skip_reason="live WandB is off: WANDB_API_KEY is not set")
-    paths = DataPaths.from_env()
-    pending = api_sync.pending_api_runs(paths)
+def wandb_api_sensor(context: dg.SensorEvaluationContext, diplo: DiploData, wandb_api: WandbApi) -> dg.SensorResult:
+    if not wandb_api.configured:
+        return dg.SensorResult(skip_reason=f"live WandB is off: {wandb_api.api_key_variable} is not set")
+    pending = api_sync.pending_api_runs(diplo.paths())
     known = context.instance.get_dynamic_partitions(wandb_runs_partitions.name)
     pending = [run_id for run_id in pending if run_id in known]
     if pending and context.cursor != ",".join(pending):
@@ -72,4 +72,4 @@ def wandb_api_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             run_requests=[dg.RunRequest(asset_selection=[WANDB_RUNS], tags=contiguous_range_tags(known, pending))],
             cursor=",".join(pending),
         )
-    return dg.SensorResult(run_requests=[dg.RunRequest(asset_selection=[API_LISTING])], cursor="")
+    return dg.SensorResult(run_requests=[dg.RunRequest(asset_selection=[WANDB_API_LISTING])], cursor="")

@@ -1,247 +1,43 @@
-"""Axiom's APL query API → event rows: stable paging, polite retries, and a token that never leaks.
+"""Axiom's APL query API → event rows: one HTTP client with polite retries and a token that never leaks.
 
 Why not axiom-py: it has no `format=legacy` and does not retry 429 (source-formats.md §C.2). This is
-httpx + tenacity against `POST {url}/v1/datasets/_apl?format=tabular|legacy` (§C.1).
+httpx + tenacity against `POST {url}/v1/datasets/_apl?format=tabular|legacy` (§C.1). How a window is paged
+(by `_time`, each row once) is apl_paging.py; the settings and the errors are apl_settings.py and
+apl_errors.py.
 
-Paging follows Axiom's documented stable pagination: `| sort by _time asc | limit N`, then the next page
-starts at the last `_time` seen, as the raw string and inclusive, so rows sharing that timestamp come
-back again and are dropped by `_rowId` (or a content hash). A page is only taken as the last one when it
-is short, not partial, and Axiom did not say it applied its default limit instead of ours.
-
-Plain Python, no Dagster: the Dagster resource builds an `AplClient` with the token from `dg.EnvVar`.
+Plain Python, no Dagster: the Dagster resource builds an `AplClient` with the token it resolves at run time.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Self
 
 import httpx
 import tenacity
 
-from diplo_pipeline.lib.axiom.export_files import _canonical, event_id, parse_time
+from diplo_pipeline.lib.axiom.apl_errors import (
+    AxiomAuthError,
+    AxiomPagingError,
+    AxiomQueryError,
+    AxiomUnavailableError,
+    Retryable,
+)
+from diplo_pipeline.lib.axiom.apl_paging import (
+    Collector,
+    FetchResult,
+    Page,
+    default_limit_applied,
+    max_time,
+    midpoint,
+    time_key,
+    window_bound,
+)
 from diplo_pipeline.lib.axiom.json_formats import api_rows
 
-DEFAULT_URL = "https://api.axiom.co"
-DEFAULT_DATASET = "diplomacy"
 FORMATS = ("tabular", "legacy")
-_DEFAULT_LIMIT = re.compile(r"default limit(?: of)? (\d+)", re.IGNORECASE)
-AXIOM_DOCUMENTED_DEFAULT_LIMIT = 1000  # what Axiom returns when no limit applies (source-formats.md §C.1)
-
-
-def live_settings_present() -> bool:
-    """Live Axiom is off unless AXIOM_TOKEN is set (WAREHOUSE.md)."""
-    return bool(os.environ.get("AXIOM_TOKEN"))
-
-
-@dataclass(frozen=True)
-class AxiomSettings:
-    """The non-secret settings of live Axiom; the token is passed separately so it is never stored here."""
-
-    url: str = DEFAULT_URL
-    dataset: str = DEFAULT_DATASET
-    org_id: str | None = None
-    page_size: int = 10_000  # below the 50,000 the legacy endpoint documents; Axiom's own cap is unknown
-    timeout_s: float = 30
-
-    @classmethod
-    def from_env(cls) -> AxiomSettings:
-        return cls(
-            url=os.environ.get("AXIOM_URL") or DEFAULT_URL,
-            dataset=os.environ.get("AXIOM_DATASET") or DEFAULT_DATASET,
-            org_id=os.environ.get("AXIOM_ORG_ID") or None,
-        )
-
-
-# --- errors -------------------------------------------------------------------------------------------
-
-
-class AxiomError(Exception):
-    """An Axiom query failed. Messages never hold the token or request headers."""
-
-    def __init__(self, message: str, *, status: int | None = None, trace_id: str | None = None) -> None:
-        super().__init__(message + (f" [X-Axiom-Trace-Id {trace_id}]" if trace_id else ""))
-        self.status = status
-        self.trace_id = trace_id
-
-
-class AxiomAuthError(AxiomError):
-    """401/403: retrying cannot help, the configuration must change."""
-
-
-class AxiomQueryError(AxiomError):
-    """4xx other than auth and rate limits: the query itself is wrong."""
-
-
-class AxiomUnavailableError(AxiomError):
-    """Still failing (429, 5xx, timeouts, connection errors) after every attempt."""
-
-
-class AxiomPagingError(AxiomError):
-    """More events share one timestamp than the largest page we allow ourselves to ask for."""
-
-
-class _Retryable(Exception):
-    """One failed attempt worth repeating; `wait_s` is what the server asked us to wait, if it said."""
-
-    def __init__(self, description: str, *, status: int | None = None, trace_id: str | None = None,
-                 wait_s: float | None = None) -> None:
-        super().__init__(description)
-        self.description = description
-        self.status = status
-        self.trace_id = trace_id
-        self.wait_s = wait_s
-
-
-# --- times --------------------------------------------------------------------------------------------
-
-_FRACTION = re.compile(r":\d{2}\.(\d+)")
-
-
-def time_key(raw: str) -> tuple[datetime, int]:
-    """Sort key of a raw RFC3339Nano string to the nanosecond (`parse_time` alone stops at microseconds)."""
-    parsed = parse_time(raw)
-    match = _FRACTION.search(raw)
-    sub_micro = int((match[1] if match else "")[6:9].ljust(3, "0"))
-    return parsed, sub_micro
-
-
-def later_time(a: str | None, b: str | None) -> str | None:
-    """The later of two raw `_time` strings (either may be None), returned exactly as given."""
-    if a is None or b is None:
-        return a if b is None else b
-    return b if time_key(b) > time_key(a) else a
-
-
-def format_time(moment: datetime) -> str:
-    """A window bound for Axiom: RFC3339 in UTC with `Z`, microseconds only when there are some."""
-    if moment.tzinfo is None:
-        raise ValueError("window bounds must be timezone-aware datetimes")
-    moment = moment.astimezone(UTC)
-    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
-
-
-def _bound(value: str | datetime) -> str:
-    if isinstance(value, datetime):
-        return format_time(value)
-    parse_time(value)  # relative times ("now-1d") are valid for Axiom but cannot be paged by _time
-    return value
-
-
-def _midpoint(start: str, end: str) -> str | None:
-    """A bound strictly inside (start, end), or None when the window is too narrow to split."""
-    lo, hi = parse_time(start), parse_time(end)
-    if hi - lo < timedelta(microseconds=4):
-        return None
-    half = (hi - lo) / 2
-    return format_time(lo + timedelta(microseconds=max(2, half // timedelta(microseconds=1))))
-
-
-# --- results ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class FetchResult:
-    """Every distinct row of a window, and whether Axiom's answer for the whole window can be trusted.
-
-    `watermark` is the latest `_time` seen, as the raw string Axiom sent (nanoseconds and all), so the
-    next fetch can start exactly there. When `complete` is false, `incomplete_from` is the start of the
-    earliest sub-window Axiom kept answering partially for: rows before it are complete, rows after it
-    may be missing, so a resumed fetch must start there rather than at the watermark.
-    """
-
-    rows: list[Any] = field(default_factory=list)  # row dicts; a malformed part of an answer is a ValueError
-    complete: bool = True
-    watermark: str | None = None
-    requests: int = 0
-    pages: int = 0
-    duplicates_dropped: int = 0
-    messages: list[str] = field(default_factory=list)
-    incomplete_from: str | None = None
-
-
-@dataclass
-class _Page:
-    rows: list[dict[str, Any]]
-    partial: bool
-    messages: list[str]
-    default_limit: int | None  # set when Axiom says it applied its default limit rather than ours
-
-
-class _Collector:
-    """Accumulates pages of one fetch, dropping rows a previous page already delivered."""
-
-    def __init__(self) -> None:
-        self.result = FetchResult()
-        self._seen: set[tuple[str, str]] = set()
-
-    def add(self, page: _Page) -> None:
-        self.result.pages += 1
-        for message in page.messages:
-            self.note(message)
-        for row in page.rows:
-            if not isinstance(row, dict):  # a malformed part of the answer: staging quarantines it
-                self.result.rows.append(row)
-                continue
-            key = _row_key(row)
-            if key in self._seen:
-                self.result.duplicates_dropped += 1
-                continue
-            self._seen.add(key)
-            self.result.rows.append(row)
-            raw = row.get("_time")
-            try:
-                self.result.watermark = later_time(self.result.watermark, raw)
-            except (ValueError, TypeError):
-                pass  # a row with a bad _time is quarantined at staging; it cannot move the watermark
-
-    def note(self, message: str) -> None:
-        if message not in self.result.messages:
-            self.result.messages.append(message)
-
-    def incomplete(self, start: str, message: str) -> None:
-        self.result.complete = False
-        self.note(message)
-        current = self.result.incomplete_from
-        if current is None or time_key(start) < time_key(current):
-            self.result.incomplete_from = start
-
-
-def _row_key(row: dict[str, Any]) -> tuple[str, str]:
-    """Axiom's `_rowId` where the answer has it (legacy, cursors); else the hash the warehouse dedups by."""
-    row_id = row.get("_rowId")
-    if isinstance(row_id, str) and row_id:
-        return "rowId", row_id
-    try:
-        return "hash", event_id(_canonical(row))
-    except (UnicodeEncodeError, RecursionError):  # not storable (staging quarantines it): still deduplicated
-        return "repr", repr(row)
-
-
-def _max_time(rows: list[dict[str, Any]]) -> str | None:
-    latest = None
-    for row in rows:
-        if not isinstance(row, dict):
-            continue
-        try:
-            latest = later_time(latest, row.get("_time"))
-        except (ValueError, TypeError):
-            continue
-    return latest
-
-
-def _default_limit(messages: list[str]) -> int | None:
-    for message in messages:
-        if "default limit" in message.lower():
-            match = _DEFAULT_LIMIT.search(message)
-            return int(match[1]) if match else AXIOM_DOCUMENTED_DEFAULT_LIMIT
-    return None
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -280,6 +76,7 @@ def _server_wait(headers: httpx.Headers) -> float | None:
             except (TypeError, ValueError):
                 return None
     return None
+
 
 
 # --- the client ---------------------------------------------------------------------------------------
@@ -355,7 +152,7 @@ class AplClient:
         return headers
 
     def _attempt(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One POST. Raises _Retryable for what may pass, AxiomError subclasses for what will not."""
+        """One POST. Raises Retryable for what may pass, AxiomError subclasses for what will not."""
         response, failure = None, ""
         try:
             response = self._http.post(
@@ -371,13 +168,13 @@ class AplClient:
         if response is None:
             # Raised here, outside the except block, so no httpx exception (which holds the request and
             # its Authorization header) rides along as __context__.
-            raise _Retryable(failure)
+            raise Retryable(failure)
         status, trace = response.status_code, response.headers.get("X-Axiom-Trace-Id")
         if status == 429:
-            raise _Retryable(f"HTTP 429 rate limited: {_error_text(response)}", status=status, trace_id=trace,
+            raise Retryable(f"HTTP 429 rate limited: {_error_text(response)}", status=status, trace_id=trace,
                              wait_s=_server_wait(response.headers))
         if status >= 500:
-            raise _Retryable(f"HTTP {status}: {_error_text(response)}", status=status, trace_id=trace)
+            raise Retryable(f"HTTP {status}: {_error_text(response)}", status=status, trace_id=trace)
         if status in (401, 403):
             raise AxiomAuthError(
                 f"Axiom refused the query (HTTP {status}: {_error_text(response)}). Set AXIOM_TOKEN to an "
@@ -394,23 +191,23 @@ class AplClient:
         try:
             answer = response.json()
         except ValueError:
-            raise _Retryable(f"HTTP {status} but the answer is not JSON", status=status) from None
+            raise Retryable(f"HTTP {status} but the answer is not JSON", status=status) from None
         if not isinstance(answer, dict) or not isinstance(answer.get("status"), dict):
-            raise _Retryable(f"HTTP {status} but the answer has no `status` (not an AplResult)", status=status)
+            raise Retryable(f"HTTP {status} but the answer has no `status` (not an AplResult)", status=status)
         return answer
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         """What the server asked for (capped, floored), else exponential backoff with jitter."""
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Retryable) and exc.wait_s is not None:
+        if isinstance(exc, Retryable) and exc.wait_s is not None:
             return min(self.max_wait_s, max(self.min_wait_s, exc.wait_s))
         return max(self.min_wait_s, self._backoff(state))
 
-    def _post(self, body: dict[str, Any], collector: _Collector) -> dict[str, Any]:
+    def _post(self, body: dict[str, Any], collector: Collector) -> dict[str, Any]:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
             wait=self._wait,
-            retry=tenacity.retry_if_exception_type(_Retryable),
+            retry=tenacity.retry_if_exception_type(Retryable),
             reraise=True,
         )
         try:
@@ -418,7 +215,7 @@ class AplClient:
                 with attempt:
                     collector.result.requests += 1
                     return self._attempt(body)
-        except _Retryable as exc:
+        except Retryable as exc:
             raise AxiomUnavailableError(
                 f"Axiom query API at {self.url} (dataset {self.dataset!r}, window "
                 f"[{body['startTime']}, {body['endTime']})) still failing after {self.max_attempts} attempts; "
@@ -428,24 +225,24 @@ class AplClient:
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    def _page(self, start: str, end: str, limit: int, collector: _Collector) -> _Page:
+    def _page(self, start: str, end: str, limit: int, collector: Collector) -> Page:
         answer = self._post({"apl": self.apl(limit), "startTime": start, "endTime": end}, collector)
         status = answer["status"]
         messages = [
             str(m.get("msg") or m.get("code")) if isinstance(m, dict) else str(m)
             for m in status.get("messages") or []
         ]
-        return _Page(list(api_rows(answer)), bool(status.get("isPartial")), messages, _default_limit(messages))
+        return Page(list(api_rows(answer)), bool(status.get("isPartial")), messages, default_limit_applied(messages))
 
     # -- a window --------------------------------------------------------------------------------------
 
     def fetch(self, start: str | datetime, end: str | datetime) -> FetchResult:
         """Every event with start <= _time < end, each once. Strings are sent exactly as given."""
-        collector = _Collector()
-        self._fetch_window(_bound(start), _bound(end), 0, collector)
+        collector = Collector()
+        self._fetch_window(window_bound(start), window_bound(end), 0, collector)
         return collector.result
 
-    def _fetch_window(self, start: str, end: str, depth: int, collector: _Collector) -> None:
+    def _fetch_window(self, start: str, end: str, depth: int, collector: Collector) -> None:
         cursor, limit, doublings = start, self.page_size, 0
         while True:
             page = self._page(cursor, end, limit, collector)
@@ -453,7 +250,7 @@ class AplClient:
             if page.partial:
                 self._split(cursor, end, depth, collector)
                 return
-            latest = _max_time(page.rows)
+            latest = max_time(page.rows)
             if page.default_limit:
                 # Axiom says it applied a limit of its own, not ours: this page says nothing about what
                 # comes after it, however short it is. Go on from its last row; without progress, stop
@@ -482,9 +279,9 @@ class AplClient:
                 )
             limit *= 2
 
-    def _split(self, start: str, end: str, depth: int, collector: _Collector) -> None:
+    def _split(self, start: str, end: str, depth: int, collector: Collector) -> None:
         """Axiom gave a partial answer (it stopped early): ask again for each half of what is left."""
-        middle = _midpoint(start, end)
+        middle = midpoint(start, end)
         if middle is None or depth >= self.max_split_depth:
             collector.incomplete(
                 start,

@@ -21,7 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from diplo_pipeline.lib.axiom.apl_client import AplClient, AxiomSettings, FetchResult, format_time, later_time
+from diplo_pipeline.lib.axiom.apl_client import AplClient
+from diplo_pipeline.lib.axiom.apl_paging import FetchResult, format_time, later_time
+from diplo_pipeline.lib.axiom.apl_settings import AxiomSettings
 from diplo_pipeline.lib.axiom.export_files import ParsedExport, parse_records, parse_time
 from diplo_pipeline.lib.axiom.pending_days import mark_days_pending
 from diplo_pipeline.lib.axiom.staging import API_SOURCE, index_path, staged_dir

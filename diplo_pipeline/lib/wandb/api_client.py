@@ -3,135 +3,39 @@
 Written against wandb>=0.31,<0.32 (source-formats.md §B). Since 0.27 the SDK sends GraphQL through its
 Go service (wandb-core), which already backs off on 429 honouring `RateLimit-Reset` and retries 5xx;
 this module adds what the SDK leaves to its callers: a retry when the service gives up or times out, a
-clear error on 401/403 that names the variable to fix, and results as plain records.
+clear error on 401/403 that names the variable to fix (api_errors.py), and results as plain records
+(api_runs.py). The settings other than the key are api_settings.py.
 
-The API key is passed in (the Dagster resource reads it from `WANDB_API_KEY` through `dg.EnvVar`) and is
-kept out of every repr, message and record this module produces. Two failures are told at once rather
+The API key is passed in (the Dagster resource resolves `WANDB_API_KEY` when a run needs it) and is kept
+out of every repr, message and record this module produces. Two failures are told at once rather
 than retried: a key the SDK refuses by its format (before any request), and a host where nothing accepts
 connections (wandb-core would retry a refused connection until its timeout, on every one of our attempts).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow.parquet as pq
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from diplo_pipeline.lib.wandb.api_errors import (
+    WandbAuthError,
+    WandbUnavailableError,
+    http_status,
+    is_auth_failure,
+    is_transient,
+)
 from diplo_pipeline.lib.wandb.api_preflight import key_problem, refused_connection
+from diplo_pipeline.lib.wandb.api_runs import ApiRun, api_run_from_listing
+from diplo_pipeline.lib.wandb.api_settings import WandbApiSettings
 
 T = TypeVar("T")
-DEFAULT_PROJECT = "diplomacy-grpo"
-# Named in messages and in `runs.source_path` when WANDB_BASE_URL is unset (the SDK then picks its own host).
-DEFAULT_BASE_URL = "https://wandb.ai"
-
-
-def live_wandb_configured() -> bool:
-    """The live source is on only when a key is set: without it nothing here touches the network."""
-    return bool(os.environ.get("WANDB_API_KEY"))
-
-
-@dataclass(frozen=True)
-class WandbApiSettings:
-    """Everything about the live source except the key (WAREHOUSE.md "Where things live")."""
-
-    entity: str | None = None  # None: the key's default entity, as WandB resolves it
-    project: str = DEFAULT_PROJECT
-    base_url: str | None = None  # None: the SDK's default host
-    concurrency: int = 4  # parallel history downloads (source-formats.md §B.3 suggests about 4)
-    timeout_s: int = 60  # per GraphQL call
-    download_timeout_s: float = 900  # per history download or scan (wandb-core retries those on its own)
-    attempts: int = 4  # our retries on top of wandb-core's own
-    full_listing_every_s: float = 6 * 3600  # how often a full listing looks for deleted runs
-
-    @classmethod
-    def from_env(cls) -> WandbApiSettings:
-        env = os.environ
-        return cls(
-            entity=env.get("WANDB_ENTITY") or None,
-            project=env.get("WANDB_PROJECT") or DEFAULT_PROJECT,
-            base_url=env.get("WANDB_BASE_URL") or None,
-            concurrency=int(env.get("DIPLO_WANDB_CONCURRENCY", "4")),
-            timeout_s=int(env.get("DIPLO_WANDB_TIMEOUT_S", "60")),
-            download_timeout_s=float(env.get("DIPLO_WANDB_DOWNLOAD_TIMEOUT_S", "900")),
-            attempts=int(env.get("DIPLO_WANDB_ATTEMPTS", "4")),
-            full_listing_every_s=float(env.get("DIPLO_WANDB_FULL_LISTING_S", str(6 * 3600))),
-        )
-
-    @property
-    def host(self) -> str:
-        return (self.base_url or DEFAULT_BASE_URL).rstrip("/")
-
-
-class WandbAuthError(RuntimeError):
-    """WandB refused the key. Not retried: the same key will be refused again."""
-
-
-class WandbUnavailableError(RuntimeError):
-    """WandB kept failing after every retry."""
-
-
-@dataclass(frozen=True)
-class ApiRun:
-    """One run as the API lists it (the full fragment: config and summary come with the listing)."""
-
-    run_id: str
-    display_name: str | None
-    state: str
-    created_at: str  # WandB's own timestamp strings, kept as sent
-    heartbeat_at: str
-    entity: str
-    project: str
-    tags: tuple[str, ...] = ()
-    group: str | None = None
-    job_type: str | None = None
-    notes: str | None = None
-    sweep_name: str | None = None
-    history_line_count: int | None = None
-    last_step: int | None = None  # historyKeys.lastStep: the highest `_step` the server holds
-    config: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "tags": list(self.tags)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ApiRun:
-        return cls(**{**data, "tags": tuple(data.get("tags") or ())})
-
-
-def _status(exc: BaseException) -> int | None:
-    """The HTTP status behind an SDK error, wherever the SDK put it."""
-    for candidate in (exc, getattr(exc, "exc", None), exc.__cause__):
-        response = getattr(candidate, "response", None)
-        status = getattr(response, "http_status", None)
-        if status:
-            return int(status)
-    return None
-
-
-def _is_auth_failure(exc: BaseException) -> bool:
-    # Not every `AuthenticationError` is a refused key: the SDK raises it too when the host did not
-    # answer while it verified the key. The status WandB sent says which.
-    return _status(exc) in (401, 403)
-
-
-def _transient(exc: BaseException) -> bool:
-    """Worth another try: anything from the transport that is not a refused key or a missing object."""
-    from wandb.errors import CommError
-    from wandb.sdk.lib.service.service_connection import WandbApiFailedError
-
-    if _is_auth_failure(exc):
-        return False
-    return isinstance(exc, CommError | WandbApiFailedError | TimeoutError | ConnectionError)
 
 
 class WandbApiSource:
@@ -187,7 +91,7 @@ class WandbApiSource:
         refused: list[str] = []
 
         def worth_another_try(exc: BaseException) -> bool:
-            if not _transient(exc):
+            if not is_transient(exc):
                 return False
             # A host that went away refuses connections: another attempt would only wait out the timeout.
             why = self._refused()
@@ -207,15 +111,16 @@ class WandbApiSource:
                     self.calls += 1
                     return fn()
         except Exception as exc:
-            if _is_auth_failure(exc):
+            if is_auth_failure(exc):
                 raise WandbAuthError(
-                    f"WandB refused the API key (HTTP {_status(exc)}) at {self.settings.host} while trying to {what}. "
+                    f"WandB refused the API key (HTTP {http_status(exc)}) at {self.settings.host} while trying to "
+                    f"{what}. "
                     "Set WANDB_API_KEY to a valid key for this host (and WANDB_ENTITY to an entity it can read), "
                     "or unset WANDB_API_KEY to turn the live WandB source off."
                 ) from None
             if refused:
                 raise WandbUnavailableError(self._refused_message(refused[0], what)) from None
-            if _transient(exc):
+            if is_transient(exc):
                 reason = self.redact(str(exc)).rstrip(".")
                 raise WandbUnavailableError(
                     f"WandB at {self.settings.host} did not answer after {self.settings.attempts} attempts while "
@@ -255,7 +160,7 @@ class WandbApiSource:
             self._api.flush()  # the SDK caches listings per query; a sync must see the server's answer
             runs = self._api.runs(f"{entity}/{project}", filters=filters, order="+heartbeat_at", per_page=100,
                                   lazy=not full)
-            return [_api_run(run, entity, project) for run in runs]
+            return [api_run_from_listing(run, entity, project) for run in runs]
 
         return self._call(listing, f"list runs of {entity}/{project}")
 
@@ -336,34 +241,6 @@ def within(seconds: float, fn: Callable[[], T]) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
-
-
-def _api_run(run, entity: str, project: str) -> ApiRun:
-    attrs = run._attrs  # the GraphQL node as listed; the public properties would fetch more
-    history_keys = attrs.get("historyKeys") or {}
-    if isinstance(history_keys, str):
-        history_keys = json.loads(history_keys)
-    summary = attrs.get("summaryMetrics") or {}
-    if isinstance(summary, str):
-        summary = json.loads(summary)
-    return ApiRun(
-        run_id=attrs["name"],
-        display_name=attrs.get("displayName"),
-        state=attrs.get("state") or "unknown",
-        created_at=attrs.get("createdAt") or "",
-        heartbeat_at=attrs.get("heartbeatAt") or attrs.get("createdAt") or "",
-        entity=entity,
-        project=project,
-        tags=tuple(attrs.get("tags") or ()),
-        group=attrs.get("group"),
-        job_type=attrs.get("jobType"),
-        notes=attrs.get("notes"),
-        sweep_name=attrs.get("sweepName"),
-        history_line_count=attrs.get("historyLineCount"),
-        last_step=history_keys.get("lastStep"),
-        config=dict(attrs.get("config") or {}),
-        summary=dict(summary),
-    )
 
 
 def parquet_rows(path: Path) -> Iterator[dict[str, Any]]:

@@ -24,7 +24,9 @@ import pyarrow.parquet as pq
 from diplo_pipeline.lib.lake.io import read_json, write_json_atomic, write_parquet_atomic
 from diplo_pipeline.lib.lake.quarantine import QuarantinedItem, write_quarantine
 from diplo_pipeline.lib.settings import DataPaths
-from diplo_pipeline.lib.wandb.api_client import ApiRun, WandbApiSource, WandbAuthError
+from diplo_pipeline.lib.wandb.api_client import WandbApiSource
+from diplo_pipeline.lib.wandb.api_errors import WandbAuthError
+from diplo_pipeline.lib.wandb.api_runs import ApiRun
 from diplo_pipeline.lib.wandb.offline import RAW_WANDB_TABLES, partition_files, remove_run, state_path
 from diplo_pipeline.lib.wandb.points import history_points, kv_table, step_facts
 from diplo_pipeline.lib.wandb.run_tables import config_columns, run_kind, sweep_identity
@@ -98,7 +100,8 @@ def refresh_listing(source: WandbApiSource, paths: DataPaths, now: float | None 
             listing.watermark is None or wandb_time(run.heartbeat_at) > wandb_time(listing.watermark)
         ):
             listing.watermark = run.heartbeat_at
-    full_due = listing.last_full_listing is None or now - listing.last_full_listing >= source.settings.full_listing_every_s
+    full_due = (listing.last_full_listing is None
+                or now - listing.last_full_listing >= source.settings.full_listing_every_s)
     deleted: list[str] = []
     full = force_full or (full_due and listing.last_full_listing is not None)
     if full:

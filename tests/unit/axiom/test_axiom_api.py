@@ -17,15 +17,9 @@ import httpx
 import pytest
 
 from diplo_pipeline.lib.axiom import apl_sync, day_partitions, pending_days, staging
-from diplo_pipeline.lib.axiom.apl_client import (
-    AplClient,
-    AxiomAuthError,
-    AxiomPagingError,
-    AxiomQueryError,
-    AxiomSettings,
-    AxiomUnavailableError,
-    live_settings_present,
-)
+from diplo_pipeline.lib.axiom.apl_client import AplClient
+from diplo_pipeline.lib.axiom.apl_errors import AxiomAuthError, AxiomPagingError, AxiomQueryError, AxiomUnavailableError
+from diplo_pipeline.lib.axiom.apl_settings import AxiomSettings, live_settings_present
 from tests.helpers.loopback.axiom_server import (
     TOKEN,
     AxiomLoopback,
@@ -395,17 +389,19 @@ def test_days_due_follows_the_configured_range(data_env, monkeypatch):
 
 
 def test_late_events_within_the_allowance_are_read_before_the_day_completes(data_env):
-    """With the allowance the Dagster asset uses (defs/axiom/live.py), an event stamped 23:52 that reaches
-    Axiom at 00:06 (14 minutes late), after a fetch at 00:05 moved the watermark past it, is still read,
-    and the day is complete only once the allowance has passed."""
-    from diplo_pipeline.defs.axiom.live import LATENESS
+    """With the allowance the Dagster asset uses (lib/axiom/apl_partitions.py), an event stamped 23:52 that
+    reaches Axiom at 00:06 (14 minutes late), after a fetch at 00:05 moved the watermark past it, is still
+    read, and the day is complete only once the allowance has passed."""
+    from diplo_pipeline.lib.axiom.apl_partitions import lateness
+
+    allowance = lateness()
 
     with AxiomLoopback([at("2025-12-21T23:59:59.5Z", 0)]) as axiom, client(axiom) as api:
         first = apl_sync.fetch_day(api, data_env, DAY, utc("2025-12-22T00:05:00"),
-                                       lookback=LATENESS, settle=LATENESS)
+                                       lookback=allowance, settle=allowance)
         axiom.add([at("2025-12-21T23:52:00Z", 1)])  # arrives late
         final = apl_sync.fetch_day(api, data_env, DAY, utc("2025-12-22T00:20:00"),
-                                       lookback=LATENESS, settle=LATENESS)
+                                       lookback=allowance, settle=allowance)
     assert not first.complete and final.complete
     assert final.rows_new == 1
 
@@ -434,8 +430,8 @@ def test_api_rows_and_export_files_share_the_day_partition_deduplicated(data_env
     assert done.rows_new == 50  # new to the API staging, though 30 are also in the export
     assert build_pending(data_env) == {DAY: 51}
     rows = day_rows(data_env)
-    assert len({r["event_id"] for r in rows}) == 51 and sorted(r["seq"] for r in [json.loads(r["payload"]) for r in rows]) == [
-        *range(50), 999]
+    seqs_staged = sorted(json.loads(r["payload"])["seq"] for r in rows)
+    assert len({r["event_id"] for r in rows}) == 51 and seqs_staged == [*range(50), 999]
     assert {r["source_file"] for r in rows} == {str(export.resolve()), f"axiom-api://diplomacy/{DAY}"}
 
     # Export staging leaves API days alone: nothing changed, nothing removed.

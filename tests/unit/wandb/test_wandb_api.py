@@ -19,7 +19,9 @@ import pytest
 from diplo_pipeline.demo.sdk import run_in_subprocess
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.wandb import api_sync, offline
-from diplo_pipeline.lib.wandb.api_client import WandbApiSettings, WandbApiSource, WandbAuthError, WandbUnavailableError
+from diplo_pipeline.lib.wandb.api_client import WandbApiSource
+from diplo_pipeline.lib.wandb.api_errors import WandbAuthError, WandbUnavailableError
+from diplo_pipeline.lib.wandb.api_settings import WandbApiSettings
 from diplo_pipeline.lib.wandb.run_tables import discover_runs
 from tests.helpers import sdk_runs
 from tests.helpers.loopback.wandb_server import FakeRun, FakeWandb, Fault, runs_from_offline, wandb_time
