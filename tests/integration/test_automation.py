@@ -28,7 +28,8 @@ def test_nightly_schedule_is_on_in_utc_and_targets_everything_downstream():
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedule.execution_timezone == "UTC" and schedule.cron_schedule == "0 3 * * *"
     with dg.DagsterInstance.ephemeral() as instance:
-        result = schedule.evaluate_tick(dg.build_schedule_context(instance=instance))
+        with dg.build_schedule_context(instance=instance) as context:
+            result = schedule.evaluate_tick(context)
     assert len(result.run_requests) == 1
     targeted = set(definitions.resolve_job_def(schedule.job_name).asset_layer.executable_asset_keys)
     graph = definitions.resolve_asset_graph()

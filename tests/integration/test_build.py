@@ -192,7 +192,8 @@ def test_sensor_requests_exactly_the_new_run(data_env, instance, sdk_runs_dir):
     build(definitions, instance, data_env)
     run_in_subprocess(sdk_runs.simple_run, str(data_env.wandb_dirs[0]), "sens0001", "grpo-20251224-090000", 3)
     # Direct invocation does not take the definitions' resources on its own (the code server does): pass them.
-    result = sensor(dg.build_sensor_context(instance=instance, resources=definitions.resources))
+    with dg.build_sensor_context(instance=instance, resources=definitions.resources) as context:
+        result = sensor(context)
     assert [r.partition_key for r in result.run_requests] == ["sens0001"]
     assert result.dynamic_partitions_requests[0].partition_keys == ["sens0001"]
 

@@ -29,7 +29,10 @@ def default_resources(**overrides) -> dict:
 
 
 def evaluate(sensor, instance, cursor=None, **resources):
-    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=default_resources(**resources)))
+    # closed on return: a context left open keeps the instance's state storage as the current one, and a later
+    # test's definitions load would read it after the instance is gone
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=default_resources(**resources)) as context:
+        return sensor(context)
 
 
 def skipped(result: dg.SensorResult) -> str:
@@ -37,9 +40,9 @@ def skipped(result: dg.SensorResult) -> str:
 
 
 def tick(schedule, instance, **resources):
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.now(UTC),
-                                        resources=default_resources(**resources))
-    return schedule(context)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime.now(UTC),
+                                   resources=default_resources(**resources)) as context:
+        return schedule(context)
 
 
 def test_sensors_are_off_without_their_secrets(data_env, persistent_instance, monkeypatch):

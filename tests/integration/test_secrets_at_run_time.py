@@ -45,7 +45,8 @@ def test_a_token_exported_after_the_definitions_loaded_is_used_by_the_next_run(a
     monkeypatch.setenv("WANDB_API_KEY", "f" * 40)
 
     assert LiveSources.of(definitions) == LiveSources(wandb=True, axiom=True)
-    sensor = axiom_apl_sensor(dg.build_sensor_context(instance=instance, resources=definitions.resources))
+    with dg.build_sensor_context(instance=instance, resources=definitions.resources) as context:
+        sensor = axiom_apl_sensor(context)
     assert [r.asset_selection for r in sensor.run_requests] == [[AXIOM_APL]]
     result = fetch_day(definitions, instance, data_env)
 

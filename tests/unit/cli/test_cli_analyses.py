@@ -36,7 +36,7 @@ def test_an_analysis_pasted_into_the_duckdb_cli_gives_the_cli_answer(demo, diplo
     assert duckdb_cli, "the duckdb CLI is installed with the project (duckdb-cli)"
     script = (
         f"prepare q as {analysis('cli/rollout_timing')};\n"
-        "execute q(start := timestamptz '2025-12-26 00:00Z', \"end\" := timestamptz '2025-12-27 00:00Z', "
+        "execute q(start := timestamptz '2025-12-26 00:00:00+00', \"end\" := timestamptz '2025-12-27 00:00:00+00', "
         "end_inclusive := false, by_horizon := true);\n"
     )
     done = subprocess.run([duckdb_cli, str(demo["paths"].catalog), "-readonly", "-json"], input=script,
