@@ -152,7 +152,8 @@ def live_figures(work, exports: list[Path], offline_read_s: float, scratch: Path
         ),
         (
             "live Axiom ingest (rows/s)",
-            f"{axiom_live.value / axiom_live.seconds:,.0f} rows/s ({axiom_live.seconds:.1f}s, {axiom_live.value:,} rows)",
+            f"{axiom_live.value / axiom_live.seconds:,.0f} rows/s "
+            f"({axiom_live.seconds:.1f}s, {axiom_live.value:,} rows)",
             (f"export files of the same events: {offline_axiom.value / offline_axiom.seconds:,.0f} rows/s "
              f"({offline_axiom.seconds:.1f}s)"),
             f"{axiom_live.seconds / offline_axiom.seconds:.2f}",

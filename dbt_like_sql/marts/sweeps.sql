@@ -1,5 +1,6 @@
 -- sweeps: one row per sweep: winner, runner-up, margin and verdict (analyze_sweep's rule: clear_winner when
--- the margin is over sweep_clear_margin Elo, thresholds.yml), the hypothesis (sweep definition, else the Axiom sweep_started event),
+-- the margin is over sweep_clear_margin Elo, thresholds.yml), the hypothesis (sweep definition, else the
+-- Axiom sweep_started event),
 -- whether the expected ranking came true, and the success criteria: machine-checkable ones evaluated
 -- (`<metric> < N` for kl/max, kl/mean, grad norm; `all runs finish N steps`; `winner beats runner-up by
 -- more than N Elo`), the others listed as unchecked.

@@ -82,7 +82,8 @@ def check_staging(path: Path, work: Path, parsed: ParsedExport) -> None:
     days = list(day_partitions.events_dir(paths).glob("*.parquet"))
     stored = duckdb.sql(f"select event_id from read_parquet({[str(d) for d in days]})").fetchall() if days else []
     assert sorted(e for (e,) in stored) == sorted(set(parsed.event_ids))
-    written = [line for q in (paths.quarantine / "axiom").glob("*.ndjson") for line in q.read_text().split("\n") if line]
+    quarantined = (paths.quarantine / "axiom").glob("*.ndjson")
+    written = [line for q in quarantined for line in q.read_text().split("\n") if line]
     assert len(written) == len(parsed.quarantined)
     assert not any("This is a bug" in json.loads(line)["reason"] for line in written)
 
@@ -259,7 +260,9 @@ def test_generated_events_read_back_alike_from_csv(tmp_path_factory, batch):
 
 _ODD_TIMES = st.one_of(
     st.text(max_size=40),
-    st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{0,30})?(Z|[+-][0-9]{2}:?[0-9]{2})?\Z"),
+    st.from_regex(
+        r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{0,30})?(Z|[+-][0-9]{2}:?[0-9]{2})?\Z"
+    ),
     st.sampled_from(["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "0000-01-01T00:00:00Z",
                      "2025-02-29T00:00:00Z", "2025-12-22T24:00:00Z", "2025-12-22T10:00:60Z", " 2025-12-22T10:00:00Z",
                      "2025-12-22T10:00:00+24:00", "\u0662\u0660\u0662\u0665-12-22T10:00:00Z"]),
@@ -270,7 +273,9 @@ _GARBAGE = st.one_of(
         lambda s: s.encode("utf-8", "surrogatepass")),  # lone surrogates become bytes that are not UTF-8
     st.binary(max_size=60).map(lambda b: b.replace(b"\n", b" ")),
     st.integers(1, 3000).map(lambda n: b"[" * n),
-    st.integers(1, 3000).map(lambda n: b'{"_time": "2025-12-22T10:00:00Z", "event": "x", "d": ' + b"[" * n + b"]" * n + b"}"),
+    st.integers(1, 3000).map(
+        lambda n: b'{"_time": "2025-12-22T10:00:00Z", "event": "x", "d": ' + b"[" * n + b"]" * n + b"}"
+    ),
     st.sampled_from([b"9" * 400, b"1e999", b"-1e-999", b"NaN", b'"\\ud800"', b'{"_time": "2025-12-22T10:00:00Z"}',
                      b'{"event": "x"}', b"{", b"}", b"[]", b"null", b'{"_time": "2025-12-22T10:00:00Z", "event": ""}']),
     _ODD_TIMES.map(lambda t: json.dumps({"_time": t, "event": "x"}).encode()),
@@ -295,12 +300,14 @@ def test_garbage_lines_never_crash_and_every_line_is_kept_or_quarantined(tmp_pat
     assert set(parsed.lines) | {q.line for q in parsed.quarantined} == counted
     assert len(parsed.lines) + len(parsed.quarantined) == len(counted)
     assert good_lines <= set(parsed.lines)
-    assert sorted(json.loads(p)["seq"] for p, n in zip(parsed.payloads, parsed.lines, strict=True) if n in good_lines) == \
-        list(range(len(batch)))
+    kept = zip(parsed.payloads, parsed.lines, strict=True)
+    assert sorted(json.loads(p)["seq"] for p, n in kept if n in good_lines) == list(range(len(batch)))
 
 
 # Damage that leaves the text after it tokenised as before: no quote to open a string that swallows it.
-_ARRAY_DAMAGE = st.sampled_from(["oops", '{"a":', "{{", "}", ":::", "[[[", "1e999", '{"_time": 1, "event": }', "\\", ","])
+_ARRAY_DAMAGE = st.sampled_from(
+    ["oops", '{"a":', "{{", "}", ":::", "[[[", "1e999", '{"_time": 1, "event": }', "\\", ","]
+)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

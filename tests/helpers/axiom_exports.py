@@ -46,7 +46,8 @@ def planted_events(n: int, day: str = "2025-12-22", offset: int = 0) -> list[dic
                            "gpu_utilization": 44.5, "memory_total": 85_520_809_984, "memory_used": 40_000_000_000 + i,
                            "memory_utilization": 47})
         elif kind == 3:
-            events.append({**base, "event": "benchmark_evaluation_complete", "checkpoint_path": f"runs/grpo-{i}/adapter_v3",
+            events.append({**base, "event": "benchmark_evaluation_complete",
+                           "checkpoint_path": f"runs/grpo-{i}/adapter_v3",
                            "opponents": ["random", "greedy"], "results": [{"opponent": "random", "score": 0.75}],
                            "overall_score": 0.625, "training_step": 40 + i, "config.learning_rate": 1e-05,
                            "label": HEX_LOOKING[i % len(HEX_LOOKING)] + "x"})
@@ -91,7 +92,8 @@ def legacy_answer(events: list[dict]) -> dict:
     return {
         "status": {"elapsedTime": 1, "rowsMatched": len(events), "isPartial": False},
         "matches": [{"_time": e["_time"], "_sysTime": e.get("_sysTime", e["_time"]), "_rowId": f"row-{i}",
-                     "data": {k: v for k, v in e.items() if k not in ("_time", "_sysTime")}} for i, e in enumerate(events)],
+                     "data": {k: v for k, v in e.items() if k not in ("_time", "_sysTime")}}
+                    for i, e in enumerate(events)],
     }
 
 

@@ -120,7 +120,8 @@ def browser_problems(events: list[dict]) -> list[str]:
         if method == "Runtime.exceptionThrown":
             problems.append(f"exception: {params['exceptionDetails'].get('text')}")
         elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "warning", "assert"):
-            problems.append(f"console.{params['type']}: {[a.get('value', a.get('description')) for a in params['args']]}")
+            shown = [a.get("value", a.get("description")) for a in params["args"]]
+            problems.append(f"console.{params['type']}: {shown}")
         elif method == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):
             problems.append(f"log {params['entry']['level']}: {params['entry']['text']}")
         elif method == "Network.requestWillBeSent" and not params["request"]["url"].startswith(("file:", "data:")):

@@ -1,9 +1,10 @@
 -- Prefix-cache use over the nightly digest's window: the cache_stats hours added up, the hit rate
--- weighted by queries as the mart weighs it within an hour.
--- TODO(issue 11): the hit rate becomes the cache hit-rate macro of dbt_like_sql/macros/.
+-- weighted by queries as the mart weighs it within an hour (the macro cache_hit_rate).
 select
-    min(hit_rate) as lowest_hourly_hit_rate,
-    sum(hits) / nullif(sum(queries), 0) as hit_rate,
-    sum(queries) as queries
+    min(cache_stats.hit_rate) as lowest_hourly_hit_rate,
+    cache_hit_rate(cache_stats.hits, cache_stats.queries) as hit_rate,
+    sum(cache_stats.queries) as queries
 from cache_stats
-where hour >= date_trunc('hour', $window_start::timestamptz) and hour <= $window_end
+where
+    cache_stats.hour >= date_trunc('hour', $window_start::timestamptz)
+    and cache_stats.hour <= $window_end

@@ -1,6 +1,6 @@
 -- Order extraction by power over the UTC days a run was active (other runs on those days included): the
--- extraction_by_power mart's days added up, its rate orders-weighted as the mart weighs it.
--- TODO(issue 11): the rate becomes the extraction-rate macro of dbt_like_sql/macros/.
+-- extraction_by_power mart's days added up, its rate orders-weighted as the mart weighs it
+-- (the macro weighted_extraction_rate).
 select
     power_name,
     sum(responses) as responses,
@@ -8,7 +8,7 @@ select
     sum(partial) as partial,
     sum(orders_expected) as orders_expected,
     sum(orders_extracted) as orders_extracted,
-    sum(orders_extracted) / nullif(sum(orders_expected), 0) as extraction_rate
+    weighted_extraction_rate(orders_extracted, orders_expected) as extraction_rate
 from extraction_by_power
 where day between $first_day and $last_day
 group by power_name

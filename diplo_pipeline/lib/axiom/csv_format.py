@@ -127,7 +127,8 @@ def csv_records(text: str) -> Iterator[Record]:
             problem = f"{len(cells)} cells where the header names {len(header)} columns (line {reader.line_num})"
             yield row, ValueError(problem), _row_text(cells)
             continue
-        yield row, {name: read(cell) for name, read, cell in zip(header, convert, cells, strict=True) if cell != ""}, None
+        values = {name: read(cell) for name, read, cell in zip(header, convert, cells, strict=True) if cell != ""}
+        yield row, values, None
     problem = header and _header_problem(header, first, header_end, misfits)
     if problem:  # about the whole file: no row to point to
         yield None, ValueError(problem), _row_text(header)

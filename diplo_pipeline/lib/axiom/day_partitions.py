@@ -41,7 +41,8 @@ def build_days(paths: DataPaths, days: list[str]) -> dict[str, int]:
     groups: dict[tuple[str, ...], list[str]] = defaultdict(list)
     counts: dict[str, int] = {}
     for day in days:
-        sources = tuple(sorted(str(staged_dir(paths) / f"{e['key']}.parquet") for e in index.values() if day in e["days"]))
+        staged = staged_dir(paths)
+        sources = tuple(sorted(str(staged / f"{e['key']}.parquet") for e in index.values() if day in e["days"]))
         if sources:
             groups[sources].append(day)
         else:

@@ -15,7 +15,9 @@ import duckdb
 
 
 @contextlib.contextmanager
-def duckdb_session(database: str | Path = ":memory:", *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def duckdb_session(
+    database: str | Path = ":memory:", *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection set up the warehouse's way (times in UTC), closed on exit."""
     con = duckdb.connect(str(database), read_only=read_only)
     try:

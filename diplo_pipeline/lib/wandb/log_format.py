@@ -195,7 +195,8 @@ def iter_records(buf: bytes, stats: ReadStats, start: int | None = None) -> Iter
         end = pos + CHUNK_HEADER + length
         if not FULL <= kind <= LAST or end > pos + left:
             resume = _recover(buf, pos + 1)
-            damaged("bad_chunk", pos, resume, f"an impossible chunk header (type {kind}, length {length}) at byte {pos}")
+            why = f"an impossible chunk header (type {kind}, length {length}) at byte {pos}"
+            damaged("bad_chunk", pos, resume, why)
             pos = resume
             continue
         if end > size:

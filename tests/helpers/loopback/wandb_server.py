@@ -300,7 +300,8 @@ def _matches(run: FakeRun, filters: dict[str, Any]) -> bool:
                   "heartbeatAt": wandb_time(run.heartbeat_at), "createdAt": wandb_time(run.created_at)}.get(key)
         for op, expected in (condition if isinstance(condition, dict) else {"$eq": condition}).items():
             # WandB compares timestamps in its own format; any other string silently matches nothing.
-            if key in ("heartbeatAt", "createdAt") and not (isinstance(expected, str) and WANDB_TIME.fullmatch(expected)):
+            is_wandb_time = isinstance(expected, str) and WANDB_TIME.fullmatch(expected)
+            if key in ("heartbeatAt", "createdAt") and not is_wandb_time:
                 return False
             if not COMPARE[op](actual, expected):
                 return False

@@ -16,7 +16,8 @@ EVENTS = [
     {"_time": "2025-12-22T19:15:40Z", "_sysTime": "2025-12-22T19:15:41Z", "event": "rollout_complete",
      "rollout_id": "game-1", "service": "unknown", "total_duration_ms": 92000, "total_inference_calls": 18,
      "trajectories_count": 72},
-    {"_time": "2025-12-22T23:59:59.5Z", "_sysTime": "2025-12-23T00:00:01Z", "context": "train_grpo_benchmark:grpo-20251222-191408",
+    {"_time": "2025-12-22T23:59:59.5Z", "_sysTime": "2025-12-23T00:00:01Z",
+     "context": "train_grpo_benchmark:grpo-20251222-191408",
      "event": "gpu_stats", "gpu_utilization": 44, "memory_total": 85899345920, "memory_used": 40000000000,
      "memory_utilization": 47, "service": "unknown"},
     {"_time": "2025-12-23T00:00:02Z", "_sysTime": "2025-12-23T00:00:03Z", "event": "sweep_run_started",
@@ -88,7 +89,8 @@ def test_json_array_csv_and_gzip_give_the_same_events(tmp_path):
 
 
 def test_damaged_json_array_keeps_the_good_elements(tmp_path):
-    text = "[\n" + json.dumps(EVENTS[0]) + ",\n{\"_time\": \"2025-12-22T19:15:00Z\", \"event\": oops},\n" + json.dumps(EVENTS[1]) + "\n]"
+    bad = '{"_time": "2025-12-22T19:15:00Z", "event": oops}'
+    text = "[\n" + json.dumps(EVENTS[0]) + ",\n" + bad + ",\n" + json.dumps(EVENTS[1]) + "\n]"
     (tmp_path / "a.json").write_text(text)
     parsed = parse_export(tmp_path / "a.json")
     assert parsed.table().column("event").to_pylist() == ["rollout_start", "rollout_complete"]

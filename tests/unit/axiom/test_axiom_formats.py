@@ -110,7 +110,8 @@ def test_csv_cells_take_the_declared_type_of_their_field(tmp_path):
     typed = from_csv.table().to_pylist()
     batch_ids = [typed[rows[i]["row"]]["batch_id"] for i in range(0, 35, 5)]
     # Text, however numeric it looks: not NULL, not 3617160.0, not 0.0.
-    assert batch_ids == [HEX_LOOKING[i % len(HEX_LOOKING)] for i in range(0, 35, 5)] and set(batch_ids) == set(HEX_LOOKING)
+    assert batch_ids == [HEX_LOOKING[i % len(HEX_LOOKING)] for i in range(0, 35, 5)]
+    assert set(batch_ids) == set(HEX_LOOKING)
     row = typed[rows[1]["row"]]
     assert row["total_duration_ms"] == 92001.0 and row["trajectories_count"] == 72
     assert json.loads(typed[rows[3]["row"]]["results"]) == [{"opponent": "random", "score": 0.75}]

@@ -45,7 +45,8 @@ def records_of(buf: bytes) -> list[tuple[int, int, str, int | None]]:
         kind = record.WhichOneof("record_type")
         step = None
         if kind == "history":
-            step = next(int(json.loads(i.value_json)) for i in record.history.item if list(i.nested_key) == ["benchmark/step"])
+            items = record.history.item
+            step = next(int(json.loads(i.value_json)) for i in items if list(i.nested_key) == ["benchmark/step"])
         out.append((offset, stats.end_offset, kind, step))
     return out
 
