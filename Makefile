@@ -25,7 +25,7 @@ demo: venv $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/diplo demo
 
 test: venv
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	DIPLO_TEST_PREBUILD_DEMO=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 dev: venv $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
 from diplo_pipeline.lib.settings import DataPaths
+
+ROOT = Path(__file__).resolve().parents[1]
+_PREBUILD = pytest.StashKey[subprocess.Popen]()
 
 
 @pytest.fixture
@@ -96,3 +104,36 @@ def browser(tmp_path):
     devtools = DevTools(tmp_path / "chromium-profile")
     yield devtools
     devtools.close()
+
+
+# The demo warehouse takes about a minute to build, and every worker needs it. Left to the first test that
+# asks, one worker builds it while the other waits idle for it. With DIPLO_TEST_PREBUILD_DEMO=1 (`make test`
+# sets it) the controller starts the build in a process of its own as the session starts, and the tests that
+# read it run last, so both workers run other tests meanwhile; the fixture then takes the built demo (the
+# same file lock as always: a worker that gets there first waits for the build, never starts a second one).
+def pytest_sessionstart(session):
+    config = session.config
+    if os.environ.get("DIPLO_TEST_PREBUILD_DEMO") != "1" or hasattr(config, "workerinput"):
+        return
+    from diplo_pipeline.demo import plan as planted
+
+    shared = config._tmp_path_factory.getbasetemp() / "shared"
+    code = "import sys; from pathlib import Path; from tests.helpers.demo_build import shared_demo; " \
+           "shared_demo(Path(sys.argv[1]), int(sys.argv[2]))"
+    config.stash[_PREBUILD] = subprocess.Popen(
+        [sys.executable, "-c", code, str(shared), str(planted.DEFAULT_SEED)], cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def pytest_unconfigure(config):
+    prebuild = config.stash.get(_PREBUILD, None)
+    if prebuild is not None and prebuild.poll() is None:
+        prebuild.terminate()  # the tests ended (or were interrupted) without needing it
+        prebuild.wait(timeout=30)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules that read the demo run after the others (see pytest_sessionstart); order is otherwise kept."""
+    reads_demo = {item.module.__name__ for item in items if "demo_catalog" in item.fixturenames}
+    items.sort(key=lambda item: item.module.__name__ in reads_demo)

@@ -16,6 +16,7 @@ from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
 from diplo_pipeline.demo.sdk import run_in_subprocess
 from diplo_pipeline.lib.lake.duck import duckdb_session
+from diplo_pipeline.lib.settings import DataPaths
 from tests.helpers import sdk_runs
 from tests.helpers.files import set_mtime
 
@@ -46,9 +47,24 @@ def sdk_runs_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def built(data_env, instance, sdk_runs_dir):
+    """A build of its own, for a test that changes the inbox or builds again."""
     shutil.copytree(sdk_runs_dir, data_env.wandb_dirs[0], dirs_exist_ok=True, symlinks=True)
     report = build(defs(), instance, data_env)
     return data_env, report
+
+
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory, sdk_runs_dir):
+    """One build shared by the tests that only read what it wrote (a build costs seconds)."""
+    root = tmp_path_factory.mktemp("built_once")
+    with pytest.MonkeyPatch.context() as env, dg.DagsterInstance.ephemeral() as instance:
+        for name, folder in (("DIPLO_WANDB_DIR", "wandb"), ("DIPLO_AXIOM_DIR", "axiom"), ("DIPLO_SWEEP_DIR", "sweeps")):
+            (root / "inbox" / folder).mkdir(parents=True)
+            env.setenv(name, str(root / "inbox" / folder))
+        env.setenv("DIPLO_DATA_DIR", str(root / "data"))
+        paths = DataPaths.from_env()
+        shutil.copytree(sdk_runs_dir, paths.wandb_dirs[0], dirs_exist_ok=True, symlinks=True)
+        return paths, build(defs(), instance, paths)
 
 
 def _query(catalog: Path, sql: str) -> list[tuple]:
@@ -56,8 +72,8 @@ def _query(catalog: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_runs_states_and_steps(built):
-    paths, report = built
+def test_runs_states_and_steps(built_once):
+    paths, report = built_once
     assert sorted(report.runs_changed) == sorted(RUNS)
     rows = {r[0]: r[1:] for r in _query(paths.catalog, "select run_id, run_name, state, last_step, resumed from runs")}
     assert rows["fini0001"] == (RUNS["fini0001"], "finished", 29, False)
@@ -67,8 +83,8 @@ def test_runs_states_and_steps(built):
     assert _query(paths.catalog, created) == [(True,)]
 
 
-def test_resumed_run_has_each_step_once_and_the_later_write_wins(built):
-    paths, _ = built
+def test_resumed_run_has_each_step_once_and_the_later_write_wins(built_once):
+    paths, _ = built_once
     steps = _query(paths.catalog, "select step, loss from run_steps where run_id = 'resm0001' order by step")
     assert [s for s, _ in steps] == list(range(60))
     losses = dict(steps)
@@ -80,8 +96,8 @@ def test_resumed_run_has_each_step_once_and_the_later_write_wins(built):
     assert twice == [(16,)]  # both writes are kept in the long table; run_steps picks the later
 
 
-def test_edge_case_values(built):
-    paths, _ = built
+def test_edge_case_values(built_once):
+    paths, _ = built_once
     points = {
         (step, key): (value, text)
         for step, key, value, text in _query(
@@ -162,8 +178,8 @@ def test_a_reader_holding_the_catalog_never_blocks_a_build(built, instance):
     assert _query(paths.catalog, "select count(*) from runs") == [(len(RUNS) + 1,)]
 
 
-def test_catalog_views_work_from_any_directory(built, tmp_path, monkeypatch):
-    paths, _ = built
+def test_catalog_views_work_from_any_directory(built_once, tmp_path, monkeypatch):
+    paths, _ = built_once
     monkeypatch.chdir(tmp_path)  # views hold absolute paths
     assert _query(paths.catalog, "select count(*) from metric_points")[0][0] > 0
 

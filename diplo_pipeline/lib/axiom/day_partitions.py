@@ -1,13 +1,8 @@
-"""Axiom export files → day partitions of deduplicated raw events.
+"""Axiom day partitions: rebuild a UTC day of raw events from every staged file that touches it.
 
-Two steps, both incremental. Staging parses each new or changed export file once into its own Parquet
-file (lake/raw/axiom/export_files/<key>.parquet) and records which days it touches. A day partition is
-then rebuilt from every staged file that touches that day, keeping one row per `event_id`, so the same
-event in two overlapping exports is stored once and removing an export removes only what it alone held.
-
-Rows fetched from Axiom's query API are staged the same way (axiom_api_ingest.py), one staged file per
-fetched day, recorded in the same index with `"source": "api"`, so a day partition holds API rows and
-export-file rows deduplicated together. Export staging leaves those entries alone."""
+A day keeps one row per `event_id`, so the same event in two overlapping exports (or an export and a
+fetched API day) is stored once, and removing an export removes only what it alone held. Staging (which
+writes the staged files and their index) is lib/axiom/staging.py."""
 
 from __future__ import annotations
 
@@ -20,11 +15,6 @@ import pyarrow.compute as pc
 from diplo_pipeline.lib.axiom.staging import index_path, staged_days, staged_dir
 from diplo_pipeline.lib.lake.io import read_json, write_parquet_atomic
 from diplo_pipeline.lib.settings import DataPaths
-
-try:  # an advisory lock keeps concurrent writers of one state file from losing each other's updates
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock, as before
-    fcntl = None  # type: ignore[assignment]
 
 
 def events_dir(paths: DataPaths) -> Path:

@@ -1,13 +1,7 @@
-"""Axiom export files → day partitions of deduplicated raw events.
+"""The days staging has changed and no day rebuild has written yet (lake/_state/axiom_pending_days.json).
 
-Two steps, both incremental. Staging parses each new or changed export file once into its own Parquet
-file (lake/raw/axiom/export_files/<key>.parquet) and records which days it touches. A day partition is
-then rebuilt from every staged file that touches that day, keeping one row per `event_id`, so the same
-event in two overlapping exports is stored once and removing an export removes only what it alone held.
-
-Rows fetched from Axiom's query API are staged the same way (axiom_api_ingest.py), one staged file per
-fetched day, recorded in the same index with `"source": "api"`, so a day partition holds API rows and
-export-file rows deduplicated together. Export staging leaves those entries alone."""
+Staging marks a file's days pending before it writes that file's rows, and a day is cleared only once its
+partition is rebuilt, so a build killed in between rebuilds the day next time instead of losing it."""
 
 from __future__ import annotations
 
@@ -16,11 +10,6 @@ from pathlib import Path
 from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
 from diplo_pipeline.lib.lake.state_lock import locked
 from diplo_pipeline.lib.settings import DataPaths
-
-try:  # an advisory lock keeps concurrent writers of one state file from losing each other's updates
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock, as before
-    fcntl = None  # type: ignore[assignment]
 
 
 def _pending_path(paths: DataPaths) -> Path:

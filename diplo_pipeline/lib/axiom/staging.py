@@ -1,13 +1,9 @@
-"""Axiom export files → day partitions of deduplicated raw events.
+"""Axiom export staging: parse each new or changed export file once into its own Parquet file
+(lake/raw/axiom/export_files/<key>.parquet) and record, in the export index, which days it touches.
 
-Two steps, both incremental. Staging parses each new or changed export file once into its own Parquet
-file (lake/raw/axiom/export_files/<key>.parquet) and records which days it touches. A day partition is
-then rebuilt from every staged file that touches that day, keeping one row per `event_id`, so the same
-event in two overlapping exports is stored once and removing an export removes only what it alone held.
-
-Rows fetched from Axiom's query API are staged the same way (axiom_api_ingest.py), one staged file per
-fetched day, recorded in the same index with `"source": "api"`, so a day partition holds API rows and
-export-file rows deduplicated together. Export staging leaves those entries alone."""
+Days fetched from Axiom's query API are staged the same way (lib/axiom/apl_sync.py), one staged file per
+fetched day, recorded in the same index with `"source": "api"`; export staging leaves those entries
+alone. Rebuilding the days from the staged files is lib/axiom/day_partitions.py."""
 
 from __future__ import annotations
 
@@ -22,12 +18,6 @@ from diplo_pipeline.lib.lake.io import read_json, write_json_atomic, write_parqu
 from diplo_pipeline.lib.lake.quarantine import QuarantinedItem, write_quarantine
 from diplo_pipeline.lib.lake.state_lock import locked
 from diplo_pipeline.lib.settings import DataPaths
-
-try:  # an advisory lock keeps concurrent writers of one state file from losing each other's updates
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no lock, as before
-    fcntl = None  # type: ignore[assignment]
-
 
 API_SOURCE = "api"
 

@@ -1,13 +1,5 @@
-"""Axiom export files → day partitions of deduplicated raw events.
-
-Two steps, both incremental. Staging parses each new or changed export file once into its own Parquet
-file (lake/raw/axiom/export_files/<key>.parquet) and records which days it touches. A day partition is
-then rebuilt from every staged file that touches that day, keeping one row per `event_id`, so the same
-event in two overlapping exports is stored once and removing an export removes only what it alone held.
-
-Rows fetched from Axiom's query API are staged the same way (axiom_api_ingest.py), one staged file per
-fetched day, recorded in the same index with `"source": "api"`, so a day partition holds API rows and
-export-file rows deduplicated together. Export staging leaves those entries alone."""
+"""An advisory lock on a lake state file, so concurrent writers of one state file (the export index,
+the pending days) never lose each other's updates."""
 
 from __future__ import annotations
 
@@ -15,7 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-try:  # an advisory lock keeps concurrent writers of one state file from losing each other's updates
+try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no lock, as before
     fcntl = None  # type: ignore[assignment]

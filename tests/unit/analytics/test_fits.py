@@ -17,6 +17,7 @@ from diplo_pipeline.lib.analytics.fits import Fit, fit_series
 from diplo_pipeline.lib.analytics.fits.mart import SCHEMA, fit_rows
 from diplo_pipeline.lib.analytics.fits.scopes import METRIC, X_METRIC, Scope, Series, load_series, scopes_of
 from diplo_pipeline.lib.lake.io import write_parquet_atomic
+from diplo_pipeline.lib.warehouse.sql_project import load_macros
 from diplo_pipeline.lib.warehouse.sql_runner import python_mart_path
 
 
@@ -145,6 +146,8 @@ def test_the_check_warns_about_a_flagged_group_fit(tmp_path):
 
 def test_points_pair_the_keys_of_one_row_and_the_later_write_wins():
     con = duckdb.connect()
+    for statement in load_macros():  # the pairing is the project's macro metric_pairs
+        con.execute(statement)
     con.execute(
         "create table metric_points "
         "(run_id varchar, step bigint, write_seq bigint, row_kind varchar, key varchar, value double)"
