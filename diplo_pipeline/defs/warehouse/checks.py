@@ -3,7 +3,7 @@
 import dagster as dg
 
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
+from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection, tables_named
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.warehouse.thresholds import Threshold, load_thresholds
 
@@ -11,7 +11,8 @@ from diplo_pipeline.lib.warehouse.thresholds import Threshold, load_thresholds
 def _threshold_check(spec: Threshold) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=asset_key(spec.model), name=spec.name, description=spec.description, blocking=False)
     def _check(diplo: DiploData) -> dg.AssetCheckResult:
-        con = lake_connection(diplo)
+        con = lake_connection(diplo, reading=tables_named(spec.value_sql, spec.worst_sql),
+                              running=[spec.value_sql, spec.worst_sql])
         try:
             passed, value, worst = spec.evaluate(con)
         finally:

@@ -36,7 +36,8 @@ def _table_tests(table: str) -> dg.AssetChecksDefinition:
     @dg.multi_asset_check(name=f"data_tests__{table}", specs=[_spec(test) for test in tests], can_subset=True)
     def _data_tests(context: dg.AssetCheckExecutionContext, diplo: DiploData):
         selected = {key.name for key in context.selected_asset_check_keys}
-        con = lake_connection(diplo, reading=[t for test in tests for t in PROJECT.tests[test].table_names])
+        con = lake_connection(diplo, reading=[t for test in tests for t in PROJECT.tests[test].table_names],
+                              running=[PROJECT.tests[test].body for test in tests])
         try:
             for test in (t for t in tests if t in selected):
                 count, first = run_test(con, PROJECT.tests[test])

@@ -7,6 +7,7 @@ come from the YAML; the data tests that guard each table are in defs/warehouse/d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import dagster as dg
@@ -40,10 +41,14 @@ def asset_key(name: str) -> dg.AssetKey:
 
 
 def lake_connection(
-    diplo: DiploData, upstream_of: str | None = None, reading: Iterable[str] | None = None
+    diplo: DiploData,
+    upstream_of: str | None = None,
+    reading: Iterable[str] | None = None,
+    running: Iterable[str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB with sources and models under their plain names (as in the catalog): every one, or
-    what model `upstream_of` is built on, or only what the tables in `reading` need (cheaper)."""
+    what model `upstream_of` is built on, or only what the tables in `reading` need (cheaper). Every macro
+    is defined, or, when the SQL that will run is known (`running`, or the model's own), those it calls."""
     paths = diplo.paths()
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
@@ -51,7 +56,8 @@ def lake_connection(
     if reading is not None:
         needed = {m for table in reading if table in PROJECT.models for m in PROJECT.upstream(table)}
         models = [m for m in PROJECT.order() if m in needed]
-    missing = define_relations(con, PROJECT, paths.lake, RAW_SCHEMAS, models)
+    macros_for = [PROJECT.models[upstream_of].body] if upstream_of else running
+    missing = define_relations(con, PROJECT, paths.lake, RAW_SCHEMAS, models, macros_for)
     if not upstream_of:
         define_python_marts(con, paths.lake)
     if upstream_of and missing:
@@ -59,6 +65,11 @@ def lake_connection(
         raise SqlModelError(f"{PROJECT.models[upstream_of].path}: upstream models not materialised yet: "
                             f"{missing}")
     return con
+
+
+def tables_named(*sql: str) -> list[str]:
+    """The models and Python marts `sql` names (a threshold's queries, which are not project files)."""
+    return [name for name in [*PROJECT.models, *PYTHON_MARTS] if any(re.search(rf"\b{name}\b", q) for q in sql)]
 
 
 def column_schema(name: str, columns: list[tuple[str, str]]) -> dg.TableSchema:

@@ -32,7 +32,7 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
 def write_text_atomic(text: str, path: Path) -> None:
     tmp = _atomic_target(path)
     try:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")  # not the locale's: a C locale cannot write every name
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -8,17 +8,22 @@ page is byte-identical and is not rewritten.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import altair as alt
 import vl_convert
 
+from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.reports.charts.common import chart_spec
 from diplo_pipeline.lib.reports.output import DIGEST_META
 from diplo_pipeline.lib.reports.text import fmt
@@ -74,12 +79,25 @@ for (const [id, spec] of Object.entries(specs)) {
 
 @functools.cache
 def vega_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script (about 0.9 MB), built by vl-convert once per process.
+    """Vega, Vega-Lite and vega-embed as one script (about 0.9 MB), built by vl-convert.
 
-    The Vega-Lite version is the one Altair writes specs for, so specs and library always agree.
+    The Vega-Lite version is the one Altair writes specs for, so specs and library always agree. Building
+    it takes vl-convert ~1.5 s, paid by every process that renders a page (each `diplo build`), so it is
+    kept in the user's cache folder, keyed on both versions; a cache that cannot be written is skipped.
     """
     major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
-    return vl_convert.javascript_bundle(vl_version=f"v{major}_{minor}")
+    vl_version = f"v{major}_{minor}"
+    cached = _cache_dir() / f"vega-bundle-{vl_version}-vl-convert-{version('vl-convert-python')}.js"
+    if cached.exists():
+        return cached.read_text(encoding="utf-8")
+    bundle = vl_convert.javascript_bundle(vl_version=vl_version)
+    with contextlib.suppress(OSError):
+        write_text_atomic(bundle, cached)
+    return bundle
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "diplo-pipeline"
 
 
 def slug(text: str) -> str:
