@@ -92,13 +92,20 @@ class ReadWriteHolder:
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def __enter__(self) -> Self:
+        # The CLI says when it holds the file, by writing a file of its own. Probing the lock from here instead
+        # would race with the CLI's own open: a probe opening the file at that moment makes the CLI fail.
+        ready = self.catalog.with_name("holder-ready.txt")
+        ready.unlink(missing_ok=True)
         self.process.stdin.write("create table scratch_by_a_person as select 42 as answer;\n")  # read-write
+        self.process.stdin.write(f".output {ready}\nselect 'held';\n.output\n")
         self.process.stdin.flush()
         deadline = time.monotonic() + 30
-        while not _lock_is_held(self.catalog):
+        while not (ready.exists() and "held" in ready.read_text()):
             assert self.process.poll() is None, self.process.stderr.read()
             assert time.monotonic() < deadline, "the DuckDB CLI never took the lock"
             time.sleep(0.2)
+        ready.unlink()
+        assert _lock_is_held(self.catalog)
         return self
 
     def __exit__(self, *exc) -> None:
