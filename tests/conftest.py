@@ -134,6 +134,8 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Modules that read the demo run after the others (see pytest_sessionstart); order is otherwise kept."""
+    """Modules that read the demo run after the others (see pytest_sessionstart), and within each of the two
+    groups the modules marked slow come first: a minute-long module started last keeps one worker busy
+    while the other has nothing left to do. Order is otherwise kept (the sort is stable)."""
     reads_demo = {item.module.__name__ for item in items if "demo_catalog" in item.fixturenames}
-    items.sort(key=lambda item: item.module.__name__ in reads_demo)
+    items.sort(key=lambda item: (item.module.__name__ in reads_demo, item.get_closest_marker("slow") is None))

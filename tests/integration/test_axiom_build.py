@@ -16,11 +16,14 @@ import textwrap
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
 from diplo_pipeline.lib.lake.duck import duckdb_session
 from tests.helpers.axiom_exports import planted_events, write_export
+
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = planted_events(900, "2025-12-22") + planted_events(300, "2025-12-23", offset=900)

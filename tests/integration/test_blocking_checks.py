@@ -22,6 +22,8 @@ from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_ran
 from diplo_pipeline.lib.axiom import pending_days
 from diplo_pipeline.lib.lake.duck import duckdb_session, records
 
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
+
 CHECK = "assert_rollouts_nonnegative_duration"
 
 

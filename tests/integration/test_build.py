@@ -20,6 +20,8 @@ from diplo_pipeline.lib.settings import DataPaths
 from tests.helpers import sdk_runs
 from tests.helpers.files import set_mtime
 
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
+
 RUNS = {
     "edge0001": "grpo-20251222-190000",
     "fini0001": "grpo-20251222-200000",

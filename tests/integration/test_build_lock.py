@@ -18,6 +18,8 @@ import pytest
 
 from diplo_pipeline.lib.lake.build_lock import LOCK_NAME, build_lock
 
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
+
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = [
     {"_time": "2025-12-22T19:10:00Z", "event": "rollout_start", "rollout_id": "r1", "horizon_type": "short"},

@@ -17,6 +17,8 @@ from diplo_pipeline.lib.settings import DataPaths
 from tests.helpers import sdk_runs
 from tests.helpers.files import set_mtime
 
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
+
 
 def _digests(lake: Path) -> dict[str, str]:
     return {

@@ -22,6 +22,8 @@ from diplo_pipeline.lib.lake.duck import duckdb_session
 from tests.helpers.loopback.axiom_server import AxiomLoopback
 from tests.helpers.loopback.wandb_server import FakeWandb, runs_from_offline
 
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
+
 WANDB_KEY = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7"  # 40 characters, distinctive so a leak is easy to grep
 AXIOM_TOKEN = "xaat-5ec7e7-a710-loopback-token"
 DIPLO = str(Path(sys.executable).parent / "diplo")

@@ -12,6 +12,8 @@ from diplo_pipeline.lib.lake.duck import duckdb_session
 from diplo_pipeline.lib.settings import SOURCE_VARIABLES, DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems
 
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
+
 EVENT = {"_time": "2025-12-22T19:14:08Z", "event": "rollout_start", "rollout_id": "g1"}
 
 

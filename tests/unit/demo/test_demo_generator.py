@@ -14,6 +14,8 @@ import pytest
 from diplo_pipeline.demo import generate_demo
 from diplo_pipeline.demo.plan import CRASH, EXTRACTION_DROP, RESUME, build_plan
 
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
+
 RFC3339NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d{0,8}[1-9]))?Z$")
 STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
 

@@ -26,6 +26,8 @@ from diplo_pipeline.lib.wandb.run_tables import discover_runs
 from tests.helpers import sdk_runs
 from tests.helpers.loopback.wandb_server import FakeRun, FakeWandb, Fault, runs_from_offline, wandb_time
 
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
+
 KEY = "feedc0ffee" * 4  # 40 characters, like a real key; distinctive, so a leak is easy to grep
 POINT_COLUMNS = ["run_id", "step", "wandb_step", "timestamp", "key", "value", "value_text", "row_kind"]
 RUN_COLUMNS = ["run_id", "run_name", "state", "created_at", "finished_at", "runtime_s", "tags", "run_kind",
