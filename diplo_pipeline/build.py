@@ -32,6 +32,7 @@ from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
 from diplo_pipeline.lib.wandb import api_sync, offline
+from diplo_pipeline.lib.warehouse import build_state
 
 DAGSTER_YAML = """\
 # Written by diplo-pipeline on first use. Runs, partitions and sensor cursors persist here.
@@ -86,6 +87,9 @@ class BuildReport:
     source_warnings: list[str] = field(default_factory=list)  # source folders missing or holding no input
     # catalog_status rows not served as built: a failed data test, what it holds back, what was never built
     catalog_problems: list[dict] = field(default_factory=list)
+    # True when nothing downstream was materialised because no input changed (lib/warehouse/build_state.py);
+    # the checks, table rows and catalog problems are then the last build's, which still hold.
+    downstream_skipped: bool = False
 
     @property
     def blocking_failures(self) -> list[dict]:
@@ -204,6 +208,20 @@ def build(
         if materialize([AXIOM_EVENTS], tags=_partition_range(instance, axiom_days_partitions, days)).success:
             report.axiom_days_built = days
 
+    # Nothing downstream reads anything but the raw lake, the sweep files and the code: when none of them
+    # changed since the last clean build, that build's tables, checks and reports are still true.
+    inputs = None if report.failed_steps else build_state.downstream_inputs(paths)
+    last = inputs and build_state.unchanged_since_last_build(paths, inputs)
+    if last:
+        progress("nothing new since the last build: the models, checks, reports and catalog are up to date")
+        report.downstream_skipped = True
+        report.table_rows, report.catalog_problems = last["table_rows"], last["catalog_problems"]
+        report.checks_failed += last["checks_failed"]  # this build's source checks, then the stored ones
+        report.check_metadata |= last["check_metadata"]
+        return report
+    build_state.forget_build(paths)  # whatever happens next, the previous build's record no longer holds
+    source_checks = set(report.check_metadata)
+
     progress("running the SQL models and their checks, writing the reports")
     # Every downstream group but the catalog's, which publishes in a run of its own below.
     models = dg.AssetSelection.groups(*(group for group in DOWNSTREAM_GROUPS if group != "warehouse"))
@@ -221,4 +239,11 @@ def build(
             key.removeprefix("rows/"): int(value.value) for key, value in metadata.items() if key.startswith("rows/")
         }
         report.catalog_problems = list(metadata["problems"].value)
+    if inputs and not report.failed_steps and materializations:
+        build_state.record_build(paths, inputs, {
+            "table_rows": report.table_rows,
+            "catalog_problems": report.catalog_problems,
+            "checks_failed": [name for name in report.checks_failed if name not in source_checks],
+            "check_metadata": {k: v for k, v in report.check_metadata.items() if k not in source_checks},
+        })
     return report

@@ -55,6 +55,9 @@ def run_build_report(paths: DataPaths, console: Console) -> tuple[int, BuildRepo
     )
     for warning in report.source_warnings:
         console.print(Text("no input: ", style="yellow") + Text(warning), soft_wrap=True, highlight=False)
+    if report.downstream_skipped:
+        console.print("nothing new since the last build: no model, check, report or the catalog was rebuilt "
+                      "(the checks below are that build's)", markup=False, highlight=False, soft_wrap=True)
     table = Table("table", "rows", title=f"catalog {paths.catalog}")
     for name, rows in report.table_rows.items():
         table.add_row(name, f"{rows:,}")

@@ -132,13 +132,20 @@ def test_build_twice_changes_nothing_and_a_new_run_is_the_only_one_read(built, i
     paths, first = built
     parquet = sorted((paths.raw / "wandb" / "metric_points").glob("*.parquet"))
     mtimes = {p.name: p.stat().st_mtime_ns for p in parquet}
+    run_steps = dg.AssetKey(["marts", "run_steps"])
+    materialised = len(instance.fetch_materializations(run_steps, limit=100).records)
     second = build(defs(), instance, paths)
     assert second.runs_changed == [] and second.table_rows == first.table_rows
     assert {p.name: p.stat().st_mtime_ns for p in parquet} == mtimes
+    # Nothing new: nothing downstream was materialised, and the report is the first build's.
+    assert second.downstream_skipped and not first.downstream_skipped
+    assert len(instance.fetch_materializations(run_steps, limit=100).records) == materialised
+    assert (second.checks_failed, second.catalog_problems) == (first.checks_failed, first.catalog_problems)
 
     run_in_subprocess(sdk_runs.simple_run, str(paths.wandb_dirs[0]), "newr0001", "grpo-20251223-090000", 5)
     third = build(defs(), instance, paths)
-    assert third.runs_changed == ["newr0001"]
+    assert third.runs_changed == ["newr0001"] and not third.downstream_skipped
+    assert len(instance.fetch_materializations(run_steps, limit=100).records) == materialised + 1
     assert {p.name: p.stat().st_mtime_ns for p in parquet} == mtimes  # the others were not re-read
     assert third.table_rows["runs"] == first.table_rows["runs"] + 1
     assert third.table_rows["run_steps"] == first.table_rows["run_steps"] + 5
