@@ -7,7 +7,6 @@ come from the YAML; the data tests that guard each table are in defs/warehouse/d
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import dagster as dg
@@ -65,11 +64,6 @@ def lake_connection(
         raise SqlModelError(f"{PROJECT.models[upstream_of].path}: upstream models not materialised yet: "
                             f"{missing}")
     return con
-
-
-def tables_named(*sql: str) -> list[str]:
-    """The models and Python marts `sql` names (a threshold's queries, which are not project files)."""
-    return [name for name in [*PROJECT.models, *PYTHON_MARTS] if any(re.search(rf"\b{name}\b", q) for q in sql)]
 
 
 def column_schema(name: str, columns: list[tuple[str, str]]) -> dg.TableSchema:

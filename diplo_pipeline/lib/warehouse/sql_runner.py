@@ -9,6 +9,7 @@ under their plain names, exactly as in the catalog, so a model file can be paste
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
@@ -32,18 +33,26 @@ def quote(text: str) -> str:
 _MACRO_NAME = re.compile(r"create\s+or\s+replace\s+macro\s+(\w+)", re.IGNORECASE)
 
 
+@functools.cache
+def _macro_index(macros: tuple[str, ...]) -> tuple[dict[str, str], re.Pattern[str], dict[str, list[str]]]:
+    """(name -> statement, a pattern finding calls of any of them, name -> the macros its body calls),
+    worked out once per process for the project's macros."""
+    statements = {_MACRO_NAME.search(statement)[1]: statement for statement in macros}
+    calls = re.compile(r"\b(" + "|".join(map(re.escape, statements)) + r")\s*\(")
+    called = {name: calls.findall(s[_MACRO_NAME.search(s).end():]) for name, s in statements.items()}
+    return statements, calls, called
+
+
 def macros_used_by(project: Project, sql: Iterable[str]) -> list[str]:
     """The project's macro statements that `sql` calls, directly or through another macro, in definition
     order. Defining every macro costs ~15 ms a connection and a build opens one per model."""
-    statements = {_MACRO_NAME.search(statement)[1]: statement for statement in project.macros}
-    calls = re.compile(r"\b(" + "|".join(map(re.escape, statements)) + r")\s*\(")
+    statements, calls, called = _macro_index(project.macros)
     needed, pending = set(), [name for text in sql for name in calls.findall(text)]
     while pending:
         name = pending.pop()
         if name not in needed:
             needed.add(name)
-            body = statements[name][_MACRO_NAME.search(statements[name]).end():]
-            pending.extend(calls.findall(body))
+            pending.extend(called[name])
     return [statement for name, statement in statements.items() if name in needed]
 
 
