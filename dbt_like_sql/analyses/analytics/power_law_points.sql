@@ -6,6 +6,6 @@ select
     pairs.step,
     pairs.x,
     pairs.y
-from metric_pairs('metric_points', $x_metric, $metric) as pairs
+from metric_pairs('metric_points', $x_metric, $metric, null) as pairs
 where pairs.x > 0
 order by pairs.run_id, pairs.step

@@ -5,7 +5,6 @@ select
     p.step,
     p.x,
     p.y
-from metric_pairs('metric_points', $x_metric, $metric) as p
+from metric_pairs('metric_points', $x_metric, $metric, $run_ids) as p
 inner join runs as r using (run_id)
-where p.run_id = any($run_ids)
 order by series, p.step

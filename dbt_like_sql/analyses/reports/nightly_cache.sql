@@ -5,6 +5,4 @@ select
     cache_hit_rate(cache_stats.hits, cache_stats.queries) as hit_rate,
     sum(cache_stats.queries) as queries
 from cache_stats
-where
-    cache_stats.hour >= date_trunc('hour', $window_start::timestamptz)
-    and cache_stats.hour <= $window_end
+where hour_in_window(cache_stats.hour, $window_start::timestamptz, $window_end, true)

@@ -9,4 +9,4 @@ left join run_steps as s on f.run_id = s.run_id and f.step_start = s.step
 where
     coalesce(s.timestamp, r.last_timestamp) > $window_start
     and coalesce(s.timestamp, r.last_timestamp) <= $window_end
-order by case f.severity when 'error' then 0 when 'warn' then 1 else 2 end, seen_at, f.run_name, f.rule
+order by severity_rank(f.severity), seen_at, f.run_name, f.rule

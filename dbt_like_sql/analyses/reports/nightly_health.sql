@@ -1,4 +1,4 @@
--- Pipeline health of the hours in the nightly digest's window.
+-- Pipeline health of the hours in the nightly digest's window (its end included).
 select * from health_hourly
-where hour >= date_trunc('hour', $window_start::timestamptz) and hour <= $window_end
+where hour_in_window(hour, $window_start::timestamptz, $window_end, true)
 order by hour

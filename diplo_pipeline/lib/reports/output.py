@@ -30,7 +30,7 @@ def renderer_digest() -> str:
     """Fingerprint of what draws reports: their code, their queries, the limits they draw and judge by, and
     the charting libraries. A change to any of them re-renders every page."""
     sources = sorted(Path(__file__).resolve().parent.rglob("*.py"))  # the pages, their names and the charts
-    queries = sorted((ANALYSES / "reports").glob("*.sql"))
+    queries = sorted((ANALYSES / "reports").glob("*.sql")) + sorted((ANALYSES.parent / "macros").glob("*.sql"))
     limits = json.dumps({name: entry.value for name, entry in load_limits().items()}, sort_keys=True)
     parts = [p.read_bytes() for p in sources + queries] + [limits.encode()]
     parts += [version(name).encode() for name in ("altair", "vl-convert-python")]
