@@ -7,14 +7,13 @@ import dagster as dg
 import polars as pl
 
 from diplo_pipeline.defs.asset_metadata import column_schema
+from diplo_pipeline.defs.keys import FINDINGS
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
 from diplo_pipeline.lib.analytics.findings import ERROR, INPUTS, WARN, findings_from, preview_rows
 from diplo_pipeline.lib.lake.io import write_parquet_atomic
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.warehouse.sql_runner import python_mart_path
-
-FINDINGS = dg.AssetKey(["marts", "findings"])
 
 
 @dg.asset(
@@ -31,7 +30,7 @@ FINDINGS = dg.AssetKey(["marts", "findings"])
     ),
 )
 def findings(diplo: DiploData) -> dg.MaterializeResult:
-    with closing(lake_connection(diplo)) as con:
+    with closing(lake_connection(diplo, reading=INPUTS)) as con:
         found = findings_from(con)
     table = found.to_arrow()
     path = python_mart_path(diplo.paths().lake, "findings")

@@ -7,6 +7,7 @@ from contextlib import closing
 import dagster as dg
 
 from diplo_pipeline.defs.asset_metadata import column_schema
+from diplo_pipeline.defs.keys import POWER_LAW_FITS
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
 from diplo_pipeline.lib.analytics.fits import MODELS
@@ -21,8 +22,6 @@ from diplo_pipeline.lib.analytics.fits.scopes import METRIC, X_METRIC
 from diplo_pipeline.lib.lake.io import write_parquet_atomic
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, python_mart_path
-
-POWER_LAW_FITS = dg.AssetKey(["marts", "power_law_fits"])
 
 
 @dg.asset(
@@ -40,7 +39,7 @@ POWER_LAW_FITS = dg.AssetKey(["marts", "power_law_fits"])
     ),
 )
 def power_law_fits(diplo: DiploData) -> dg.MaterializeResult:
-    with closing(lake_connection(diplo)) as con:
+    with closing(lake_connection(diplo, reading=PYTHON_MARTS["power_law_fits"])) as con:
         table = power_law_table(con)
     path = python_mart_path(diplo.paths().lake, "power_law_fits")
     write_parquet_atomic(table, path)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from diplo_pipeline.defs.analytics.findings import FINDINGS
-from diplo_pipeline.defs.analytics.power_law import POWER_LAW_FITS
+from diplo_pipeline.defs.keys import FINDINGS, POWER_LAW_FITS
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
 from diplo_pipeline.lib.reports import (

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from diplo_pipeline.defs.automation import publish_after_inputs
+from diplo_pipeline.defs.keys import CATALOG
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
 from diplo_pipeline.lib.previews import markdown_table
@@ -12,9 +13,8 @@ from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS
 
 
 @dg.asset(
-    key=["warehouse", "catalog"],
-    deps=[asset_key(name) for name in [*PROJECT.sources, *PROJECT.models]]
-    + [dg.AssetKey(["marts", name]) for name in PYTHON_MARTS],
+    key=CATALOG,
+    deps=[asset_key(name) for name in [*PROJECT.sources, *PROJECT.models, *PYTHON_MARTS]],
     group_name="warehouse",
     kinds={"duckdb"},
     owners=["team:diplo-pipeline"],

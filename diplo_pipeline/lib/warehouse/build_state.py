@@ -22,9 +22,9 @@ from typing import Any
 
 from diplo_pipeline.lib.lake.io import read_json, write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.warehouse.sql_project import SQL_ROOT
 
 PACKAGE = Path(__file__).resolve().parents[2]  # diplo_pipeline/
-SQL_PROJECT = PACKAGE.parent / "dbt_like_sql"
 CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml"}
 
 
@@ -49,7 +49,7 @@ def _code_lines(roots: Iterable[Path]) -> Iterable[str]:
             yield f"{path.relative_to(root.parent)}\0{hashlib.sha256(path.read_bytes()).hexdigest()}"
 
 
-def downstream_inputs(paths: DataPaths, code_roots: Iterable[Path] = (PACKAGE, SQL_PROJECT)) -> str:
+def downstream_inputs(paths: DataPaths, code_roots: Iterable[Path] = (PACKAGE, SQL_ROOT)) -> str:
     """The fingerprint of everything the downstream phases read."""
     digest = hashlib.sha256()
     parts = [

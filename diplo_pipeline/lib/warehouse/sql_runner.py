@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from diplo_pipeline.lib.lake.duck import records
 from diplo_pipeline.lib.warehouse.sql_project import Project, SqlFile, SqlModelError
 
 
@@ -157,7 +158,6 @@ def run_test(con: duckdb.DuckDBPyConnection, test: SqlFile, limit: int = 10) -> 
     try:
         relation = con.sql(test.body)
         count = con.execute(f"select count(*) from ({test.body})").fetchone()[0]
-        rows = relation.limit(limit).fetchall()
-        return count, [dict(zip(relation.columns, row, strict=True)) for row in rows]
+        return count, records(relation.limit(limit))
     except duckdb.Error as exc:
         raise SqlModelError(f"{test.path}: {type(exc).__name__}: {exc}") from exc

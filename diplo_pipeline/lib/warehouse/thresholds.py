@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from diplo_pipeline.lib.lake.duck import records
 from diplo_pipeline.lib.warehouse.sql_project import SQL_ROOT
 
 OPERATORS = {
@@ -80,8 +81,7 @@ class Threshold:
     def evaluate(self, con: duckdb.DuckDBPyConnection) -> tuple[bool, float | None, list[dict[str, Any]]]:
         """(passed, actual value, the rows behind it). No data at all passes: there is nothing to warn about."""
         value = con.execute(self.value_sql).fetchone()[0]
-        relation = con.sql(self.worst_sql)
-        worst = [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+        worst = records(con.sql(self.worst_sql))
         if value is None:
             return True, None, worst
         return OPERATORS[self.op](value, self.threshold), float(value), worst
