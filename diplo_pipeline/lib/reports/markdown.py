@@ -26,20 +26,24 @@ def md_text(text: Any) -> str:
     return re.sub(r"[&<>]", lambda m: _HTML[m.group(0)], escaped)
 
 
+def _fence(text: str, at_least: int) -> str:
+    """A run of backticks longer than any inside `text` (and at least `at_least` long)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(at_least, longest + 1)
+
+
 def md_code(text: Any) -> str:
     """Text as an inline code span (where nothing is markup or HTML): its fence has more backticks than any
     run inside it, so none can close it. In a table cell, md_table escapes its `|`."""
     text = " ".join(str(text).split())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
+    fence = _fence(text, at_least=1)
     padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
     return f"{fence}{padded}{fence}"
 
 
 def code_block(text: str, language: str = "") -> str:
     """A fenced block that no line of `text` can end: its fence is longer than any backtick run inside."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
+    fence = _fence(text, at_least=3)
     return f"{fence}{language}\n{text}\n{fence}"
 
 

@@ -22,7 +22,6 @@ from diplo_pipeline.lib.wandb.values import as_int64, epoch_seconds, finite_numb
 # The training step of a row, by authority (source-data.md §1.4; legacy runs logged `step`).
 STEP_KEYS = ("benchmark/step", "benchmark/evaluation_step", "elo/evaluation_step", "step")
 TRAIN_STEP_KEYS = ("benchmark/step", "step")
-EVAL_STEP_KEYS = ("benchmark/evaluation_step", "elo/evaluation_step")
 _EXACT_FLOAT = 2**53  # integers a float holds exactly: the cheap path for the common case
 
 

@@ -24,7 +24,7 @@ from diplo_pipeline.lib.lake.quarantine import QuarantinedItem
 from diplo_pipeline.lib.wandb.points import history_points, kv_table, step_facts
 from diplo_pipeline.lib.wandb.records import TRUNCATED, NotAWandbFile, WandbFile, read_wandb_file
 from diplo_pipeline.lib.wandb.schemas import RUNS_SCHEMA
-from diplo_pipeline.lib.wandb.values import INT64, to_datetime
+from diplo_pipeline.lib.wandb.values import as_int64, to_datetime
 
 RUN_FILE = re.compile(r"^run-(?P<run_id>[A-Za-z0-9_-]+)\.wandb$")
 SWEEP_NAME = re.compile(r"^(?P<sweep>.+)-(?P<letter>[A-H])-(?P<ts>\d{8}-\d{6})$")
@@ -126,7 +126,7 @@ def _config_value(config: dict, key: str, kind: type) -> Any:
         converted = kind(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), float(10**400)
         return None
-    return None if kind is int and not -INT64 <= converted < INT64 else converted
+    return as_int64(converted) if kind is int else converted
 
 
 CONFIG_COLUMNS = {
