@@ -25,14 +25,20 @@ from diplo_pipeline.defs.keys import (
     WANDB_API_LISTING,
     WANDB_RUNS,
 )
-from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags, wandb_runs_partitions
+from diplo_pipeline.defs.partitions import (
+    PARTITIONS_BY_COLUMN,
+    axiom_days_partitions,
+    contiguous_range_tags,
+    wandb_runs_partitions,
+)
 from diplo_pipeline.defs.resources import AxiomApi, DiploData, WandbApi
-from diplo_pipeline.lib.axiom import apl_sync, pending_days
+from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
+from diplo_pipeline.lib.axiom import apl_sync, pending_days, staging
 from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
 from diplo_pipeline.lib.wandb import api_sync, offline
-from diplo_pipeline.lib.warehouse import build_state
+from diplo_pipeline.lib.warehouse import build_state, partitions
 
 DAGSTER_YAML = """\
 # Written by diplo-pipeline on first use. Runs, partitions and sensor cursors persist here.
@@ -87,6 +93,8 @@ class BuildReport:
     source_warnings: list[str] = field(default_factory=list)  # source folders missing or holding no input
     # catalog_status rows not served as built: a failed data test, what it holds back, what was never built
     catalog_problems: list[dict] = field(default_factory=list)
+    # The partitions of the partitioned models this build computed, by partition column (run_id: run ids)
+    partitions_built: dict[str, list[str]] = field(default_factory=dict)
     # True when nothing downstream was materialised because no input changed (lib/warehouse/build_state.py);
     # the checks, table rows and catalog problems are then the last build's, which still hold.
     downstream_skipped: bool = False
@@ -133,6 +141,25 @@ def _partition_range(
     if new:
         instance.add_dynamic_partitions(partitions.name, new)
     return contiguous_range_tags(known + new, wanted)
+
+
+def _stretches(
+    instance: dg.DagsterInstance, partitions: dg.DynamicPartitionsDefinition, keys: list[str]
+) -> list[list[str]]:
+    """`keys` as runs of neighbours in the partition order: one Dagster run covers a contiguous range, and a
+    range over a key that has nothing to do would record it as materialised."""
+    known = instance.get_dynamic_partitions(partitions.name)
+    new = [key for key in keys if key not in known]
+    if new:
+        instance.add_dynamic_partitions(partitions.name, new)
+    position = {key: i for i, key in enumerate(known + new)}
+    stretches: list[list[str]] = []
+    for key in sorted(keys, key=position.__getitem__):
+        if stretches and position[key] == position[stretches[-1][-1]] + 1:
+            stretches[-1].append(key)
+        else:
+            stretches.append([key])
+    return stretches
 
 
 def _record_outcome(report: BuildReport, result: dg.ExecuteInProcessResult) -> None:
@@ -200,8 +227,10 @@ def build(
             if materialize([AXIOM_APL], tags=_partition_range(instance, axiom_days_partitions, days)).success:
                 report.live_days_fetched = days
 
-    progress("staging Axiom export files")
-    materialize([AXIOM_EXPORT_FILES])
+    # Staging is skipped when no export file changed (a stat of each): an unchanged input materialises nothing.
+    if staging.exports_changed(paths):
+        progress("staging Axiom export files")
+        materialize([AXIOM_EXPORT_FILES])
     days = pending_days.pending_days(paths)  # also days an interrupted build staged and never rebuilt
     if days:
         progress(f"rebuilding {len(days)} Axiom day partitions in one Dagster run")
@@ -211,22 +240,36 @@ def build(
     # Nothing downstream reads anything but the raw lake, the sweep files and the code: when none of them
     # changed since the last clean build, that build's tables, checks and reports are still true.
     inputs = None if report.failed_steps else build_state.downstream_inputs(paths)
+    previous = build_state.last_report(paths)
     last = inputs and build_state.unchanged_since_last_build(paths, inputs)
     if last:
         progress("nothing new since the last build: the models, checks, reports and catalog are up to date")
         report.downstream_skipped = True
         report.table_rows, report.catalog_problems = last["table_rows"], last["catalog_problems"]
-        report.checks_failed += last["checks_failed"]  # this build's source checks, then the stored ones
-        report.check_metadata |= last["check_metadata"]
+        _keep_checks_not_run(report, last)
         return report
     build_state.forget_build(paths)  # whatever happens next, the previous build's record no longer holds
-    source_checks = set(report.check_metadata)
 
-    progress("running the SQL models and their checks, writing the reports")
+    # The partitioned models first, for the keys whose inputs changed only (a new run, a grown one): the
+    # other partitions are neither computed nor recorded as materialised.
+    code = build_state.code_and_settings()
+    partitioned = dg.AssetSelection.assets()
+    for column, partitions_def in PARTITIONS_BY_COLUMN.items():
+        models = [asset_key(name) for name in PROJECT.partitioned_models(column)]
+        partitioned |= dg.AssetSelection.assets(*models)
+        todo = partitions.plan(paths, PROJECT, column, code)
+        report.partitions_built[column] = sorted(todo)
+        for stretch in _stretches(instance, partitions_def, sorted(todo)):
+            progress(f"running the models partitioned by {column} for {len(stretch)} of them in one Dagster run")
+            if materialize(dg.AssetSelection.assets(*models), tags=_partition_range(instance, partitions_def,
+                                                                                      stretch)).success:
+                partitions.record(paths, PROJECT, column, {key: todo[key] for key in stretch})
+
+    progress("running the other SQL models and their checks, writing the reports")
     # Every downstream group but the catalog's, which publishes in a run of its own below.
     models = dg.AssetSelection.groups(*(group for group in DOWNSTREAM_GROUPS if group != "warehouse"))
     # A blocking data test that fails stops what depends on its table in this run, and only that.
-    materialize(models | dg.AssetSelection.assets(SWEEP_DEFINITIONS))
+    materialize(models - partitioned | dg.AssetSelection.assets(SWEEP_DEFINITIONS))
 
     progress("publishing the DuckDB catalog")
     # A run of its own, so a failed blocking test upstream never skips it: the catalog serves that table at
@@ -239,11 +282,23 @@ def build(
             key.removeprefix("rows/"): int(value.value) for key, value in metadata.items() if key.startswith("rows/")
         }
         report.catalog_problems = list(metadata["problems"].value)
+    if previous:
+        _keep_checks_not_run(report, previous)
     if inputs and not report.failed_steps and materializations:
         build_state.record_build(paths, inputs, {
             "table_rows": report.table_rows,
             "catalog_problems": report.catalog_problems,
-            "checks_failed": [name for name in report.checks_failed if name not in source_checks],
-            "check_metadata": {k: v for k, v in report.check_metadata.items() if k not in source_checks},
+            "checks_failed": report.checks_failed,
+            "check_metadata": report.check_metadata,
         })
     return report
+
+
+def _keep_checks_not_run(report: BuildReport, last: dict) -> None:
+    """The checks of assets this build had no reason to run (their inputs unchanged) still hold as the last
+    complete build found them: report them beside the ones that ran."""
+    for name, metadata in last["check_metadata"].items():
+        if name not in report.check_metadata:
+            report.check_metadata[name] = metadata
+            if name in last["checks_failed"]:
+                report.checks_failed.append(name)

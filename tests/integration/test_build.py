@@ -14,11 +14,13 @@ import pytest
 
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
+from diplo_pipeline.defs.warehouse.sql_models import PROJECT
 from diplo_pipeline.demo.sdk import run_in_subprocess
 from diplo_pipeline.lib.lake.duck import duckdb_session
 from diplo_pipeline.lib.settings import DataPaths
 from tests.helpers import sdk_runs
 from tests.helpers.files import set_mtime
+from tests.helpers.materialisations import cursor, materialised_since
 
 pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
 
@@ -132,20 +134,31 @@ def test_build_twice_changes_nothing_and_a_new_run_is_the_only_one_read(built, i
     paths, first = built
     parquet = sorted((paths.raw / "wandb" / "metric_points").glob("*.parquet"))
     mtimes = {p.name: p.stat().st_mtime_ns for p in parquet}
-    run_steps = dg.AssetKey(["marts", "run_steps"])
-    materialised = len(instance.fetch_materializations(run_steps, limit=100).records)
+    partition_files = sorted((paths.lake / "marts").glob("*/*.parquet"))
+    assert {p.stem for p in partition_files} == set(RUNS)  # one file per run and partitioned table
+    partition_mtimes = {p: p.stat().st_mtime_ns for p in partition_files}
+    before = cursor(instance)
     second = build(defs(), instance, paths)
     assert second.runs_changed == [] and second.table_rows == first.table_rows
     assert {p.name: p.stat().st_mtime_ns for p in parquet} == mtimes
-    # Nothing new: nothing downstream was materialised, and the report is the first build's.
+    # Nothing new: nothing at all was materialised, and the report is the first build's.
     assert second.downstream_skipped and not first.downstream_skipped
-    assert len(instance.fetch_materializations(run_steps, limit=100).records) == materialised
+    assert materialised_since(instance, before) == {}
     assert (second.checks_failed, second.catalog_problems) == (first.checks_failed, first.catalog_problems)
 
     run_in_subprocess(sdk_runs.simple_run, str(paths.wandb_dirs[0]), "newr0001", "grpo-20251223-090000", 5)
+    before = cursor(instance)
     third = build(defs(), instance, paths)
     assert third.runs_changed == ["newr0001"] and not third.downstream_skipped
-    assert len(instance.fetch_materializations(run_steps, limit=100).records) == materialised + 1
+    assert third.partitions_built == {"run_id": ["newr0001"]}
+    # Every partitioned table computed the new run's partition and no other (as the instance recorded it),
+    # and the other runs' partition files were not rewritten.
+    done = materialised_since(instance, before)
+    partitioned = {f"{m.layer}/{m.name}" for m in PROJECT.models.values() if m.partitioned_by}
+    assert {key: done.get(key) for key in partitioned} == dict.fromkeys(partitioned, ["newr0001"])
+    assert done["raw/wandb_runs"] == ["newr0001"]
+    assert {p: p.stat().st_mtime_ns for p in partition_files} == partition_mtimes
+    assert {p.stat().st_mtime_ns for p in (paths.lake / "marts").glob("*/newr0001.parquet")}
     assert {p.name: p.stat().st_mtime_ns for p in parquet} == mtimes  # the others were not re-read
     assert third.table_rows["runs"] == first.table_rows["runs"] + 1
     assert third.table_rows["run_steps"] == first.table_rows["run_steps"] + 5
@@ -157,8 +170,12 @@ def test_a_still_growing_run_is_running(built, instance):
     paths, _ = built
     target = next(paths.wandb_dirs[0].rglob("run-crsh0001.wandb"))
     target.touch()  # the writer just appended
+    before = cursor(instance)
     report = build(defs(), instance, paths)
     assert report.runs_changed == ["crsh0001"]
+    # Only that run's partitions were computed again (through the Dagster instance, as the UI shows them).
+    done = materialised_since(instance, before)
+    assert done["marts/run_steps"] == done["marts/elo_gap"] == done["raw/wandb_runs"] == ["crsh0001"]
     assert _query(paths.catalog, "select state from runs where run_id='crsh0001'") == [("running",)]
 
 

@@ -40,12 +40,14 @@ from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, python_mart_pa
 )
 def power_law_fits(diplo: DiploData) -> dg.MaterializeResult:
     with closing(lake_connection(diplo, reading=PYTHON_MARTS["power_law_fits"])) as con:
-        table = power_law_table(con)
+        # Scopes whose points are unchanged keep their fits (and bootstrap intervals) from the last build.
+        table, fitted = power_law_table(con, diplo.paths().state / "power_law_fits.json")
     path = python_mart_path(diplo.paths().lake, "power_law_fits")
     write_parquet_atomic(table, path)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.num_rows,
+            "scopes_fitted": fitted,  # the others' inputs were unchanged: their fits were kept
             "dagster/column_schema": column_schema(table.schema),
             "fits_with_flags": dg.MetadataValue.json(flagged_fits_by_model(table)),
             "preview": dg.MetadataValue.md(markdown_table(readable(table.to_pylist(), PREVIEW_COLUMNS), limit=30)),

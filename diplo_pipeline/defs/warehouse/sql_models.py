@@ -12,10 +12,12 @@ from collections.abc import Iterable
 import dagster as dg
 import duckdb
 
+from diplo_pipeline.defs.partitions import PARTITIONS_BY_COLUMN
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib.lake.duck import records
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.warehouse.catalog import RAW_SCHEMAS
+from diplo_pipeline.lib.warehouse.partitions import present_keys
 from diplo_pipeline.lib.warehouse.sql_project import Project, SqlFile, SqlModelError
 from diplo_pipeline.lib.warehouse.sql_runner import (
     PYTHON_MARTS,
@@ -44,10 +46,12 @@ def lake_connection(
     upstream_of: str | None = None,
     reading: Iterable[str] | None = None,
     running: Iterable[str] | None = None,
+    partition_keys: Iterable[str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB with sources and models under their plain names (as in the catalog): every one, or
-    what model `upstream_of` is built on, or only what the tables in `reading` need (cheaper). Every macro
-    is defined, or, when the SQL that will run is known (`running`, or the model's own), those it calls."""
+    what model `upstream_of` is built on, or only what the tables in `reading` need (cheaper); with
+    `partition_keys`, the partitioned ones hold only those partitions' rows. Every macro is defined, or, when
+    the SQL that will run is known (`running`, or the model's own), those it calls."""
     paths = diplo.paths()
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
@@ -56,7 +60,7 @@ def lake_connection(
         needed = {m for table in reading if table in PROJECT.models for m in PROJECT.upstream(table)}
         models = [m for m in PROJECT.order() if m in needed]
     macros_for = [PROJECT.models[upstream_of].body] if upstream_of else running
-    missing = define_relations(con, PROJECT, paths.lake, RAW_SCHEMAS, models, macros_for)
+    missing = define_relations(con, PROJECT, paths.lake, RAW_SCHEMAS, models, macros_for, partition_keys)
     if not upstream_of:
         define_python_marts(con, paths.lake)
     if upstream_of and missing:
@@ -77,8 +81,14 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
     kinds = {"duckdb", "sql"} | ({"parquet"} if model.materialized == "table" else set())
     where = model.path.relative_to(PROJECT.root.parent)
 
+    partitioned = model.partitioned_by is not None
+
     @dg.asset(
         key=asset_key(model.name),
+        # One partition per run: a run's rows are computed from its own files, and a Dagster run over many
+        # keys computes them in one step (lib/warehouse/partitions.py decides which keys are out of date).
+        partitions_def=PARTITIONS_BY_COLUMN[model.partitioned_by] if partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         deps=[asset_key(d) for d in model.table_names],
         group_name=model.layer,
         kinds=kinds,
@@ -88,10 +98,13 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
         # Known before the first run: the columns the SQL outputs (bound over empty sources when it loads).
         metadata={"dagster/column_schema": column_schema(model.name, list(PROJECT.columns[model.name]))},
     )
-    def _sql_model(diplo: DiploData) -> dg.MaterializeResult:
-        con = lake_connection(diplo, upstream_of=model.name)
+    def _sql_model(context, diplo: DiploData) -> dg.MaterializeResult:  # context: AssetExecutionContext
+        lake = diplo.paths().lake
+        keys = list(context.partition_keys) if partitioned else None
+        con = lake_connection(diplo, upstream_of=model.name, partition_keys=keys)
         try:
-            rows = materialize(con, model, diplo.paths().lake)
+            present = present_keys(PROJECT, lake, model.partitioned_by, keys) if partitioned else ()
+            rows = materialize(con, model, lake, keys, present)
             preview = records(con.sql(f"select * from {model.name} limit 10"))
             described = con.sql(f"describe {model.name}").fetchall()
             schema = column_schema(model.name, [(row[0], str(row[1])) for row in described])
@@ -103,6 +116,8 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
             "preview": dg.MetadataValue.md(markdown_table(preview)),
             "materialized": model.materialized,
         }
+        if partitioned:
+            metadata["partitions_computed"] = len(keys)
         if model.materialized == "table":
             metadata["path"] = dg.MetadataValue.path(str(model_path(diplo.paths().lake, model)))
         return dg.MaterializeResult(metadata=metadata)

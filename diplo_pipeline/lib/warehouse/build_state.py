@@ -49,21 +49,41 @@ def _code_lines(roots: Iterable[Path]) -> Iterable[str]:
             yield f"{path.relative_to(root.parent)}\0{hashlib.sha256(path.read_bytes()).hexdigest()}"
 
 
-def downstream_inputs(paths: DataPaths, code_roots: Iterable[Path] = (PACKAGE, SQL_ROOT)) -> str:
-    """The fingerprint of everything the downstream phases read."""
+def _fingerprint(parts: Iterable[tuple[str, Iterable[str]]]) -> str:
     digest = hashlib.sha256()
-    parts = [
-        # raw/sweeps is written by the downstream run itself, from the sweep files fingerprinted below
-        ("raw", _stat_lines(paths.raw, skip=("sweeps",))),
-        ("sweeps", _stat_lines(paths.sweep_dir) if paths.sweep_dir else ()),
-        ("code", _code_lines(code_roots)),
-        ("settings", (f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("DIPLO_"))),
-    ]
     for name, lines in parts:
         digest.update(f"[{name}]\n".encode())
         for line in lines:
             digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
     return digest.hexdigest()
+
+
+def _code_parts(code_roots: Iterable[Path]) -> list[tuple[str, Iterable[str]]]:
+    return [
+        ("code", _code_lines(code_roots)),
+        ("settings", (f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("DIPLO_"))),
+    ]
+
+
+def code_and_settings(code_roots: Iterable[Path] = (PACKAGE, SQL_ROOT)) -> str:
+    """The fingerprint of the code, the SQL and the DIPLO_* settings: what every derived table also depends on."""
+    return _fingerprint(_code_parts(code_roots))
+
+
+def downstream_inputs(paths: DataPaths, code_roots: Iterable[Path] = (PACKAGE, SQL_ROOT)) -> str:
+    """The fingerprint of everything the downstream phases read."""
+    return _fingerprint([
+        # raw/sweeps is written by the downstream run itself, from the sweep files fingerprinted below
+        ("raw", _stat_lines(paths.raw, skip=("sweeps",))),
+        ("sweeps", _stat_lines(paths.sweep_dir) if paths.sweep_dir else ()),
+        *_code_parts(code_roots),
+    ])
+
+
+def last_report(paths: DataPaths) -> dict[str, Any] | None:
+    """What the last complete build reported, whatever it was made from."""
+    last = read_json(state_path(paths), None)
+    return last["report"] if last else None
 
 
 def unchanged_since_last_build(paths: DataPaths, fingerprint: str) -> dict[str, Any] | None:

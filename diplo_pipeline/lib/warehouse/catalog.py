@@ -30,7 +30,7 @@ from diplo_pipeline.lib.sweeps.definitions import DEFINITIONS_SCHEMA
 from diplo_pipeline.lib.wandb.schemas import KV_SCHEMA, METRIC_POINTS_SCHEMA, RUNS_SCHEMA
 from diplo_pipeline.lib.warehouse.catalog_status import RelationStatus, plan_catalog, status_table
 from diplo_pipeline.lib.warehouse.sql_project import Project
-from diplo_pipeline.lib.warehouse.sql_runner import define_relations, quote
+from diplo_pipeline.lib.warehouse.sql_runner import define_relations, quote, table_relation
 
 # The columns a raw source has before its first file is written, so every view exists from the start.
 RAW_SCHEMAS: dict[str, pa.Schema] = {
@@ -72,7 +72,7 @@ def _define(con: duckdb.DuckDBPyConnection, project: Project, lake: Path, plan: 
         if model is not None and model.materialized == "view":
             con.execute(f"create view {name} as {model.body}")
         else:
-            con.execute(f"create view {name} as select * from read_parquet({quote(str(status.path))})")
+            con.execute(f"create view {name} as {table_relation(status.path, project.columns.get(name, ()))}")
     con.register("status_rows", status_table(plan))
     con.execute(f"create table {STATUS_TABLE} as select * from status_rows")
     con.unregister("status_rows")

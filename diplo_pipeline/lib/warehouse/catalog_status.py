@@ -22,7 +22,13 @@ import pyarrow as pa
 
 from diplo_pipeline.lib.warehouse.sql_project import Project
 from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, model_path, python_mart_path
-from diplo_pipeline.lib.warehouse.sql_tests import CheckOutcome, current_failures, good_path, outcome_path
+from diplo_pipeline.lib.warehouse.sql_tests import (
+    CheckOutcome,
+    current_failures,
+    good_path,
+    outcome_path,
+    version_mtime_ns,
+)
 
 STATUS_SCHEMA = pa.schema(
     [
@@ -82,7 +88,7 @@ def _blockers(lake: Path, failures: list[CheckOutcome]) -> list[Blocker]:
 
 
 def _built_at(path: Path) -> str:
-    moment = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+    moment = dt.datetime.fromtimestamp(version_mtime_ns(path) / 1e9, dt.UTC)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -100,7 +106,10 @@ def _own_failure(name: str, kind: str, failures: list[CheckOutcome], good: Path 
 
 def _file_status(name: str, kind: str, path: Path, blockers: tuple[Blocker, ...],
                  left_out_deps: list[str]) -> RelationStatus:
-    """A table or Python mart with no failed test of its own: served as its file stands, if there is one."""
+    """A table or Python mart with no failed test of its own: served as its file stands, if there is one (a
+    partitioned table that has none yet is served with no rows)."""
+    if not path.exists() and path.suffix != ".parquet":
+        return RelationStatus(name, kind, "current", None, None, path, blockers)
     if not path.exists():
         if blockers:
             reason = f"never built: {blockers[0].describe()}, so it was not built on top"
@@ -109,7 +118,7 @@ def _file_status(name: str, kind: str, path: Path, blockers: tuple[Blocker, ...]
         else:
             reason = "never built: its asset has not been materialised yet"
         return RelationStatus(name, kind, "left_out", reason, None, None, blockers)
-    built_ns = path.stat().st_mtime_ns
+    built_ns = version_mtime_ns(path)
     stale = [b for b in blockers if built_ns < b.since_ns]
     if stale:
         return RelationStatus(name, kind, "previous", f"not rebuilt since {stale[0].describe()}: serving the "

@@ -27,6 +27,7 @@ SQL really outputs, so they cannot drift.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ from diplo_pipeline.lib.warehouse.sql_project import LAYERS, SqlModelError
 
 TEST_KINDS = ("unique", "not_null", "accepted_values")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: the same result, much faster
-_MODEL_KEYS = {"name", "description", "columns", "data_tests"}
+_MODEL_KEYS = {"name", "description", "columns", "data_tests", "partitioned_by"}
 _COLUMN_KEYS = {"name", "description", "data_tests"}
 
 
@@ -71,6 +72,9 @@ class TableDoc:
     tests: tuple[DataTest, ...]
     path: Path  # the YAML file that documents the table
     layer: str  # staging | intermediate | marts
+    # The column whose value names the partition each row belongs to (run_id: one Dagster partition per run),
+    # or None for a model computed whole (lib/warehouse/partitions.py)
+    partitioned_by: str | None = None
 
     def column(self, name: str) -> ColumnDoc | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -174,7 +178,10 @@ def table_doc(spec: Any, path: Path, layer: str) -> TableDoc:
         if missing:
             raise _fail(path, f"{name} {test.kind}", f"tests {missing}, which are not among its columns")
     description = _text(spec.get("description"), path, name, required=True)
-    return TableDoc(name, description, tuple(columns), tuple(tests), path, layer)
+    partitioned_by = _text(spec.get("partitioned_by"), path, f"{name}.partitioned_by", required=False)
+    if partitioned_by is not None and partitioned_by not in listed:
+        raise _fail(path, name, f"is partitioned_by {partitioned_by!r}, which is not among its columns")
+    return TableDoc(name, description, tuple(columns), tuple(tests), path, layer, partitioned_by)
 
 
 def layer_files(root: Path) -> list[tuple[str, Path]]:
@@ -210,4 +217,4 @@ def inherit_descriptions(doc: TableDoc, upstream: Iterable[TableDoc]) -> TableDo
                             f"it reads ({read}) documents a column of that name")
             column = ColumnDoc(column.name, source.column(column.name).description, source.name)
         columns.append(column)
-    return TableDoc(doc.name, doc.description, tuple(columns), doc.tests, doc.path, doc.layer)
+    return dataclasses.replace(doc, columns=tuple(columns))

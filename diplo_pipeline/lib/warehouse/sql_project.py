@@ -48,6 +48,10 @@ class Source:
     path: str  # glob relative to the lake root
     asset: str  # the Dagster asset that writes it, as "a/b"
     description: str
+    partitioned_by: str | None = None  # one file per partition: `path`'s `*` is the partition key
+
+    def partition_path(self, key: str) -> str:
+        return self.path.replace("*", key, 1)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,11 @@ class SqlFile:
     @property
     def body(self) -> str:
         return self.sql.rstrip().rstrip(";")
+
+    @property
+    def partitioned_by(self) -> str | None:
+        """The column naming each row's partition (its YAML's `partitioned_by`), or None when built whole."""
+        return self.doc.partitioned_by if self.doc is not None else None
 
 
 def _line_of(sql: str, offset: int | None) -> int:
@@ -124,7 +133,8 @@ def parse_refs(sql: str, path: Path, con: duckdb.DuckDBPyConnection) -> tuple[tu
 
 def load_sources(root: Path = SQL_ROOT) -> dict[str, Source]:
     spec = yaml.safe_load((root / "sources.yml").read_text())["sources"]
-    return {name: Source(name, s["path"], s["asset"], s.get("description", "")) for name, s in spec.items()}
+    return {name: Source(name, s["path"], s["asset"], s.get("description", ""), s.get("partitioned_by"))
+            for name, s in spec.items()}
 
 
 def _load_dir(root: Path, layer: str, pattern: str) -> dict[str, SqlFile]:
@@ -192,7 +202,34 @@ class Project:
         project.order()  # fail early on cycles
         from diplo_pipeline.lib.warehouse.project_docs import documented  # it builds on this module
 
-        return documented(project, source_schemas)
+        project = documented(project, source_schemas)
+        project.check_partitioning()
+        return project
+
+    def partitioned_by(self, name: str) -> str | None:
+        """The partition column of a source or model, or None when it is one whole table."""
+        relation = self.sources.get(name) or self.models.get(name)
+        return relation.partitioned_by if relation is not None else None
+
+    def check_partitioning(self) -> None:
+        """A partitioned model computes one partition from that partition's rows alone, so it reads only
+        relations partitioned the same way; anything else would make a partition depend on the others."""
+        for model in self.models.values():
+            column = model.partitioned_by
+            if column is None:
+                continue
+            for name, line in model.refs:
+                if self.partitioned_by(name) != column:
+                    raise SqlModelError(
+                        f"{model.path}:{line}: {model.name} is partitioned_by {column} "
+                        f"({model.doc.path.name}) but reads {name}, which is "
+                        + (f"partitioned_by {self.partitioned_by(name)}" if self.partitioned_by(name)
+                           else "not partitioned") + ": partition it the same way or read a whole table"
+                    )
+
+    def partitioned_models(self, column: str) -> list[str]:
+        """The models partitioned by `column`, in build order."""
+        return [name for name in self.order() if self.models[name].partitioned_by == column]
 
     def order(self) -> list[str]:
         graph = {name: {d for d in m.table_names if d in self.models} for name, m in self.models.items()}

@@ -3,8 +3,10 @@
 A model's dependencies are the tables its query names, found with DuckDB's own parser
 (`json_serialize_sql`), minus its CTEs: no hand-kept lists, no templating. A model whose first line is
 `-- materialized: view` stays a view (cheap pass-throughs over big raw tables); every other model is
-written to `lake/<layer>/<model>.parquet`. Inside a build, raw sources and upstream models are visible
-under their plain names, exactly as in the catalog, so a model file can be pasted into the DuckDB CLI.
+written to `lake/<layer>/<model>.parquet`, or, when its YAML gives it a `partitioned_by` column, to one file
+per partition, `lake/<layer>/<model>/<key>.parquet`, so a changed run rewrites its own file only. Inside
+a build, raw sources and upstream models are visible under their plain names, exactly as in the catalog,
+so a model file can be pasted into the DuckDB CLI.
 `dbt_like_sql/tests/assert_*.sql` are data tests: a query that must return no rows."""
 
 from __future__ import annotations
@@ -24,7 +26,43 @@ from diplo_pipeline.lib.warehouse.sql_project import Project, SqlFile, SqlModelE
 
 
 def model_path(lake: Path, model: SqlFile) -> Path:
+    """A table model's Parquet file, or the folder of a partitioned model's files (one per key)."""
+    if model.partitioned_by:
+        return lake / model.layer / model.name
     return lake / model.layer / f"{model.name}.parquet"
+
+
+def partition_file(lake: Path, model: SqlFile, key: str) -> Path:
+    return model_path(lake, model) / f"{key}.parquet"
+
+
+def partition_files(folder: Path) -> list[Path]:
+    """The files of a partitioned table, in key order (temp files of a write in progress are not among them)."""
+    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def empty_relation(columns: Iterable[tuple[str, str]]) -> str:
+    """A query with `columns` (name, DuckDB type) and no rows: a partitioned table before its first partition."""
+    typed = ", ".join(f'cast(null as {kind}) as "{name}"' for name, kind in columns)
+    return f"select {typed} limit 0"
+
+
+def files_relation(files: list[Path], columns: Iterable[tuple[str, str]]) -> str:
+    """A query over exactly these Parquet files (the partitions of a table), or an empty one with `columns`."""
+    if not files:
+        return empty_relation(columns)
+    listed = ", ".join(quote(str(path)) for path in files)
+    return f"select * from read_parquet([{listed}], union_by_name = true)"
+
+
+def table_relation(path: Path, columns: Iterable[tuple[str, str]] = ()) -> str:
+    """A query over a table's Parquet: one file, or every partition file of a folder (a glob, so a catalog
+    view over it sees a new partition without being rebuilt), or no rows while the folder is empty."""
+    if path.suffix == ".parquet":
+        return f"select * from read_parquet({quote(str(path))})"
+    if not partition_files(path):
+        return empty_relation(columns)
+    return f"select * from read_parquet({quote(str(path / '*.parquet'))}, union_by_name = true)"
 
 
 def quote(text: str) -> str:
@@ -70,24 +108,34 @@ def define_relations(
     empty_schemas: dict[str, pa.Schema],
     models: list[str] | None = None,
     macros_for: Iterable[str] | None = None,
+    partition_keys: Iterable[str] | None = None,
 ) -> list[str]:
     """Create the sources and models as relations on `con`, as users see them. Returns models skipped.
 
     Sources are views over lake globs (an empty, typed table while the lake has no file yet); view models
     are views over their SQL; table models are views over their Parquet (skipped until materialised, and
-    so is everything built on a skipped model). The project's macros (limits, shared rules) come first:
-    all of them, or with `macros_for` (SQL that will run on `con`) those it and the view models need.
+    so is everything built on a skipped model; a partitioned table is never skipped: it has no rows until
+    its first partition is written). With `partition_keys`, every partitioned source and table holds only
+    the rows of those partitions, so a partitioned model computes exactly them. The project's macros
+    (limits, shared rules) come first: all of them, or with `macros_for` (SQL that will run on `con`) those
+    it and the view models need.
     """
+    keys = None if partition_keys is None else list(partition_keys)
     if macros_for is not None:
         views = [project.models[m].body for m in (models or []) if project.models[m].materialized == "view"]
         macros_for = [*macros_for, *views]
     define_macros(con, project, macros_for)
     for source in project.sources.values():
         pattern = lake.resolve() / source.path
-        if any(pattern.parent.glob(pattern.name)):
+        if keys is not None and source.partitioned_by:
+            existing = [f for f in (lake.resolve() / source.partition_path(k) for k in keys) if f.exists()]
+        else:
+            existing = [pattern] if any(pattern.parent.glob(pattern.name)) else []
+        if existing:
+            listed = ", ".join(quote(str(f)) for f in existing)
             con.execute(
                 f"create or replace view {source.name} as "
-                f"select * from read_parquet({quote(str(pattern))}, union_by_name = true)"
+                f"select * from read_parquet([{listed}], union_by_name = true)"
             )
         else:
             con.register("empty_source", empty_schemas[source.name].empty_table())
@@ -103,7 +151,12 @@ def define_relations(
             con.execute(f"create or replace view {name} as {model.body}")
             continue
         target = model_path(lake.resolve(), model)
-        if target.exists():
+        if model.partitioned_by:
+            files = (partition_files(target) if keys is None
+                     else [partition_file(lake.resolve(), model, k) for k in keys])
+            relation = files_relation([f for f in files if f.exists()], project.columns.get(name, ()))
+            con.execute(f"create or replace view {name} as {relation}")
+        elif target.exists():
             con.execute(f"create or replace view {name} as select * from read_parquet({quote(str(target))})")
         else:
             skipped.append(name)
@@ -132,25 +185,59 @@ def define_python_marts(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]
     return present
 
 
-def materialize(con: duckdb.DuckDBPyConnection, model: SqlFile, lake: Path) -> int:
-    """Run a table model into its Parquet file atomically, or define a view model; then expose it on `con`."""
+def _copy_atomic(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    """Write `query` to `target` as Parquet through a temp file renamed into place: a reader sees the old file
+    or the new one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        con.execute(f"copy ({query}) to {quote(tmp)} (format parquet, compression zstd)")
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def materialize(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlFile,
+    lake: Path,
+    partition_keys: Iterable[str] | None = None,
+    present_keys: Iterable[str] = (),
+) -> int:
+    """Run a table model into its Parquet file atomically, or define a view model; then expose it on `con`.
+
+    A partitioned model computes `partition_keys` (the relations on `con` hold only their rows) and writes one
+    file per key: every key in `present_keys` gets its file, with no rows if the query found none, and the file
+    of any other key is removed (its run is gone from the sources). Returns the rows written."""
     try:
         if model.materialized == "view":
             con.execute(f"create or replace view {model.name} as {model.body}")
             return con.execute(f"select count(*) from {model.name}").fetchone()[0]
+        if model.partitioned_by:
+            return _materialize_partitions(con, model, lake, list(partition_keys or ()), set(present_keys))
         target = model_path(lake, model)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        try:
-            con.execute(f"copy ({model.body}) to {quote(tmp)} (format parquet, compression zstd)")
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        _copy_atomic(con, model.body, target)
         con.execute(f"create or replace view {model.name} as select * from read_parquet({quote(str(target))})")
         return con.execute(f"select count(*) from {model.name}").fetchone()[0]
     except duckdb.Error as exc:
         raise SqlModelError(f"{model.path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _materialize_partitions(
+    con: duckdb.DuckDBPyConnection, model: SqlFile, lake: Path, keys: list[str], present: set[str]
+) -> int:
+    column, computed = model.partitioned_by, f"__partitions__{model.name}"
+    # Computed once for every key, then split: one scan of the inputs however many keys a run holds.
+    con.execute(f"create or replace temp table {computed} as {model.body}")
+    for key in keys:
+        target = partition_file(lake, model, key)
+        if key in present:
+            _copy_atomic(con, f"select * from {computed} where {column} = {quote(key)}", target)
+        else:
+            target.unlink(missing_ok=True)
+    con.execute(f"create or replace view {model.name} as select * from {computed}")
+    return con.execute(f"select count(*) from {computed}").fetchone()[0]
 
 
 def run_test(con: duckdb.DuckDBPyConnection, test: SqlFile, limit: int = 10) -> tuple[int, list[dict]]:

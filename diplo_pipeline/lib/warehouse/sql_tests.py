@@ -8,7 +8,8 @@ of the table and a rebuilt table is never judged by an older version's test.
 When every test guarding a table model (or a Python mart) has passed on its current file,
 `<model>.good.parquet` becomes a hard link to that file. Materialising the model later replaces
 `<model>.parquet` by rename (a new inode), so the link keeps the good bytes at no cost: it is what the catalog
-serves while a newer version fails a test.
+serves while a newer version fails a test. A partitioned model's version is the set of its partition files,
+and its last good version a folder `<model>.good/` of links to them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from diplo_pipeline.lib.lake.io import read_json, write_text_atomic
 from diplo_pipeline.lib.warehouse.sql_project import Project
-from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, model_path, python_mart_path
+from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, model_path, partition_files, python_mart_path
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,30 @@ def good_path(lake: Path, project: Project, table: str) -> Path:
     current = _tested_file(lake, project, table)
     if current is None:
         raise ValueError(f"{table} is not written to a file of its own: it keeps no last good version")
-    return current.with_name(f"{table}.good.parquet")
+    return current.with_name(f"{table}.good.parquet" if current.suffix == ".parquet" else f"{table}.good")
 
 
-def file_version(path: Path) -> dict[str, int] | None:
-    """What tells one version of a file from the next: every write of a model is a new file renamed in."""
+def _stat_version(path: Path) -> dict[str, int]:
+    stat = path.stat()
+    return {"inode": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def file_version(path: Path) -> dict[str, Any] | None:
+    """What tells one version of a file from the next: every write of a model is a new file renamed in. For a
+    partitioned table's folder, the versions of all its partition files."""
     try:
-        stat = path.stat()
+        if path.is_dir():
+            return {"partitions": {p.name: _stat_version(p) for p in partition_files(path)}}
+        return _stat_version(path)
     except FileNotFoundError:
         return None
-    return {"inode": stat.st_ino, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def version_mtime_ns(path: Path) -> int:
+    """When a table's current version was written: its file's mtime, or its newest partition file's."""
+    if path.is_dir():
+        return max((p.stat().st_mtime_ns for p in partition_files(path)), default=path.stat().st_mtime_ns)
+    return path.stat().st_mtime_ns
 
 
 def _plain(value: Any) -> Any:
@@ -126,13 +141,36 @@ def keep_last_good(lake: Path, project: Project, model: str) -> bool:
         if outcome is None or not outcome.passed or outcome.file != version:
             return False
     good = good_path(lake, project, model)
+    if current.is_dir():
+        _keep_partitions(current, good)
+        return True
     if good.exists() and os.path.samefile(good, current):
         return True
     tmp = good.with_name(f".{good.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
-    try:
-        os.link(current, tmp)
-    except OSError:  # a file system without hard links: a copy costs more but keeps the same promise
-        shutil.copyfile(current, tmp)
+    _link(current, tmp)
     os.replace(tmp, good)
     return True
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links: a copy costs more but keeps the same promise
+        shutil.copyfile(source, target)
+
+
+def _keep_partitions(current: Path, good: Path) -> None:
+    """`good/` becomes links to every partition file of `current/`: built aside, then swapped in."""
+    if file_version(good) == file_version(current):
+        return
+    tmp = good.with_name(f".{good.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for path in partition_files(current):
+        _link(path, tmp / path.name)
+    old = good.with_name(f".{good.name}.{os.getpid()}.old")
+    if good.exists():
+        os.replace(good, old)
+    os.replace(tmp, good)
+    shutil.rmtree(old, ignore_errors=True)

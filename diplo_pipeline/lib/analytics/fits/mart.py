@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from diplo_pipeline.lib.analytics.fits import MODELS, Fit
+from diplo_pipeline.lib.analytics.fits.scope_cache import cached_fit_rows
 from diplo_pipeline.lib.analytics.fits.scopes import (
     METRIC,
     X_METRIC,
@@ -51,12 +52,13 @@ PREVIEW_COLUMNS = ["scope", "scope_id", "model", "exponent", "exponent_ci_low", 
                    "n_points", "x_decades", "flags"]
 
 
-def power_law_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """The mart from the warehouse on `con` (a connection with `metric_points` and `runs` defined)."""
+def power_law_table(con: duckdb.DuckDBPyConnection, cache_path: Path | None = None) -> tuple[pa.Table, int]:
+    """The mart from the warehouse on `con` (a connection with `metric_points` and `runs` defined), and how
+    many scopes were fitted: with `cache_path`, only scopes whose points changed (scope_cache.py)."""
     series = load_series(con)
     scopes = scopes_of(series, load_runs(con))
-    rows = [row for scope in scopes for row in fit_rows(scope, fit_scope(scope, series))]
-    return pa.Table.from_pylist(rows, schema=SCHEMA)
+    rows, fitted = cached_fit_rows(cache_path, scopes, series, lambda scope: fit_rows(scope, fit_scope(scope, series)))
+    return pa.Table.from_pylist(rows, schema=SCHEMA), fitted
 
 
 def flagged_fits_by_model(table: pa.Table) -> dict[str, int]:

@@ -1,0 +1,77 @@
+"""Which partitions of the partitioned models are out of date, so a build computes those and only those.
+
+A model whose YAML names a `partitioned_by` column (run_id) computes each partition from that partition's
+source files alone (Project.check_partitioning), so a partition is up to date when its source files and the
+code are what they were when it was last built. What each partition was built from is kept in
+`lake/_state/partitions/<column>.json` (key -> fingerprint); a build materialises the keys whose fingerprint
+differs, and records them once their run succeeded. A key whose source files are gone (a run removed) is
+stale until its partition files are deleted. Deleting the state file rebuilds every partition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
+from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.warehouse.sql_project import Project
+
+
+def state_path(paths: DataPaths, column: str) -> Path:
+    return paths.state / "partitions" / f"{column}.json"
+
+
+def _sources(project: Project, column: str):
+    return [s for s in project.sources.values() if s.partitioned_by == column]
+
+
+def source_keys(project: Project, lake: Path, column: str) -> set[str]:
+    """Every key some source partitioned by `column` holds a file for."""
+    keys: set[str] = set()
+    for source in _sources(project, column):
+        pattern = lake / source.path
+        keys |= {path.name.removesuffix(pattern.suffix) for path in pattern.parent.glob(pattern.name)}
+    return keys
+
+
+def present_keys(project: Project, lake: Path, column: str, keys: Iterable[str]) -> list[str]:
+    """The keys among `keys` that still have source files (the others' partitions are to be removed)."""
+    sources = _sources(project, column)
+    return [k for k in keys if any((lake / s.partition_path(k)).exists() for s in sources)]
+
+
+def key_fingerprint(project: Project, lake: Path, column: str, key: str, code: str) -> str:
+    """What partition `key` is computed from: its source files (each rewritten atomically, so size and
+    modification time change with the content) and the code and settings (`code`)."""
+    digest = hashlib.sha256(code.encode())
+    for source in _sources(project, column):
+        path = lake / source.partition_path(key)
+        stat = path.stat() if path.exists() else None
+        digest.update(f"{source.name}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def plan(paths: DataPaths, project: Project, column: str, code: str) -> dict[str, str]:
+    """The keys to build (key -> the fingerprint to record once built): new, changed or removed ones."""
+    built = read_json(state_path(paths, column), {})
+    keys = source_keys(project, paths.lake, column) | set(built)
+    fingerprints = {key: key_fingerprint(project, paths.lake, column, key, code) for key in sorted(keys)}
+    return {key: fp for key, fp in fingerprints.items() if built.get(key) != fp}
+
+
+def record(paths: DataPaths, project: Project, column: str, built: dict[str, str]) -> None:
+    """Keep what the keys of `built` were computed from; a key whose sources are gone is forgotten."""
+    state = read_json(state_path(paths, column), {})
+    present = set(present_keys(project, paths.lake, column, built))
+    for key, fingerprint in built.items():
+        if key in present:
+            state[key] = fingerprint
+        else:
+            state.pop(key, None)
+    write_json_atomic(state, state_path(paths, column))
+
+
+def forget(paths: DataPaths, column: str) -> None:
+    state_path(paths, column).unlink(missing_ok=True)
