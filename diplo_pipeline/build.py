@@ -32,7 +32,7 @@ from diplo_pipeline.defs.partitions import (
     wandb_runs_partitions,
 )
 from diplo_pipeline.defs.resources import AxiomApi, DiploData, WandbApi
-from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
+from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key, partitioned_models
 from diplo_pipeline.lib.axiom import apl_sync, pending_days, staging
 from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
@@ -253,10 +253,8 @@ def build(
     # The partitioned models first, for the keys whose inputs changed only (a new run, a grown one): the
     # other partitions are neither computed nor recorded as materialised.
     code = build_state.code_and_settings()
-    partitioned = dg.AssetSelection.assets()
     for column, partitions_def in PARTITIONS_BY_COLUMN.items():
         models = [asset_key(name) for name in PROJECT.partitioned_models(column)]
-        partitioned |= dg.AssetSelection.assets(*models)
         todo = partitions.plan(paths, PROJECT, column, code)
         report.partitions_built[column] = sorted(todo)
         for stretch in _stretches(instance, partitions_def, sorted(todo)):
@@ -269,7 +267,7 @@ def build(
     # Every downstream group but the catalog's, which publishes in a run of its own below.
     models = dg.AssetSelection.groups(*(group for group in DOWNSTREAM_GROUPS if group != "warehouse"))
     # A blocking data test that fails stops what depends on its table in this run, and only that.
-    materialize(models - partitioned | dg.AssetSelection.assets(SWEEP_DEFINITIONS))
+    materialize(models - partitioned_models | dg.AssetSelection.assets(SWEEP_DEFINITIONS))
 
     progress("publishing the DuckDB catalog")
     # A run of its own, so a failed blocking test upstream never skips it: the catalog serves that table at

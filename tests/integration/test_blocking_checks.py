@@ -19,6 +19,7 @@ from diplo_pipeline.definitions import defs
 from diplo_pipeline.defs.automation import downstream
 from diplo_pipeline.defs.keys import AXIOM_EVENTS, AXIOM_EXPORT_FILES, CATALOG
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
+from diplo_pipeline.defs.warehouse.sql_models import partitioned_models
 from diplo_pipeline.lib.axiom import pending_days
 from diplo_pipeline.lib.lake.duck import duckdb_session, records
 
@@ -134,7 +135,8 @@ def test_automation_holds_back_what_is_built_on_a_failed_table_but_publishes_the
     _materialize(definitions, instance, [AXIOM_EXPORT_FILES])
     _materialize(definitions, instance, [AXIOM_EVENTS], tags=contiguous_range_tags(
         instance.get_dynamic_partitions(axiom_days_partitions.name), pending_days.pending_days(data_env)))
-    result = _materialize(definitions, instance, downstream, raise_on_error=False)
+    # This inbox holds no WandB run, so no partition of the per-run models: the rest runs as one run.
+    result = _materialize(definitions, instance, downstream - partitioned_models, raise_on_error=False)
     assert result.asset_materializations_for_node("marts__rollouts")  # built, then failed its test
     assert not result.asset_materializations_for_node("warehouse__catalog")  # skipped in that run
 
