@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import resource
+import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,18 @@ def timed(fn: Callable[[], Any], repeat: int = 1) -> Timed:
         value = fn()
         best = min(best, time.perf_counter() - started)
     return Timed(best, value)
+
+
+def process_seconds(argv: list[str], runs: int = 5, **popen) -> float:
+    """Median wall time of `runs` runs of the command `argv`, after one unmeasured run that warms the OS cache
+    (a command someone types twice); each must succeed."""
+    seconds = []
+    for run in range(runs + 1):
+        started = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, **popen)
+        if run:
+            seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
 def peak_rss_mb() -> float:

@@ -12,6 +12,8 @@ Figures (ratios are ours ÷ baseline time; lower is better, 1.0 means as fast as
   `wandb.Api`) and of the Axiom APL source (paged queries, staging, day partitions), both against the
   tests' loopback servers in a separate process, beside the offline readers on the same runs and events.
 - Cold build and one-new-run incremental build, wall time through Dagster on a fresh instance.
+- A `diplo` query command, warm (issue 12): median wall time of `diplo runs --format json` in a process of
+  its own on the built catalog, beside a process that imports DuckDB and reads the same `runs` table.
 - Peak memory of the process.
 The workload is generated once per size and reused (bench/results/work-*).
 """
@@ -33,7 +35,7 @@ from rich.table import Table
 from wandb.proto import wandb_internal_pb2 as pb
 
 from bench.live import axiom_live_ingest, loopback_clouds, wandb_live_ingest
-from bench.measure import peak_rss_mb, timed
+from bench.measure import peak_rss_mb, process_seconds, timed
 from bench.workload import ensure_workload, write_extra_run
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
@@ -47,6 +49,7 @@ from diplo_pipeline.lib.warehouse.sql_project import Project
 from diplo_pipeline.lib.warehouse.sql_runner import define_relations, materialize
 
 console = Console()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def parse_only(files: list[Path]) -> int:
@@ -124,6 +127,25 @@ def full_scan(lake: Path) -> tuple:
         return points, events
     finally:
         con.close()
+
+
+def cli_query_figure(paths: DataPaths) -> tuple[str, str, str, str]:
+    """`diplo runs --format json` as a user runs it (a new interpreter: imports, catalog, query, JSON out),
+    beside the least a process can do for the same rows: import DuckDB, open the catalog, read `runs`. What
+    lies between is the CLI's own cost, mostly its imports (issue 12: pyarrow and numpy came in through the
+    catalog builder, about 0.2 s of each query before)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's diplo, not an installed one
+    ours = process_seconds([sys.executable, "-m", "diplo_pipeline.cli", "--data-dir", str(paths.data_dir), "runs",
+                            "--format", "json"], cwd=ROOT, env=env)
+    read = (f"import duckdb; duckdb.connect({str(paths.catalog)!r}, read_only=True)"
+            ".sql('select * from runs').fetchall()")
+    base = process_seconds([sys.executable, "-c", read], cwd=ROOT, env=env)
+    return (
+        "a `diplo` query command, warm",
+        f"{ours:.2f}s (`diplo runs --format json`, median of 5)",
+        f"python -c: import duckdb, select * from runs: {base:.2f}s",
+        f"{ours / base:.2f}",
+    )
 
 
 def live_figures(work, exports: list[Path], offline_read_s: float, scratch: Path, live_events: int) -> list[tuple]:
@@ -242,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             f"one full DuckDB scan of metric_points + axiom_events: {scan.seconds:.2f}s",
             f"{models.seconds / scan.seconds:.2f}",
         ))
+        console.log("a diplo query command on the built catalog")
+        figures.append(cli_query_figure(paths))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

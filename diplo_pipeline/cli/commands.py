@@ -1,38 +1,55 @@
 """What each `diplo` command does: a build, the demo, SQL, and the questions answered from the catalog.
 
 Query commands read the catalog only (`lib/queries`); nothing here imports Dagster or the WandB SDK until a
-build or the demo asks for it, so an answer costs a DuckDB connection and a few small queries.
+build or the demo asks for it, so an answer costs a DuckDB connection and a few small queries. rich comes in
+when something is printed with it: a table, a build, an error (tests/unit/cli/test_cli_imports.py keeps the
+heavy imports out).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-from rich.console import Console
-from rich.text import Text
 
-from diplo_pipeline.cli.output import emit, wrap_words
+from diplo_pipeline.cli.output import emit
 from diplo_pipeline.lib import queries
 from diplo_pipeline.lib.settings import DataPaths
 
-console = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@functools.cache
+def stderr_console() -> Console:
+    """Where builds, the demo, notices and errors are printed (made when first needed: `--format json` does
+    not import rich)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def build(paths: DataPaths) -> int:
     from diplo_pipeline.cli.build_output import run_build  # Dagster loads only for a build, never for a query
 
-    return run_build(paths, console)
+    return run_build(paths, stderr_console())
 
 
 def demo(paths: DataPaths, seed: int) -> int:
+    from rich.text import Text
+
+    from diplo_pipeline.cli.build_output import run_build_report
+    from diplo_pipeline.cli.table_layout import wrap_words
     from diplo_pipeline.demo import generate_demo
     from diplo_pipeline.demo.next_steps import demo_hints
     from diplo_pipeline.demo.planted_checks import planted_check_failures
 
+    console = stderr_console()
     inbox = paths.data_dir / "inbox"
     started = time.perf_counter()
     with console.status("writing demo data with the WandB SDK (offline) and Axiom NDJSON") as status:
@@ -40,8 +57,6 @@ def demo(paths: DataPaths, seed: int) -> int:
     console.print(Text(f"demo data written to {inbox} in {time.perf_counter() - started:.1f}s"))
     # The demo writes into the default inboxes; make sure a build reads exactly those.
     demo_paths = DataPaths(paths.data_dir, (inbox / "wandb",), (inbox / "axiom",), inbox / "sweeps")
-    from diplo_pipeline.cli.build_output import run_build_report
-
     code, report = run_build_report(demo_paths, console)
     planted = planted_check_failures()
     failed = report.checks_failed if report else []
@@ -62,7 +77,7 @@ def demo(paths: DataPaths, seed: int) -> int:
 
 
 def _notice(message: str) -> None:
-    console.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
+    stderr_console().print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def sql(paths: DataPaths, query: str, fmt: str) -> int:
@@ -102,7 +117,7 @@ def _distinct_names(columns: list[str]) -> list[str]:
 
 def _complain(message: str) -> None:
     # Names and error texts may hold [brackets]: never read them as rich markup.
-    console.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+    stderr_console().print(message, style="red", markup=False, highlight=False, soft_wrap=True)
 
 
 # --- the questions -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import duckdb
 
 from diplo_pipeline.lib.lake.duck import duckdb_session, records
 from diplo_pipeline.lib.warehouse.analyses import analysis
-from diplo_pipeline.lib.warehouse.catalog import CatalogLocked, open_catalog
+from diplo_pipeline.lib.warehouse.catalog_reader import CatalogLocked, open_catalog
 
 
 class QueryError(Exception):

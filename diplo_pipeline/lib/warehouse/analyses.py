@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from diplo_pipeline.lib.warehouse.sql_project import SQL_ROOT
+from diplo_pipeline.lib.warehouse.sql_root import SQL_ROOT  # not sql_project: the CLI loads no project
 
 ANALYSES = SQL_ROOT / "analyses"
 

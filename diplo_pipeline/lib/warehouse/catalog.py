@@ -11,12 +11,14 @@ lib/warehouse/catalog_status.py and published with it as the `catalog_status` ta
 `warehouse.duckdb.views.sql`, the same relations as a SQL script over the lake: when someone holds the
 catalog open read-write (so no other process may open it), lib/queries answers through that script in an
 in-memory DuckDB instead.
+
+Reading the catalog (read-only, or through that script) is lib/warehouse/catalog_reader.py, which imports
+neither pyarrow nor the SQL project: a `diplo` query pays for DuckDB alone.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA
 from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.sweeps.definitions import DEFINITIONS_SCHEMA
 from diplo_pipeline.lib.wandb.schemas import KV_SCHEMA, METRIC_POINTS_SCHEMA, RUNS_SCHEMA
+from diplo_pipeline.lib.warehouse.catalog_reader import views_path
 from diplo_pipeline.lib.warehouse.catalog_status import RelationStatus, plan_catalog, status_table
 from diplo_pipeline.lib.warehouse.sql_project import Project
 from diplo_pipeline.lib.warehouse.sql_runner import define_relations, quote, table_relation
@@ -52,10 +55,6 @@ STATUS_DESCRIPTION = (
 class PublishedCatalog:
     counts: dict[str, int]  # rows of every relation the catalog holds
     plan: dict[str, RelationStatus]  # what each relation serves, and why
-
-
-def views_path(catalog: Path) -> Path:
-    return catalog.with_name(f"{catalog.name}.views.sql")
 
 
 def _define(con: duckdb.DuckDBPyConnection, project: Project, lake: Path, plan: dict[str, RelationStatus]) -> None:
@@ -146,56 +145,3 @@ def build_catalog(lake: Path, target: Path, project: Project | None = None) -> P
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
     return PublishedCatalog(counts, plan)
-
-
-def connect_readonly(catalog: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection: never blocks a build (the build never writes this file in place)."""
-    if not catalog.exists():
-        raise FileNotFoundError(f"no catalog at {catalog}: run `diplo build` (or `make demo`) first")
-    con = duckdb.connect(str(catalog), read_only=True)
-    con.execute("set TimeZone = 'UTC'")
-    return con
-
-
-class CatalogLocked(Exception):
-    """Another process holds the catalog open read-write, and there is no views script to answer from."""
-
-
-def is_lock_conflict(exc: duckdb.Error) -> bool:
-    return isinstance(exc, duckdb.IOException) and "Conflicting lock" in str(exc)
-
-
-def lock_holder(message: str) -> str:
-    """Who holds the lock, from DuckDB's error: "... Conflicting lock is held in <program> (PID <n>) ..."."""
-    found = re.search(r"held in (?P<program>.+?) \(PID (?P<pid>\d+)\)", message)
-    return f"PID {found['pid']} ({found['program']})" if found else "another process"
-
-
-def connect_from_views(catalog: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB holding the catalog's relations, read from the lake through its views script."""
-    con = duckdb.connect()
-    try:
-        con.execute(views_path(catalog).read_text())
-    except BaseException:
-        con.close()
-        raise
-    return con
-
-
-def open_catalog(catalog: Path) -> tuple[duckdb.DuckDBPyConnection, str | None]:
-    """The catalog read-only; or, while another process holds it read-write (DuckDB then refuses every other
-    process), the same relations from the lake through the views script, with a sentence saying so."""
-    try:
-        return connect_readonly(catalog), None
-    except duckdb.Error as exc:
-        if not is_lock_conflict(exc):
-            raise
-        holder = lock_holder(str(exc))
-        if not views_path(catalog).exists():
-            raise CatalogLocked(
-                f"{catalog} is held open read-write by {holder}, and no views script is beside it to answer "
-                "from instead: close that session (or reopen it with -readonly), or run `diplo build`"
-            ) from exc
-        note = (f"{catalog} is held open read-write by {holder}; answering from the lake through "
-                f"{views_path(catalog).name} instead (open the catalog with -readonly to share it)")
-        return connect_from_views(catalog), note

@@ -23,14 +23,12 @@ import duckdb
 import yaml
 
 from diplo_pipeline.lib.lake.duck import duckdb_session
+from diplo_pipeline.lib.warehouse.sql_root import SQL_ROOT
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from diplo_pipeline.lib.warehouse.model_docs import TableDoc
-
-SQL_ROOT = Path(__file__).resolve().parents[3] / "dbt_like_sql"
-
 
 LAYERS = ("staging", "intermediate", "marts")
 
