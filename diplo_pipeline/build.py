@@ -32,13 +32,13 @@ from diplo_pipeline.defs.partitions import (
     wandb_runs_partitions,
 )
 from diplo_pipeline.defs.resources import AxiomApi, DiploData, WandbApi
-from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key, partitioned_models
+from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
 from diplo_pipeline.lib.axiom import apl_sync, pending_days, staging
 from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
 from diplo_pipeline.lib.wandb import api_sync, offline
-from diplo_pipeline.lib.warehouse import build_state, partitions
+from diplo_pipeline.lib.warehouse import build_state, partitions, staleness
 
 DAGSTER_YAML = """\
 # Written by diplo-pipeline on first use. Runs, partitions and sensor cursors persist here.
@@ -263,17 +263,27 @@ def build(
                                                                                       stretch)).success:
                 partitions.record(paths, PROJECT, column, {key: todo[key] for key in stretch})
 
-    progress("running the other SQL models and their checks, writing the reports")
-    # Every downstream group but the catalog's, which publishes in a run of its own below.
-    models = dg.AssetSelection.groups(*(group for group in DOWNSTREAM_GROUPS if group != "warehouse"))
-    # A blocking data test that fails stops what depends on its table in this run, and only that.
-    materialize(models - partitioned_models | dg.AssetSelection.assets(SWEEP_DEFINITIONS))
+    # Then the whole tables, reports and the catalog whose inputs changed (lib/warehouse/staleness.py): a new
+    # run rebuilds what reads runs, not the tables of Axiom events.
+    current, whole = _whole_asset_inputs(defs, paths, code)
+    todo = [key for key in whole if key != CATALOG and key.to_user_string() in
+            staleness.stale(paths, current, [k.to_user_string() for k in whole])]
+    if todo:
+        progress(f"running {len(todo)} SQL models, marts and reports whose inputs changed, with their checks")
+        # A blocking data test that fails stops what depends on its table in this run, and only that.
+        _record_whole(paths, current, materialize(dg.AssetSelection.assets(*todo)))
 
-    progress("publishing the DuckDB catalog")
-    # A run of its own, so a failed blocking test upstream never skips it: the catalog serves that table at
-    # its last good version or leaves it out, and says why (lib/warehouse/catalog_status.py).
-    result = materialize([CATALOG])
-    materializations = result.asset_materializations_for_node(CATALOG.to_python_identifier())
+    catalog_stale = staleness.stale(paths, current, [CATALOG.to_user_string()]) or not paths.catalog.exists()
+    materializations = []
+    if catalog_stale:
+        progress("publishing the DuckDB catalog")
+        # A run of its own, so a failed blocking test upstream never skips it: the catalog serves that table
+        # at its last good version or leaves it out, and says why (lib/warehouse/catalog_status.py).
+        result = materialize([CATALOG])
+        materializations = result.asset_materializations_for_node(CATALOG.to_python_identifier())
+        _record_whole(paths, current, result)
+    elif previous:
+        report.table_rows, report.catalog_problems = previous["table_rows"], previous["catalog_problems"]
     if materializations:
         metadata = materializations[-1].metadata
         report.table_rows = {
@@ -282,7 +292,7 @@ def build(
         report.catalog_problems = list(metadata["problems"].value)
     if previous:
         _keep_checks_not_run(report, previous)
-    if inputs and not report.failed_steps and materializations:
+    if inputs and not report.failed_steps and (materializations or not catalog_stale):
         build_state.record_build(paths, inputs, {
             "table_rows": report.table_rows,
             "catalog_problems": report.catalog_problems,
@@ -290,6 +300,36 @@ def build(
             "check_metadata": report.check_metadata,
         })
     return report
+
+
+def _whole_asset_inputs(
+    defs: dg.Definitions, paths: DataPaths, code: str
+) -> tuple[dict[str, str], list[dg.AssetKey]]:
+    """The inputs fingerprint of every downstream asset, and the whole (unpartitioned) ones in graph order."""
+    graph = defs.resolve_asset_graph()
+    order = [key for key in graph.toposorted_asset_keys
+             if graph.get(key).group_name in DOWNSTREAM_GROUPS or key == SWEEP_DEFINITIONS]
+    given = {
+        WANDB_RUNS.to_user_string(): staleness.files_fingerprint([paths.raw / "wandb"]),
+        AXIOM_EVENTS.to_user_string(): staleness.files_fingerprint([paths.raw / "axiom" / "events"]),
+        # the sweep definitions asset reads the sweep files (and writes raw/sweeps itself)
+        SWEEP_DEFINITIONS.to_user_string(): staleness.files_fingerprint([paths.sweep_dir]) + code,
+    }
+    for column in PARTITIONS_BY_COLUMN:  # what the partitions were last built from stands for them all
+        state = partitions.state_digest(paths, column)
+        given |= {asset_key(name).to_user_string(): state for name in PROJECT.partitioned_models(column)}
+    parents = {key.to_user_string(): [p.to_user_string() for p in graph.get(key).parent_keys] for key in order}
+    current = staleness.fingerprints([k.to_user_string() for k in order], parents, given, code)
+    partitioned = {asset_key(name) for name, model in PROJECT.models.items() if model.partitioned_by}
+    return current, [key for key in order if key not in partitioned]
+
+
+def _record_whole(paths: DataPaths, current: dict[str, str], result: dg.ExecuteInProcessResult) -> None:
+    """Keep the inputs of what `result` materialised, but not of a table whose blocking test failed: it is
+    built and tested again next time, so what is built on it stays held back."""
+    failed = {e.asset_key for e in result.get_asset_check_evaluations() if e.blocking and not e.passed}
+    built = {event.asset_key for event in result.get_asset_materialization_events()} - failed
+    staleness.record(paths, current, [key.to_user_string() for key in built])
 
 
 def _keep_checks_not_run(report: BuildReport, last: dict) -> None:

@@ -73,5 +73,11 @@ def record(paths: DataPaths, project: Project, column: str, built: dict[str, str
     write_json_atomic(state, state_path(paths, column))
 
 
+def state_digest(paths: DataPaths, column: str) -> str:
+    """What every partition was last built from, as one fingerprint (it changes when any partition does)."""
+    path = state_path(paths, column)
+    return hashlib.sha256(path.read_bytes() if path.exists() else b"").hexdigest()
+
+
 def forget(paths: DataPaths, column: str) -> None:
     state_path(paths, column).unlink(missing_ok=True)

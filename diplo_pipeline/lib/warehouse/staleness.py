@@ -1,0 +1,67 @@
+"""Which of the whole (unpartitioned) downstream assets are out of date, so a build runs only those.
+
+Each asset's inputs have a fingerprint, built like a Merkle tree over the asset graph: a raw source's is the
+listing of its files (size and modification time: every write is a new file renamed in), a partitioned
+model's is what its partitions were last built from (lib/warehouse/partitions.py), and any other asset's is
+the hash of the code and settings with the fingerprints of the assets it reads. An asset is stale when that
+fingerprint differs from the one it was last built from (`lake/_state/assets.json`), so a new WandB run
+rebuilds what reads runs and leaves the tables of Axiom events alone. Nothing here knows Dagster: the graph
+comes in as plain names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
+from diplo_pipeline.lib.settings import DataPaths
+
+
+def state_path(paths: DataPaths) -> Path:
+    return paths.state / "assets.json"
+
+
+def files_fingerprint(roots: Iterable[Path]) -> str:
+    """The listing of every file under `roots`: path, size and modification time."""
+    digest = hashlib.sha256()
+    for root in roots:
+        if not root.exists():
+            digest.update(f"{root}\0missing\n".encode())
+            continue
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            stat = path.stat()
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def fingerprints(
+    order: Iterable[str], parents: Mapping[str, Iterable[str]], given: Mapping[str, str], code: str
+) -> dict[str, str]:
+    """Every asset's inputs fingerprint, in graph `order` (parents first); `given` holds the assets whose
+    fingerprint is known directly (raw sources, partitioned models), and a parent outside both counts as
+    nothing (an upstream phase's bookkeeping asset)."""
+    found = dict(given)
+    for asset in order:
+        if asset in found:
+            continue
+        digest = hashlib.sha256(code.encode())
+        for parent in sorted(parents.get(asset, ())):
+            digest.update(f"{parent}\0{found.get(parent, '')}\n".encode())
+        found[asset] = digest.hexdigest()
+    return found
+
+
+def stale(paths: DataPaths, current: Mapping[str, str], assets: Iterable[str]) -> list[str]:
+    """The assets among `assets` whose inputs changed since they were last built (or never were)."""
+    built = read_json(state_path(paths), {})
+    return [asset for asset in assets if built.get(asset) != current[asset]]
+
+
+def record(paths: DataPaths, current: Mapping[str, str], built: Iterable[str]) -> None:
+    """Keep what the assets in `built` (materialised successfully) were computed from."""
+    state = read_json(state_path(paths), {})
+    state.update({asset: current[asset] for asset in built})
+    write_json_atomic(state, state_path(paths))
