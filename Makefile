@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: venv demo test dev bench lint fuzz clean
+.PHONY: venv demo test dev bench bench-scaling lint fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ test: venv
 dev: venv $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# BENCH_ARGS="--scaling-sizes 50 200" picks the scaling run's sizes, BENCH_ARGS=--no-scaling leaves it out;
+# `make bench-scaling SCALING_ARGS="--sizes 50 200 800"` runs only the scaling run (bench/scaling.py).
 bench: venv
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-scaling: venv
+	$(BIN)/python -m bench.scaling $(SCALING_ARGS)
 
 # Mutation fuzzing of the readers: the byte-mutation loops run for FUZZ_SECONDS, and each hypothesis
 # property for its `fuzz` profile's examples on top (tests/fuzz/conftest.py); failing inputs are saved

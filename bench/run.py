@@ -15,17 +15,20 @@ Figures (ratios are ours ÷ baseline time; lower is better, 1.0 means as fast as
 - A `diplo` query command, warm (issue 12): median wall time of `diplo runs --format json` in a process of
   its own on the built catalog, beside a process that imports DuckDB and reads the same `runs` table.
 - Peak memory of the process.
-The workload is generated once per size and reused (bench/results/work-*).
+- Then the scaling run (bench/scaling.py): cold, no-op, one-new-run and one-more-step builds at each of
+  `--scaling-sizes` runs held, each size in a process of its own; `--no-scaling` leaves it out.
+The workload is generated once per size and reused (bench/results/work-*). Everything goes to
+bench/results/latest.json (the scaling run under its `scaling` key) and the scaling chart to scaling.png.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -34,8 +37,9 @@ from rich.console import Console
 from rich.table import Table
 from wandb.proto import wandb_internal_pb2 as pb
 
+from bench import scaling
 from bench.live import axiom_live_ingest, loopback_clouds, wandb_live_ingest
-from bench.measure import peak_rss_mb, process_seconds, timed
+from bench.measure import merge_results, peak_rss_mb, process_seconds, timed
 from bench.workload import ensure_workload, write_extra_run
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
@@ -191,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("bench/results"))
     parser.add_argument("--live-events", type=int, default=500_000,
                         help="Axiom events served by the loopback server (it holds them in memory)")
+    parser.add_argument("--no-scaling", action="store_true", help="leave out the scaling run (bench/scaling.py)")
+    scaling.add_arguments(parser, prefix="scaling-")
     args = parser.parse_args(argv)
 
     work = ensure_workload(args.work, args.runs, args.steps, args.axiom_events, progress=console.log)
@@ -275,10 +281,17 @@ def main(argv: list[str] | None = None) -> int:
     for row in figures:
         table.add_row(*row)
     console.print(table)
-    console.print(f"peak memory: {peak_rss_mb():,.0f} MiB")
+    peak = peak_rss_mb()  # before the scaling run, whose processes would count as this one's children
+    console.print(f"peak memory: {peak:,.0f} MiB")
     out = args.work / "latest.json"
-    out.write_text(json.dumps({"figures": figures, "peak_rss_mb": peak_rss_mb(), "argv": sys.argv[1:]}, indent=1))
+    # Merged: a scaling run measured alone (python -m bench.scaling) keeps its `scaling` key; each part dates itself.
+    merge_results(out, {"figures": figures, "peak_rss_mb": peak, "argv": sys.argv[1:],
+                        "measured_at": datetime.now(UTC).isoformat(timespec="seconds")})
     console.print(f"written to {out}")
+    if not args.no_scaling:
+        console.log(f"scaling run: {', '.join(map(str, args.scaling_sizes))} runs held")
+        scaling.run_scaling(args.scaling_sizes, args.scaling_steps, args.scaling_events_per_run,
+                            args.scaling_templates, args.work)
     return 0
 
 

@@ -50,8 +50,8 @@ def ensure_workload(base: Path, runs: int, steps: int, events: int, progress: Ca
         return work
     shutil.rmtree(work.root, ignore_errors=True)
     work.root.mkdir(parents=True)
-    _write_wandb(work.root, runs, steps, progress)
-    _write_axiom(work.axiom, events, progress)
+    write_wandb(work.root, runs, steps, progress)
+    write_axiom(work.axiom, events, progress)
     done.write_text(json.dumps({"runs": runs, "steps": steps, "events": events}))
     return work
 
@@ -80,13 +80,14 @@ def _writes(plan: DemoPlan) -> list[list[ProcessWrite]]:
     return out
 
 
-def _write_wandb(root: Path, runs: int, steps: int, progress: Callable[[str], None]) -> None:
+def write_wandb(root: Path, runs: int, steps: int, progress: Callable[[str], None], first: int = 0) -> None:
+    """`runs` healthy league runs `bench<first>`… of `steps` steps, under root/wandb/, two SDK processes at a time."""
     batch = 10
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for first in range(0, runs, batch):
-            writes = _writes(_bench_plan(min(batch, runs - first), steps, first))
+        for start in range(0, runs, batch):
+            writes = _writes(_bench_plan(min(batch, runs - start), steps, first + start))
             list(pool.map(lambda w: write_processes(root, w), writes))
-            progress(f"wrote {min(first + batch, runs)}/{runs} WandB runs")
+            progress(f"wrote {min(start + batch, runs)}/{runs} WandB runs")
     shutil.rmtree(root / ".wandb-sdk", ignore_errors=True)
 
 
@@ -109,7 +110,8 @@ def _shift(stamp: str, copy: int) -> str:
     return rfc3339nano(int(moment.replace(microsecond=0).timestamp()) * 1_000_000_000 + nanos)
 
 
-def _write_axiom(directory: Path, target: int, progress: Callable[[str], None]) -> None:
+def write_axiom(directory: Path, target: int, progress: Callable[[str], None]) -> None:
+    """About `target` of the demo's Axiom events, copy after copy shifted by SHIFT, as NDJSON files."""
     events = _demo_lines()
     directory.mkdir(parents=True, exist_ok=True)
     written, copy = 0, 0

@@ -7,33 +7,17 @@ own protobuf classes and frame them exactly as the LevelDB-log format specifies 
 
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 
 from wandb.proto import wandb_internal_pb2 as pb
 
-from diplo_pipeline.lib.wandb.log_format import BLOCK_SIZE, CHUNK_HEADER, FILE_HEADER, FIRST, FULL, LAST, MIDDLE
+from bench.wandb_copy import frame_records
+from diplo_pipeline.lib.wandb.log_format import FILE_HEADER
 
 
 def frame(payloads: list[bytes]) -> bytes:
-    out = bytearray(FILE_HEADER)
-    for data in payloads:
-        first = True
-        while True:
-            left = BLOCK_SIZE - len(out) % BLOCK_SIZE
-            if left < CHUNK_HEADER:
-                out += b"\x00" * left
-                continue
-            room = left - CHUNK_HEADER
-            chunk, data = data[:room], data[room:]
-            kind = (FULL if not data else FIRST) if first else (LAST if not data else MIDDLE)
-            crc = zlib.crc32(chunk, zlib.crc32(bytes([kind])))
-            out += struct.pack("<IHB", crc, len(chunk), kind) + chunk
-            first = False
-            if not data:
-                break
-    return bytes(out)
+    """A whole file of these payloads, framed by the benchmark's writer (one LevelDB-log writer in the repo)."""
+    return FILE_HEADER + frame_records(payloads)
 
 
 def write_log(path: Path, records: list[pb.Record]) -> Path:
