@@ -26,7 +26,7 @@ from diplo_pipeline.defs.keys import (
     WANDB_RUNS,
 )
 from diplo_pipeline.defs.partitions import (
-    PARTITIONS_BY_COLUMN,
+    PARTITIONS_BY_DIMENSION,
     axiom_days_partitions,
     contiguous_range_tags,
     wandb_runs_partitions,
@@ -93,7 +93,7 @@ class BuildReport:
     source_warnings: list[str] = field(default_factory=list)  # source folders missing or holding no input
     # catalog_status rows not served as built: a failed data test, what it holds back, what was never built
     catalog_problems: list[dict] = field(default_factory=list)
-    # The partitions of the partitioned models this build computed, by partition column (run_id: run ids)
+    # The partitions of the partitioned models this build computed, by dimension (run_id: run ids; day: days)
     partitions_built: dict[str, list[str]] = field(default_factory=dict)
     # True when nothing downstream was materialised because no input changed (lib/warehouse/build_state.py);
     # the checks, table rows and catalog problems are then the last build's, which still hold.
@@ -253,15 +253,15 @@ def build(
     # The partitioned models first, for the keys whose inputs changed only (a new run, a grown one): the
     # other partitions are neither computed nor recorded as materialised.
     code = build_state.code_and_settings()
-    for column, partitions_def in PARTITIONS_BY_COLUMN.items():
-        models = [asset_key(name) for name in PROJECT.partitioned_models(column)]
-        todo = partitions.plan(paths, PROJECT, column, code)
-        report.partitions_built[column] = sorted(todo)
+    for dimension, partitions_def in PARTITIONS_BY_DIMENSION.items():
+        models = [asset_key(name) for name in PROJECT.partitioned_models(dimension)]
+        todo = partitions.plan(paths, PROJECT, dimension, code)
+        report.partitions_built[dimension] = sorted(todo)
         for stretch in _stretches(instance, partitions_def, sorted(todo)):
-            progress(f"running the models partitioned by {column} for {len(stretch)} of them in one Dagster run")
+            progress(f"running the models partitioned by {dimension} for {len(stretch)} partitions in one Dagster run")
             if materialize(dg.AssetSelection.assets(*models), tags=_partition_range(instance, partitions_def,
                                                                                       stretch)).success:
-                partitions.record(paths, PROJECT, column, {key: todo[key] for key in stretch})
+                partitions.record(paths, PROJECT, dimension, {key: todo[key] for key in stretch})
 
     # Then the whole tables, reports and the catalog whose inputs changed (lib/warehouse/staleness.py): a new
     # run rebuilds what reads runs, not the tables of Axiom events.
@@ -315,9 +315,9 @@ def _whole_asset_inputs(
         # the sweep definitions asset reads the sweep files (and writes raw/sweeps itself)
         SWEEP_DEFINITIONS.to_user_string(): staleness.files_fingerprint([paths.sweep_dir]) + code,
     }
-    for column in PARTITIONS_BY_COLUMN:  # what the partitions were last built from stands for them all
-        state = partitions.state_digest(paths, column)
-        given |= {asset_key(name).to_user_string(): state for name in PROJECT.partitioned_models(column)}
+    for dimension in PARTITIONS_BY_DIMENSION:  # what the partitions were last built from stands for them all
+        state = partitions.state_digest(paths, dimension)
+        given |= {asset_key(name).to_user_string(): state for name in PROJECT.partitioned_models(dimension)}
     parents = {key.to_user_string(): [p.to_user_string() for p in graph.get(key).parent_keys] for key in order}
     current = staleness.fingerprints([k.to_user_string() for k in order], parents, given, code)
     partitioned = {asset_key(name) for name, model in PROJECT.models.items() if model.partitioned_by}

@@ -9,8 +9,9 @@ import dagster as dg
 wandb_runs_partitions = dg.DynamicPartitionsDefinition(name="wandb_runs")
 axiom_days_partitions = dg.DynamicPartitionsDefinition(name="axiom_days")
 
-# The partitions of the SQL models whose YAML names a `partitioned_by` column.
-PARTITIONS_BY_COLUMN = {"run_id": wandb_runs_partitions}
+# The partitions of the SQL models by the dimension their YAML names (`partitioned_by`): the same partitions
+# as the raw data they are computed from, so a run's (or a day's) partition follows its raw partition.
+PARTITIONS_BY_DIMENSION = {"run_id": wandb_runs_partitions, "day": axiom_days_partitions}
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"

@@ -20,8 +20,10 @@ import pytest
 
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
+from diplo_pipeline.defs.warehouse.sql_models import PROJECT
 from diplo_pipeline.lib.lake.duck import duckdb_session
 from tests.helpers.axiom_exports import planted_events, write_export
+from tests.helpers.materialisations import cursor, materialised_since
 
 pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
 
@@ -106,3 +108,31 @@ def test_a_build_killed_right_after_staging_loses_no_day(data_env, tmp_path):
         report = build(defs(), instance, data_env)  # the next ordinary build
     assert sorted(report.axiom_days_built) == ["2025-12-22", "2025-12-23"] and report.failed_steps == []
     assert_each_event_once(data_env)
+
+
+def test_a_new_day_of_events_computes_that_day_only_and_leaves_the_other_tables_alone(data_env, instance):
+    """Issue 12: the Axiom tables with an hour or day grain are partitioned by UTC day. A second export
+    holding only a new day materialises that day's partitions and nothing of the days already built, and no
+    per-run table; the whole tables reading events (rollouts, cache_stats) are rebuilt, the rest is not."""
+    write_export(data_env.axiom_dirs[0], "first", "ndjson", EVENTS)
+    first = build(defs(), instance, data_env)
+    assert first.partitions_built["day"] == ["2025-12-22", "2025-12-23"]
+    day_files = sorted((data_env.lake / "marts").glob("*/2025-12-2[23].parquet"))
+    assert {p.parent.name for p in day_files} >= {"health_hourly", "gpu_hourly", "inference_stats",
+                                                  "extraction_by_power"}
+    mtimes = {p: p.stat().st_mtime_ns for p in day_files}
+
+    write_export(data_env.axiom_dirs[0], "second", "ndjson", planted_events(50, "2025-12-24", offset=5000))
+    before = cursor(instance)
+    second = build(defs(), instance, data_env)
+    assert second.axiom_days_built == ["2025-12-24"] and second.partitions_built["day"] == ["2025-12-24"]
+    done = materialised_since(instance, before)
+    by_day, by_run = ({f"{m.layer}/{m.name}" for m in PROJECT.models.values() if m.partitioned_by == dimension}
+                      for dimension in ("day", "run_id"))
+    assert {key: done.get(key) for key in by_day} == dict.fromkeys(by_day, ["2025-12-24"])
+    assert not by_run & set(done)
+    assert {"marts/rollouts", "marts/cache_stats", "warehouse/catalog"} <= set(done)
+    assert {p: p.stat().st_mtime_ns for p in day_files} == mtimes  # the days already built were not rewritten
+    with duckdb_session(data_env.catalog, read_only=True) as con:
+        hours = con.execute("select count(*), sum(events) from health_hourly").fetchone()
+    assert hours[1] == len(EVENTS) + 50

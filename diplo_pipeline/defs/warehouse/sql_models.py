@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import dagster as dg
 import duckdb
 
-from diplo_pipeline.defs.partitions import PARTITIONS_BY_COLUMN
+from diplo_pipeline.defs.partitions import PARTITIONS_BY_DIMENSION
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib.lake.duck import records
 from diplo_pipeline.lib.previews import markdown_table
@@ -85,9 +85,9 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=asset_key(model.name),
-        # One partition per run: a run's rows are computed from its own files, and a Dagster run over many
-        # keys computes them in one step (lib/warehouse/partitions.py decides which keys are out of date).
-        partitions_def=PARTITIONS_BY_COLUMN[model.partitioned_by] if partitioned else None,
+        # One partition per run (or day): its rows are computed from its own files, and a Dagster run over
+        # many keys computes them in one step (lib/warehouse/partitions.py decides which keys are out of date).
+        partitions_def=PARTITIONS_BY_DIMENSION[model.partitioned_by] if partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         deps=[asset_key(d) for d in model.table_names],
         group_name=model.layer,

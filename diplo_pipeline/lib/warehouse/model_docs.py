@@ -35,11 +35,11 @@ from typing import Any
 
 import yaml
 
-from diplo_pipeline.lib.warehouse.sql_project import LAYERS, SqlModelError
+from diplo_pipeline.lib.warehouse.sql_project import LAYERS, PARTITION_KEYS, SqlModelError
 
 TEST_KINDS = ("unique", "not_null", "accepted_values")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: the same result, much faster
-_MODEL_KEYS = {"name", "description", "columns", "data_tests", "partitioned_by"}
+_MODEL_KEYS = {"name", "description", "columns", "data_tests", "partitioned_by", "partition_column"}
 _COLUMN_KEYS = {"name", "description", "data_tests"}
 
 
@@ -72,9 +72,11 @@ class TableDoc:
     tests: tuple[DataTest, ...]
     path: Path  # the YAML file that documents the table
     layer: str  # staging | intermediate | marts
-    # The column whose value names the partition each row belongs to (run_id: one Dagster partition per run),
-    # or None for a model computed whole (lib/warehouse/partitions.py)
+    # The partition dimension of the model (run_id: one Dagster partition per run; day: one per UTC day), or
+    # None for a model computed whole (lib/warehouse/partitions.py); and the column whose value names each
+    # row's partition (the dimension's name, unless the YAML names another, such as `hour` for a day)
     partitioned_by: str | None = None
+    partition_column: str | None = None
 
     def column(self, name: str) -> ColumnDoc | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -179,9 +181,15 @@ def table_doc(spec: Any, path: Path, layer: str) -> TableDoc:
             raise _fail(path, f"{name} {test.kind}", f"tests {missing}, which are not among its columns")
     description = _text(spec.get("description"), path, name, required=True)
     partitioned_by = _text(spec.get("partitioned_by"), path, f"{name}.partitioned_by", required=False)
-    if partitioned_by is not None and partitioned_by not in listed:
-        raise _fail(path, name, f"is partitioned_by {partitioned_by!r}, which is not among its columns")
-    return TableDoc(name, description, tuple(columns), tuple(tests), path, layer, partitioned_by)
+    partition_column = _text(spec.get("partition_column"), path, f"{name}.partition_column", required=False)
+    if partitioned_by is not None and partitioned_by not in PARTITION_KEYS:
+        raise _fail(path, name, f"partitioned_by {partitioned_by!r}: the dimensions are {sorted(PARTITION_KEYS)}")
+    if partition_column is not None and partitioned_by is None:
+        raise _fail(path, name, "names a partition_column but no partitioned_by dimension")
+    partition_column = partition_column or partitioned_by
+    if partition_column is not None and partition_column not in listed:
+        raise _fail(path, name, f"its partition column {partition_column!r} is not among its columns")
+    return TableDoc(name, description, tuple(columns), tuple(tests), path, layer, partitioned_by, partition_column)
 
 
 def layer_files(root: Path) -> list[tuple[str, Path]]:

@@ -1,9 +1,9 @@
 """Which partitions of the partitioned models are out of date, so a build computes those and only those.
 
-A model whose YAML names a `partitioned_by` column (run_id) computes each partition from that partition's
+A model whose YAML names a `partitioned_by` dimension (run_id, day) computes each partition from that partition's
 source files alone (Project.check_partitioning), so a partition is up to date when its source files and the
 code are what they were when it was last built. What each partition was built from is kept in
-`lake/_state/partitions/<column>.json` (key -> fingerprint); a build materialises the keys whose fingerprint
+`lake/_state/partitions/<dimension>.json` (key -> fingerprint); a build materialises the keys whose fingerprint
 differs, and records them once their run succeeded. A key whose source files are gone (a run removed) is
 stale until its partition files are deleted. Deleting the state file rebuilds every partition.
 """
@@ -19,65 +19,65 @@ from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.warehouse.sql_project import Project
 
 
-def state_path(paths: DataPaths, column: str) -> Path:
-    return paths.state / "partitions" / f"{column}.json"
+def state_path(paths: DataPaths, dimension: str) -> Path:
+    return paths.state / "partitions" / f"{dimension}.json"
 
 
-def _sources(project: Project, column: str):
-    return [s for s in project.sources.values() if s.partitioned_by == column]
+def _sources(project: Project, dimension: str):
+    return [s for s in project.sources.values() if s.partitioned_by == dimension]
 
 
-def source_keys(project: Project, lake: Path, column: str) -> set[str]:
-    """Every key some source partitioned by `column` holds a file for."""
+def source_keys(project: Project, lake: Path, dimension: str) -> set[str]:
+    """Every key some source partitioned by `dimension` holds a file for."""
     keys: set[str] = set()
-    for source in _sources(project, column):
+    for source in _sources(project, dimension):
         pattern = lake / source.path
         keys |= {path.name.removesuffix(pattern.suffix) for path in pattern.parent.glob(pattern.name)}
     return keys
 
 
-def present_keys(project: Project, lake: Path, column: str, keys: Iterable[str]) -> list[str]:
+def present_keys(project: Project, lake: Path, dimension: str, keys: Iterable[str]) -> list[str]:
     """The keys among `keys` that still have source files (the others' partitions are to be removed)."""
-    sources = _sources(project, column)
+    sources = _sources(project, dimension)
     return [k for k in keys if any((lake / s.partition_path(k)).exists() for s in sources)]
 
 
-def key_fingerprint(project: Project, lake: Path, column: str, key: str, code: str) -> str:
+def key_fingerprint(project: Project, lake: Path, dimension: str, key: str, code: str) -> str:
     """What partition `key` is computed from: its source files (each rewritten atomically, so size and
     modification time change with the content) and the code and settings (`code`)."""
     digest = hashlib.sha256(code.encode())
-    for source in _sources(project, column):
+    for source in _sources(project, dimension):
         path = lake / source.partition_path(key)
         stat = path.stat() if path.exists() else None
         digest.update(f"{source.name}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
-def plan(paths: DataPaths, project: Project, column: str, code: str) -> dict[str, str]:
+def plan(paths: DataPaths, project: Project, dimension: str, code: str) -> dict[str, str]:
     """The keys to build (key -> the fingerprint to record once built): new, changed or removed ones."""
-    built = read_json(state_path(paths, column), {})
-    keys = source_keys(project, paths.lake, column) | set(built)
-    fingerprints = {key: key_fingerprint(project, paths.lake, column, key, code) for key in sorted(keys)}
+    built = read_json(state_path(paths, dimension), {})
+    keys = source_keys(project, paths.lake, dimension) | set(built)
+    fingerprints = {key: key_fingerprint(project, paths.lake, dimension, key, code) for key in sorted(keys)}
     return {key: fp for key, fp in fingerprints.items() if built.get(key) != fp}
 
 
-def record(paths: DataPaths, project: Project, column: str, built: dict[str, str]) -> None:
+def record(paths: DataPaths, project: Project, dimension: str, built: dict[str, str]) -> None:
     """Keep what the keys of `built` were computed from; a key whose sources are gone is forgotten."""
-    state = read_json(state_path(paths, column), {})
-    present = set(present_keys(project, paths.lake, column, built))
+    state = read_json(state_path(paths, dimension), {})
+    present = set(present_keys(project, paths.lake, dimension, built))
     for key, fingerprint in built.items():
         if key in present:
             state[key] = fingerprint
         else:
             state.pop(key, None)
-    write_json_atomic(state, state_path(paths, column))
+    write_json_atomic(state, state_path(paths, dimension))
 
 
-def state_digest(paths: DataPaths, column: str) -> str:
+def state_digest(paths: DataPaths, dimension: str) -> str:
     """What every partition was last built from, as one fingerprint (it changes when any partition does)."""
-    path = state_path(paths, column)
+    path = state_path(paths, dimension)
     return hashlib.sha256(path.read_bytes() if path.exists() else b"").hexdigest()
 
 
-def forget(paths: DataPaths, column: str) -> None:
-    state_path(paths, column).unlink(missing_ok=True)
+def forget(paths: DataPaths, dimension: str) -> None:
+    state_path(paths, dimension).unlink(missing_ok=True)

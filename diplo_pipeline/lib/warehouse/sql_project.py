@@ -32,6 +32,14 @@ if TYPE_CHECKING:
 
 LAYERS = ("staging", "intermediate", "marts")
 
+# The partition dimensions a model may be partitioned by, each with the SQL that gives a row's partition key
+# from its partition column: a run id as it is; a UTC day (the session's time zone is UTC) from a day, a date
+# or a timestamp in it, as `YYYY-MM-DD` like the day partitions of the raw Axiom events.
+PARTITION_KEYS = {
+    "run_id": "{column}",
+    "day": "strftime(cast({column} as date), '%Y-%m-%d')",
+}
+
 
 _MATERIALIZED = re.compile(r"^\s*--\s*materialized:\s*(view|table)\s*$", re.MULTILINE)
 
@@ -46,7 +54,7 @@ class Source:
     path: str  # glob relative to the lake root
     asset: str  # the Dagster asset that writes it, as "a/b"
     description: str
-    partitioned_by: str | None = None  # one file per partition: `path`'s `*` is the partition key
+    partitioned_by: str | None = None  # a partition dimension: one file per key, `path`'s `*` being the key
 
     def partition_path(self, key: str) -> str:
         return self.path.replace("*", key, 1)
@@ -89,8 +97,13 @@ class SqlFile:
 
     @property
     def partitioned_by(self) -> str | None:
-        """The column naming each row's partition (its YAML's `partitioned_by`), or None when built whole."""
+        """The partition dimension (its YAML's `partitioned_by`: run_id or day), or None when built whole."""
         return self.doc.partitioned_by if self.doc is not None else None
+
+    @property
+    def partition_key_sql(self) -> str:
+        """The SQL giving each output row's partition key."""
+        return PARTITION_KEYS[self.partitioned_by].format(column=self.doc.partition_column)
 
 
 def _line_of(sql: str, offset: int | None) -> int:
@@ -213,21 +226,21 @@ class Project:
         """A partitioned model computes one partition from that partition's rows alone, so it reads only
         relations partitioned the same way; anything else would make a partition depend on the others."""
         for model in self.models.values():
-            column = model.partitioned_by
-            if column is None:
+            dimension = model.partitioned_by
+            if dimension is None:
                 continue
             for name, line in model.refs:
-                if self.partitioned_by(name) != column:
+                if self.partitioned_by(name) != dimension:
                     raise SqlModelError(
-                        f"{model.path}:{line}: {model.name} is partitioned_by {column} "
+                        f"{model.path}:{line}: {model.name} is partitioned_by {dimension} "
                         f"({model.doc.path.name}) but reads {name}, which is "
                         + (f"partitioned_by {self.partitioned_by(name)}" if self.partitioned_by(name)
                            else "not partitioned") + ": partition it the same way or read a whole table"
                     )
 
-    def partitioned_models(self, column: str) -> list[str]:
-        """The models partitioned by `column`, in build order."""
-        return [name for name in self.order() if self.models[name].partitioned_by == column]
+    def partitioned_models(self, dimension: str) -> list[str]:
+        """The models partitioned by `dimension`, in build order."""
+        return [name for name in self.order() if self.models[name].partitioned_by == dimension]
 
     def order(self) -> list[str]:
         graph = {name: {d for d in m.table_names if d in self.models} for name, m in self.models.items()}

@@ -227,13 +227,13 @@ def materialize(
 def _materialize_partitions(
     con: duckdb.DuckDBPyConnection, model: SqlFile, lake: Path, keys: list[str], present: set[str]
 ) -> int:
-    column, computed = model.partitioned_by, f"__partitions__{model.name}"
+    key_sql, computed = model.partition_key_sql, f"__partitions__{model.name}"
     # Computed once for every key, then split: one scan of the inputs however many keys a run holds.
     con.execute(f"create or replace temp table {computed} as {model.body}")
     for key in keys:
         target = partition_file(lake, model, key)
         if key in present:
-            _copy_atomic(con, f"select * from {computed} where {column} = {quote(key)}", target)
+            _copy_atomic(con, f"select * from {computed} where {key_sql} = {quote(key)}", target)
         else:
             target.unlink(missing_ok=True)
     con.execute(f"create or replace view {model.name} as select * from {computed}")
