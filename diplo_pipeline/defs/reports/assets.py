@@ -15,7 +15,7 @@ import dagster as dg
 
 from diplo_pipeline.defs.keys import FINDINGS, POWER_LAW_FITS
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
+from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key, lake_connection
 from diplo_pipeline.lib.reports import (
     PagesWritten,
     Warehouse,
@@ -26,6 +26,7 @@ from diplo_pipeline.lib.reports import (
 )
 from diplo_pipeline.lib.reports.run_summary import has_key_chart
 from diplo_pipeline.lib.reports.ui_previews import key_chart_preview, newest_entry, page_links, run_index
+from diplo_pipeline.lib.warehouse.sql_runner import hold_partitioned_in_memory
 
 # The tables each report reads. A run's page links to its sweep's page, so it waits for `sweeps` too: without
 # it, a first build could render the run pages before the sweeps were built, and leave the links out.
@@ -41,8 +42,16 @@ OWNERS = ["team:diplo-pipeline"]
 CHART_KINDS = {"python", "altair", "html"}
 
 
+def _report_connection(diplo: DiploData):
+    """The lake as the catalog shows it, with the per-run tables held in memory: the reports ask for one run at a
+    time, dozens of times."""
+    con = lake_connection(diplo)
+    hold_partitioned_in_memory(con, PROJECT)
+    return con
+
+
 def _render(diplo: DiploData, renderer: Callable[[Warehouse, Path], PagesWritten]) -> PagesWritten:
-    with lake_connection(diplo) as con:
+    with _report_connection(diplo) as con:
         return renderer(Warehouse(con), diplo.paths().reports)
 
 
@@ -68,7 +77,7 @@ def _counts(out: PagesWritten) -> dict[str, dg.RawMetadataValue]:
     ),
 )
 def run_reports(diplo: DiploData) -> dg.MaterializeResult:
-    with lake_connection(diplo) as con:
+    with _report_connection(diplo) as con:
         out, runs = render_run_reports(Warehouse(con), diplo.paths().reports)
     metadata = _counts(out) | {"runs": len(runs)}
     charted = [d for d in runs if has_key_chart(d)]  # evaluation runs, say, have no curves to show

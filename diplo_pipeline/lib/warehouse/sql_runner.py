@@ -162,6 +162,16 @@ def define_relations(
             skipped.append(name)
     return skipped
 
+def hold_partitioned_in_memory(con: duckdb.DuckDBPyConnection, project: Project) -> None:
+    """Read every partitioned table on `con` into memory once. A reader asking for one run at a time (a run's
+    report page issues a dozen such queries) would otherwise open the footer of every run's file per query:
+    ~25 ms a query at 200 runs, against ~2 ms on a table in memory."""
+    for name, model in project.models.items():
+        if model.partitioned_by and model.materialized == "table":
+            con.execute(f"create or replace temp table __in_memory__{name} as select * from {name}")
+            con.execute(f"create or replace view {name} as select * from __in_memory__{name}")
+
+
 # Marts computed in Python (fits, robust statistics) rather than SQL: written by their Dagster assets to
 # lake/marts/<name>.parquet, and exposed like table models. Each with the relations it reads (its asset's deps).
 PYTHON_MARTS: dict[str, tuple[str, ...]] = {
