@@ -39,6 +39,7 @@ from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
 from diplo_pipeline.lib.wandb import api_sync, offline
 from diplo_pipeline.lib.warehouse import build_state, partitions, staleness
+from diplo_pipeline.lib.warehouse.sql_runner import model_path
 
 DAGSTER_YAML = """\
 # Written by diplo-pipeline on first use. Runs, partitions and sensor cursors persist here.
@@ -253,20 +254,26 @@ def build(
     # The partitioned models first, for the keys whose inputs changed only (a new run, a grown one): the
     # other partitions are neither computed nor recorded as materialised.
     code = build_state.code_and_settings()
+    failed_tests: set[dg.AssetKey] = set()  # partitioned tables whose blocking data test failed
     for dimension, partitions_def in PARTITIONS_BY_DIMENSION.items():
         models = [asset_key(name) for name in PROJECT.partitioned_models(dimension)]
         todo = partitions.plan(paths, PROJECT, dimension, code)
         report.partitions_built[dimension] = sorted(todo)
         for stretch in _stretches(instance, partitions_def, sorted(todo)):
-            progress(f"running the models partitioned by {dimension} for {len(stretch)} partitions in one Dagster run")
-            if materialize(dg.AssetSelection.assets(*models), tags=_partition_range(instance, partitions_def,
-                                                                                      stretch)).success:
+            progress(f"running the models partitioned by {dimension} for {len(stretch)} partitions in one run")
+            result = materialize(dg.AssetSelection.assets(*models),
+                                 tags=_partition_range(instance, partitions_def, stretch))
+            failed_tests |= _failed_blocking(result)
+            if result.success:
                 partitions.record(paths, PROJECT, dimension, {key: todo[key] for key in stretch})
 
     # Then the whole tables, reports and the catalog whose inputs changed (lib/warehouse/staleness.py): a new
-    # run rebuilds what reads runs, not the tables of Axiom events.
-    current, whole = _whole_asset_inputs(defs, paths, code)
-    todo = [key for key in whole if key != CATALOG and key.to_user_string() in
+    # run rebuilds what reads runs, not the tables of Axiom events. Nothing is built on a table that failed
+    # a blocking test in the partitioned runs (in one run, Dagster would have skipped it).
+    graph = defs.resolve_asset_graph()
+    current, whole = _whole_asset_inputs(graph, paths, code)
+    held_back = _descendants(graph, failed_tests) - {CATALOG}
+    todo = [key for key in whole if key != CATALOG and key not in held_back and key.to_user_string() in
             staleness.stale(paths, current, [k.to_user_string() for k in whole])]
     if todo:
         progress(f"running {len(todo)} SQL models, marts and reports whose inputs changed, with their checks")
@@ -302,11 +309,8 @@ def build(
     return report
 
 
-def _whole_asset_inputs(
-    defs: dg.Definitions, paths: DataPaths, code: str
-) -> tuple[dict[str, str], list[dg.AssetKey]]:
+def _whole_asset_inputs(graph, paths: DataPaths, code: str) -> tuple[dict[str, str], list[dg.AssetKey]]:
     """The inputs fingerprint of every downstream asset, and the whole (unpartitioned) ones in graph order."""
-    graph = defs.resolve_asset_graph()
     order = [key for key in graph.toposorted_asset_keys
              if graph.get(key).group_name in DOWNSTREAM_GROUPS or key == SWEEP_DEFINITIONS]
     given = {
@@ -315,20 +319,35 @@ def _whole_asset_inputs(
         # the sweep definitions asset reads the sweep files (and writes raw/sweeps itself)
         SWEEP_DEFINITIONS.to_user_string(): staleness.files_fingerprint([paths.sweep_dir]) + code,
     }
-    for dimension in PARTITIONS_BY_DIMENSION:  # what the partitions were last built from stands for them all
-        state = partitions.state_digest(paths, dimension)
-        given |= {asset_key(name).to_user_string(): state for name in PROJECT.partitioned_models(dimension)}
+    for name, model in PROJECT.models.items():  # a partitioned table by its files; a view by its sources'
+        if model.partitioned_by:
+            folder = model_path(paths.lake, model) if model.materialized == "table" else None
+            given[asset_key(name).to_user_string()] = (staleness.files_fingerprint([folder]) if folder else
+                                                       partitions.sources_digest(paths, PROJECT, model.partitioned_by))
     parents = {key.to_user_string(): [p.to_user_string() for p in graph.get(key).parent_keys] for key in order}
     current = staleness.fingerprints([k.to_user_string() for k in order], parents, given, code)
     partitioned = {asset_key(name) for name, model in PROJECT.models.items() if model.partitioned_by}
     return current, [key for key in order if key not in partitioned]
 
 
+def _failed_blocking(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
+    return {e.asset_key for e in result.get_asset_check_evaluations() if e.blocking and not e.passed}
+
+
+def _descendants(graph, keys: set[dg.AssetKey]) -> set[dg.AssetKey]:
+    found, pending = set(), list(keys)
+    while pending:
+        for child in graph.get(pending.pop()).child_keys:
+            if child not in found:
+                found.add(child)
+                pending.append(child)
+    return found
+
+
 def _record_whole(paths: DataPaths, current: dict[str, str], result: dg.ExecuteInProcessResult) -> None:
     """Keep the inputs of what `result` materialised, but not of a table whose blocking test failed: it is
     built and tested again next time, so what is built on it stays held back."""
-    failed = {e.asset_key for e in result.get_asset_check_evaluations() if e.blocking and not e.passed}
-    built = {event.asset_key for event in result.get_asset_materialization_events()} - failed
+    built = {event.asset_key for event in result.get_asset_materialization_events()} - _failed_blocking(result)
     staleness.record(paths, current, [key.to_user_string() for key in built])
 
 

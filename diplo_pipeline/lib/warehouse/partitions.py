@@ -73,10 +73,15 @@ def record(paths: DataPaths, project: Project, dimension: str, built: dict[str, 
     write_json_atomic(state, state_path(paths, dimension))
 
 
-def state_digest(paths: DataPaths, dimension: str) -> str:
-    """What every partition was last built from, as one fingerprint (it changes when any partition does)."""
-    path = state_path(paths, dimension)
-    return hashlib.sha256(path.read_bytes() if path.exists() else b"").hexdigest()
+def sources_digest(paths: DataPaths, project: Project, dimension: str) -> str:
+    """The files of every source partitioned by `dimension` (size and modification time), as one fingerprint."""
+    digest = hashlib.sha256()
+    for source in _sources(project, dimension):
+        pattern = paths.lake / source.path
+        for path in sorted(pattern.parent.glob(pattern.name)):
+            stat = path.stat()
+            digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def forget(paths: DataPaths, dimension: str) -> None:
