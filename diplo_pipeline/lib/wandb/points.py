@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,7 +23,6 @@ from diplo_pipeline.lib.wandb.values import as_int64, epoch_seconds, finite_numb
 # The training step of a row, by authority (source-data.md §1.4; legacy runs logged `step`).
 STEP_KEYS = ("benchmark/step", "benchmark/evaluation_step", "elo/evaluation_step", "step")
 TRAIN_STEP_KEYS = ("benchmark/step", "step")
-_EXACT_FLOAT = 2**53  # integers a float holds exactly: the cheap path for the common case
 
 
 def split_value(value: Any) -> tuple[float | None, str | None]:
@@ -55,17 +55,38 @@ def row_step(row: dict[str, Any]) -> tuple[int, str]:
     return as_int64(row.get("_step")) or 0, kind
 
 
+def _value_columns(values: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """`value` and `value_text` of each value, as `split_value` splits them: the numbers (floats, and integers
+    a float can hold) in one conversion, the rest (text, booleans, NaN, media, huge integers) one by one."""
+    count = len(values)
+    types = np.fromiter(map(type, values), dtype=object, count=count)
+    is_float, is_int = types == float, types == int  # noqa: E721 - elementwise, over a numpy array of types
+    numbers = np.zeros(count, np.float64)
+    numbers[is_float] = values[is_float].astype(np.float64)
+    try:
+        numbers[is_int] = values[is_int].astype(np.float64)  # as float(value): correctly rounded
+        plain = is_int
+    except OverflowError:  # an integer beyond float range somewhere: the integers go one by one
+        plain = np.zeros(count, bool)
+    plain = plain | (is_float & np.isfinite(numbers))
+    valid = plain.copy()
+    texts: list[str | None] = [None] * count
+    for index in np.flatnonzero(~plain).tolist():
+        number, texts[index] = split_value(values[index])
+        if number is not None:
+            numbers[index], valid[index] = number, True
+    return pa.array(numbers, pa.float64(), mask=~valid), pa.array(texts, pa.string())
+
+
 def history_points(run_id: str, segments: list[Iterable[dict[str, Any]]], first_seq: int) -> tuple[pa.Table, int]:
     """History rows (one iterable per segment of the run), long format. Returns the table and the row count."""
-    # Per-row facts are kept once per row and spread to the values with one vectorised `take`:
-    # the per-value Python work is only the key, the value and its row number.
+    # Per-row facts are kept once per row and spread to the values with one vectorised `take`; the keys and
+    # values of all rows are gathered with one `extend` per row and typed per column (`_value_columns`).
     per_row: dict[str, list] = {"step": [], "wandb_step": [], "timestamp": [], "runtime_s": [], "row_kind": [],
                                 "segment": []}
     keys: list[str] = []
-    numbers: list[float | None] = []
-    texts: list[str | None] = []
-    row_of_value: list[int] = []
-    seq = 0
+    values: list[Any] = []
+    sizes: list[int] = []
     for segment, rows in enumerate(segments):
         for row in rows:
             step, kind = row_step(row)
@@ -76,35 +97,30 @@ def history_points(run_id: str, segments: list[Iterable[dict[str, Any]]], first_
             per_row["runtime_s"].append(finite_number(row.get("_runtime")))
             per_row["row_kind"].append(kind)
             per_row["segment"].append(segment)
-            for key, value in row.items():
-                if key.startswith("_"):  # _step, _timestamp, _runtime and other SDK bookkeeping
-                    continue
-                kind_of = type(value)
-                if kind_of is float and math.isfinite(value):  # the common cases, kept cheap
-                    number, text = value, None
-                elif kind_of is int and -_EXACT_FLOAT < value < _EXACT_FLOAT:
-                    number, text = float(value), None
-                else:
-                    number, text = split_value(value)
-                keys.append(key)
-                numbers.append(number)
-                texts.append(text)
-                row_of_value.append(seq)
-            seq += 1
+            keys.extend(row)
+            values.extend(row.values())
+            sizes.append(len(row))
+    seq = len(sizes)
+    key_array = pa.array(keys, pa.string())
+    # _step, _timestamp, _runtime and other SDK bookkeeping are per-row facts, not points.
+    keep = pc.invert(pc.starts_with(key_array, pattern="_")).to_numpy(zero_copy_only=False)
+    row_of_value = np.repeat(np.arange(seq, dtype=np.int64), sizes)[keep]
+    kept = np.fromiter(values, dtype=object, count=len(values))[keep]
+    value, value_text = _value_columns(kept)
     take = pa.array(row_of_value, pa.int64())
     columns = {name: pa.array(values, METRIC_POINTS_SCHEMA.field(name).type if name != "timestamp" else pa.int64())
                for name, values in per_row.items()}
     columns["timestamp"] = columns["timestamp"].cast(TS)
     table = pa.table(
         {
-            "run_id": pa.array([run_id] * len(keys), pa.string()),
+            "run_id": pa.repeat(pa.scalar(run_id, pa.string()), len(take)),
             "step": columns["step"].take(take),
             "wandb_step": columns["wandb_step"].take(take),
             "timestamp": columns["timestamp"].take(take),
             "runtime_s": columns["runtime_s"].take(take),
-            "key": pa.array(keys, pa.string()),
-            "value": pa.array(numbers, pa.float64()),
-            "value_text": pa.array(texts, pa.string()),
+            "key": key_array.filter(pa.array(keep)),
+            "value": value,
+            "value_text": value_text,
             "row_kind": columns["row_kind"].take(take),
             "write_seq": pc.add(take, first_seq),
             "segment": columns["segment"].take(take),

@@ -32,6 +32,7 @@ from diplo_pipeline.lib.wandb.log_format import (  # noqa: F401 - the framing's 
     iter_raw_records,
     iter_records,
 )
+from diplo_pipeline.lib.wandb.plain_items import PlainBatch, plain_values, record_items
 from diplo_pipeline.lib.wandb.values import (
     BadValue,
     as_int64,
@@ -151,30 +152,109 @@ def _apply_config_record(out: WandbFile, config: Any, bad: list[BadValue]) -> No
         out.config.pop(".".join(item_path(item)), None)
 
 
+class _SummaryLog:
+    """The summary's last raw value per key, in the order of `WandbFile.summary_raw` (a key keeps the place
+    of its first write, a removed one goes), gathered in bulk: keys and texts stay UTF-8 bytes until the end,
+    and a run of plain updates (path = [key]) is one dict update."""
+
+    def __init__(self, raw: dict[str, tuple[list[str], str]]) -> None:
+        self.texts: dict[bytes, bytes] = {key.encode(): text.encode() for key, (_, text) in raw.items()}
+        # Paths other than [key] (a nested path, a legacy `key` holding the separator), by key.
+        self.paths: dict[bytes, list[str]] = {key.encode(): path for key, (path, _) in raw.items() if path != [key]}
+
+    def plain(self, keys: list[bytes], texts: list[bytes]) -> None:
+        if self.paths and not self.paths.keys().isdisjoint(keys):
+            for key in keys:
+                self.paths.pop(key, None)
+        self.texts.update(zip(keys, texts, strict=True))
+
+    def item(self, key: str, path: list[str], text: str) -> None:
+        name = key.encode()
+        self.texts[name] = text.encode()
+        if path != [key]:
+            self.paths[name] = path
+        else:
+            self.paths.pop(name, None)
+
+    def remove(self, key: str) -> None:
+        self.texts.pop(key.encode(), None)
+        self.paths.pop(key.encode(), None)
+
+    def raw(self) -> dict[str, tuple[list[str], str]]:
+        out = {}
+        for name, text in self.texts.items():
+            key, path = name.decode(), self.paths.get(name)
+            out[key] = (path if path is not None else [key], text.decode())  # a path may be [] (no key)
+        return out
+
+
 def read_wandb_file(path: str | Path, *, data: bytes | None = None, resume: dict | None = None) -> WandbFile:
     """Read one `.wandb` file. Raises NotAWandbFile only for a file with no valid header.
 
     With `resume` (a `fold_state()` of an earlier read of the same, since grown, file) only the records
     written after that read are parsed; `history` then holds just the new rows.
+
+    Three passes over the records: framing; parsing, with the items of history and summary records taken
+    as bytes; then, after reading the plain ones of all records at once (`plain_items.PlainBatch`), the
+    records in file order as one pass would, each damage entry in the place one pass would put it.
     """
     path = Path(path)
     buf = data if data is not None else path.read_bytes()
     out = WandbFile.from_fold(path, resume) if resume else WandbFile(path=path)
     start = resume["end_offset"] if resume else None
-    stats, summary_json = out.stats, out.summary_raw  # last raw update per key path; decoded once at the end
-    record = pb.Record()
-    for offset, raw in iter_records(buf, stats, start):
+    stats = out.stats
+    # Each record with where it ends and how many framing damage entries come before it.
+    framed = [(offset, raw, stats.end_offset, len(stats.damage)) for offset, raw in iter_records(buf, stats, start)]
+    framing_damage, stats.damage = stats.damage, []
+    parsed: list[tuple[Any, str | None, int | None]] = []  # (record or the parse error, kind, index in spans)
+    items: dict[str, list[bytes]] = {"history": [], "summary": []}
+    spans: dict[str, list[tuple[int, int]]] = {"history": [], "summary": []}
+    for _offset, raw, _end, _mark in framed:
         try:
-            record.ParseFromString(raw)
+            # A new message per record: parsing into one reused message (ParseFromString) is several times slower.
+            record = pb.Record.FromString(raw)
         except Exception as exc:  # noqa: BLE001 - DecodeError, and worse for garbage that passed the CRC
-            stats.unparseable_records += 1
-            stats.add(Damage(offset, stats.end_offset - offset, "unparseable", str(exc)))
+            parsed.append((exc, None, None))
             continue
         kind = record.WhichOneof("record_type")
+        span = None
+        if kind == "history" or kind == "summary":
+            count = len(record.history.item) if kind == "history" else len(record.summary.update)
+            got = record_items(raw, kind, count)
+            if got is not None:
+                first = len(items[kind])
+                items[kind].extend(got)
+                span = len(spans[kind])
+                spans[kind].append((first, first + count))
+        parsed.append((record, kind, span))
+    history = PlainBatch(items["history"], spans["history"], text_keys=True)
+    summary = PlainBatch(items["summary"], spans["summary"], text_keys=False)
+    every = history.all_texts()
+    values = plain_values(every) if every is not None else None  # every history value in one call, if it can be
+    at_value = 0
+    summary_log = _SummaryLog(out.summary_raw)
+    placed = 0
+    for (offset, _raw, end, mark), (record, kind, span) in zip(framed, parsed, strict=True):
+        stats.damage.extend(framing_damage[placed:mark])
+        placed = mark
+        if kind is None and isinstance(record, Exception):
+            stats.unparseable_records += 1
+            stats.add(Damage(offset, end - offset, "unparseable", str(record)))
+            continue
         stats.kinds[kind or "empty"] += 1
         bad: list[BadValue] = []
         if kind == "history":
-            row = items_to_dict(record.history.item, bad)
+            row = None
+            if span is not None and history.spans[span] is not None:
+                count = history.spans[span][1]
+                if values is not None:
+                    row_values, at_value = values[at_value : at_value + count], at_value + count
+                else:
+                    row_values = plain_values(history.texts(span))
+                if row_values is not None:  # as values_to_dict makes it: a later item of a key wins
+                    row = dict(zip(history.keys(span), row_values, strict=True))
+            if row is None:
+                row = items_to_dict(record.history.item, bad)
             for key, (fits, why) in BOOKKEEPING.items():
                 if row.get(key) is not None and fits(row[key]) is None:
                     bad.append(BadValue([key], json.dumps(row.pop(key)), why))
@@ -183,11 +263,13 @@ def read_wandb_file(path: str | Path, *, data: bytes | None = None, resume: dict
             row.setdefault("_step", 0)  # proto3: step 0 is written as "unset"
             out.history.append(row)
         elif kind == "summary":
-            # About two summary records per logged row: keep this loop to a dict store per item.
-            for item in record.summary.update:
-                summary_json[item.key or "\x1f".join(item.nested_key)] = (item_path(item), typed_value_json(item))
+            if span is not None and summary.spans[span] is not None:
+                summary_log.plain(summary.keys(span), summary.texts(span))
+            else:
+                for item in record.summary.update:
+                    summary_log.item(item.key or "\x1f".join(item.nested_key), item_path(item), typed_value_json(item))
             for item in record.summary.remove:
-                summary_json.pop(item.key or "\x1f".join(item.nested_key), None)
+                summary_log.remove(item.key or "\x1f".join(item.nested_key))
         elif kind == "run":
             _apply_run_record(out, record.run, bad)
         elif kind == "config":
@@ -203,8 +285,10 @@ def read_wandb_file(path: str | Path, *, data: bytes | None = None, resume: dict
         if bad:
             stats.bad_value_records += 1
             for value in bad:
-                stats.add(Damage(offset, stats.end_offset - offset, "bad_value", value.describe(f"this {kind} record"),
+                stats.add(Damage(offset, end - offset, "bad_value", value.describe(f"this {kind} record"),
                                  raw=value.text))
+    stats.damage.extend(framing_damage[placed:])
+    out.summary_raw = summary_log.raw()
     out.decode_summary()
     out.config.pop("_wandb", None)  # SDK internals (cli_version, telemetry), not the user's config
     return out
