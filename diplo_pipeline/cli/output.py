@@ -8,12 +8,12 @@ tables.py and table_layout.py that callers print with are importable from here t
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from diplo_pipeline.lib import queries
+from diplo_pipeline.lib.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,16 +47,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"diplo_pipeline.cli.{_LAZY[name]}"), name)
-    globals()[name] = value  # looked up once
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, "diplo_pipeline.cli", _LAZY)
 
 
 # --- one answer, three formats ------------------------------------------------------------------------
