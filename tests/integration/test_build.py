@@ -154,8 +154,10 @@ def test_build_twice_changes_nothing_and_a_new_run_is_the_only_one_read(built, i
     # Every partitioned table computed the new run's partition and no other (as the instance recorded it),
     # and the other runs' partition files were not rewritten.
     done = materialised_since(instance, before)
-    partitioned = {f"{m.layer}/{m.name}" for m in PROJECT.models.values() if m.partitioned_by}
-    assert {key: done.get(key) for key in partitioned} == dict.fromkeys(partitioned, ["newr0001"])
+    per_run, per_day = ({f"{m.layer}/{m.name}" for m in PROJECT.models.values() if m.partitioned_by == dimension}
+                        for dimension in ("run_id", "day"))
+    assert {key: done.get(key) for key in per_run} == dict.fromkeys(per_run, ["newr0001"])
+    assert not per_day & set(done)  # no Axiom event is new: no day is computed again
     assert done["raw/wandb_runs"] == ["newr0001"]
     assert {p: p.stat().st_mtime_ns for p in partition_files} == partition_mtimes
     assert {p.stat().st_mtime_ns for p in (paths.lake / "marts").glob("*/newr0001.parquet")}
