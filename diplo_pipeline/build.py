@@ -126,9 +126,12 @@ def _materialize(
 
 
 def _record_checks(report: BuildReport, result: dg.ExecuteInProcessResult) -> None:
+    """The checks a run evaluated (the latest evaluation of each, when several runs of a build repeat one)."""
     for evaluation in result.get_asset_check_evaluations():
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         report.check_metadata[name] = {k: v.value for k, v in evaluation.metadata.items()}
+        if name in report.checks_failed:
+            report.checks_failed.remove(name)
         if not evaluation.passed:
             report.checks_failed.append(name)
 
@@ -148,7 +151,8 @@ def _stretches(
     instance: dg.DagsterInstance, partitions: dg.DynamicPartitionsDefinition, keys: list[str]
 ) -> list[list[str]]:
     """`keys` as runs of neighbours in the partition order: one Dagster run covers a contiguous range, and a
-    range over a key that has nothing to do would record it as materialised."""
+    range over a key with nothing to do would record it as materialised (the raw phases still run ranges:
+    their assets skip unchanged keys inside, but Dagster records them)."""
     known = instance.get_dynamic_partitions(partitions.name)
     new = [key for key in keys if key not in known]
     if new:
@@ -254,33 +258,42 @@ def build(
     # The partitioned models first, for the keys whose inputs changed only (a new run, a grown one): the
     # other partitions are neither computed nor recorded as materialised.
     code = build_state.code_and_settings()
-    failed_tests: set[dg.AssetKey] = set()  # partitioned tables whose blocking data test failed
+    failed: set[dg.AssetKey] = set()  # partitioned models of a run that failed (a step, or a blocking test)
+    built_anything = False
     for dimension, partitions_def in PARTITIONS_BY_DIMENSION.items():
         models = [asset_key(name) for name in PROJECT.partitioned_models(dimension)]
         todo = partitions.plan(paths, PROJECT, dimension, code)
-        report.partitions_built[dimension] = sorted(todo)
+        report.partitions_built[dimension] = []
         for stretch in _stretches(instance, partitions_def, sorted(todo)):
             progress(f"running the models partitioned by {dimension} for {len(stretch)} partitions in one run")
             result = materialize(dg.AssetSelection.assets(*models),
                                  tags=_partition_range(instance, partitions_def, stretch))
-            failed_tests |= _failed_blocking(result)
+            built_anything = True
             if result.success:
                 partitions.record(paths, PROJECT, dimension, {key: todo[key] for key in stretch})
+                report.partitions_built[dimension] += stretch
+            else:  # tried again next build; in one run Dagster would have skipped everything built on them
+                failed |= set(models)
 
     # Then the whole tables, reports and the catalog whose inputs changed (lib/warehouse/staleness.py): a new
-    # run rebuilds what reads runs, not the tables of Axiom events. Nothing is built on a table that failed
-    # a blocking test in the partitioned runs (in one run, Dagster would have skipped it).
+    # run rebuilds what reads runs, not the tables of Axiom events. Nothing is built on a partitioned run
+    # that failed (in one run, Dagster would have skipped it).
     graph = defs.resolve_asset_graph()
     current, whole = _whole_asset_inputs(graph, paths, code)
-    held_back = _descendants(graph, failed_tests) - {CATALOG}
+    held_back = _descendants(graph, failed) - {CATALOG}
     todo = [key for key in whole if key != CATALOG and key not in held_back and key.to_user_string() in
             staleness.stale(paths, current, [k.to_user_string() for k in whole])]
     if todo:
         progress(f"running {len(todo)} SQL models, marts and reports whose inputs changed, with their checks")
         # A blocking data test that fails stops what depends on its table in this run, and only that.
         _record_whole(paths, current, materialize(dg.AssetSelection.assets(*todo)))
+        built_anything = True
 
-    catalog_stale = staleness.stale(paths, current, [CATALOG.to_user_string()]) or not paths.catalog.exists()
+    # Published when anything was built (a table's file or its test outcome may have changed even when its
+    # inputs did not: a retry after a failure), when its inputs changed, or when the last build left no
+    # complete record to report from.
+    catalog_stale = (built_anything or previous is None or not paths.catalog.exists()
+                     or bool(staleness.stale(paths, current, [CATALOG.to_user_string()])))
     materializations = []
     if catalog_stale:
         progress("publishing the DuckDB catalog")
@@ -319,19 +332,13 @@ def _whole_asset_inputs(graph, paths: DataPaths, code: str) -> tuple[dict[str, s
         # the sweep definitions asset reads the sweep files (and writes raw/sweeps itself)
         SWEEP_DEFINITIONS.to_user_string(): staleness.files_fingerprint([paths.sweep_dir]) + code,
     }
-    for name, model in PROJECT.models.items():  # a partitioned table by its files; a view by its sources'
-        if model.partitioned_by:
-            folder = model_path(paths.lake, model) if model.materialized == "table" else None
-            given[asset_key(name).to_user_string()] = (staleness.files_fingerprint([folder]) if folder else
-                                                       partitions.sources_digest(paths, PROJECT, model.partitioned_by))
+    for name, model in PROJECT.models.items():  # a partitioned table by its files (a view by its parents)
+        if model.partitioned_by and model.materialized == "table":
+            given[asset_key(name).to_user_string()] = staleness.files_fingerprint([model_path(paths.lake, model)])
     parents = {key.to_user_string(): [p.to_user_string() for p in graph.get(key).parent_keys] for key in order}
     current = staleness.fingerprints([k.to_user_string() for k in order], parents, given, code)
     partitioned = {asset_key(name) for name, model in PROJECT.models.items() if model.partitioned_by}
     return current, [key for key in order if key not in partitioned]
-
-
-def _failed_blocking(result: dg.ExecuteInProcessResult) -> set[dg.AssetKey]:
-    return {e.asset_key for e in result.get_asset_check_evaluations() if e.blocking and not e.passed}
 
 
 def _descendants(graph, keys: set[dg.AssetKey]) -> set[dg.AssetKey]:
@@ -347,7 +354,8 @@ def _descendants(graph, keys: set[dg.AssetKey]) -> set[dg.AssetKey]:
 def _record_whole(paths: DataPaths, current: dict[str, str], result: dg.ExecuteInProcessResult) -> None:
     """Keep the inputs of what `result` materialised, but not of a table whose blocking test failed: it is
     built and tested again next time, so what is built on it stays held back."""
-    built = {event.asset_key for event in result.get_asset_materialization_events()} - _failed_blocking(result)
+    failed = {e.asset_key for e in result.get_asset_check_evaluations() if e.blocking and not e.passed}
+    built = {event.asset_key for event in result.get_asset_materialization_events()} - failed
     staleness.record(paths, current, [key.to_user_string() for key in built])
 
 
@@ -357,5 +365,5 @@ def _keep_checks_not_run(report: BuildReport, last: dict) -> None:
     for name, metadata in last["check_metadata"].items():
         if name not in report.check_metadata:
             report.check_metadata[name] = metadata
-            if name in last["checks_failed"]:
+            if name in last["checks_failed"] and name not in report.checks_failed:
                 report.checks_failed.append(name)

@@ -7,8 +7,9 @@ definition files, and the code and SQL that compute it (`dbt_like_sql/`, `diplo_
 fingerprint is the same skips the downstream phases, materialises nothing and reports the stored figures.
 The sources stay incremental on their own (unchanged runs and export files are not read again), so an
 unchanged raw lake means unchanged files here: their sizes and modification times are enough, and
-re-hashing gigabytes of Parquet is not needed. Deleting `lake/_state/last_build.json` forces a full
-downstream build.
+re-hashing gigabytes of Parquet is not needed. When the fingerprint differs, what is rebuilt is decided
+per partition (partitions.py) and per asset (staleness.py); deleting `lake/_state/last_build.json`,
+`assets.json` and `partitions/` forces a full downstream build.
 """
 
 from __future__ import annotations

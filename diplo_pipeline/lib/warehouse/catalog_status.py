@@ -108,7 +108,7 @@ def _file_status(name: str, kind: str, path: Path, blockers: tuple[Blocker, ...]
                  left_out_deps: list[str]) -> RelationStatus:
     """A table or Python mart with no failed test of its own: served as its file stands, if there is one (a
     partitioned table that has none yet is served with no rows)."""
-    if not path.exists() and path.suffix != ".parquet":
+    if not path.exists() and path.suffix != ".parquet" and not blockers and not left_out_deps:
         return RelationStatus(name, kind, "current", None, None, path, blockers)
     if not path.exists():
         if blockers:

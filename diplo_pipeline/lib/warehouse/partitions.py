@@ -17,6 +17,7 @@ from pathlib import Path
 from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.warehouse.sql_project import Project
+from diplo_pipeline.lib.warehouse.sql_runner import model_path, partition_files
 
 
 def state_path(paths: DataPaths, dimension: str) -> Path:
@@ -56,7 +57,11 @@ def key_fingerprint(project: Project, lake: Path, dimension: str, key: str, code
 def plan(paths: DataPaths, project: Project, dimension: str, code: str) -> dict[str, str]:
     """The keys to build (key -> the fingerprint to record once built): new, changed or removed ones."""
     built = read_json(state_path(paths, dimension), {})
-    keys = source_keys(project, paths.lake, dimension) | set(built)
+    # also any key a partition file exists for (written by automation, or after the state was deleted): a key
+    # whose sources are gone must have its files removed
+    written = {path.stem for name in project.partitioned_models(dimension)
+               for path in partition_files(model_path(paths.lake, project.models[name]))}
+    keys = source_keys(project, paths.lake, dimension) | set(built) | written
     fingerprints = {key: key_fingerprint(project, paths.lake, dimension, key, code) for key in sorted(keys)}
     return {key: fp for key, fp in fingerprints.items() if built.get(key) != fp}
 
@@ -71,17 +76,6 @@ def record(paths: DataPaths, project: Project, dimension: str, built: dict[str, 
         else:
             state.pop(key, None)
     write_json_atomic(state, state_path(paths, dimension))
-
-
-def sources_digest(paths: DataPaths, project: Project, dimension: str) -> str:
-    """The files of every source partitioned by `dimension` (size and modification time), as one fingerprint."""
-    digest = hashlib.sha256()
-    for source in _sources(project, dimension):
-        pattern = paths.lake / source.path
-        for path in sorted(pattern.parent.glob(pattern.name)):
-            stat = path.stat()
-            digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
 
 
 def forget(paths: DataPaths, dimension: str) -> None:

@@ -2,8 +2,9 @@
 
 Each asset's inputs have a fingerprint, built like a Merkle tree over the asset graph: a raw source's is the
 listing of its files (size and modification time: every write is a new file renamed in), a partitioned
-model's is what its partitions were last built from (lib/warehouse/partitions.py), and any other asset's is
-the hash of the code and settings with the fingerprints of the assets it reads. An asset is stale when that
+table's is the listing of its partition files (lib/warehouse/partitions.py writes them), and any other
+asset's (a partitioned view's too) is the hash of the code and settings with the fingerprints of the assets
+it reads. An asset is stale when that
 fingerprint differs from the one it was last built from (`lake/_state/assets.json`), so a new WandB run
 rebuilds what reads runs and leaves the tables of Axiom events alone. Nothing here knows Dagster: the graph
 comes in as plain names.
