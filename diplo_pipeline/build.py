@@ -286,7 +286,7 @@ def build(
     if todo:
         progress(f"running {len(todo)} SQL models, marts and reports whose inputs changed, with their checks")
         # A blocking data test that fails stops what depends on its table in this run, and only that.
-        _record_whole(paths, current, materialize(dg.AssetSelection.assets(*todo)))
+        _record_whole(paths, current, materialize(dg.AssetSelection.assets(*todo)), graph)
         built_anything = True
 
     # Published when anything was built (a table's file or its test outcome may have changed even when its
@@ -301,7 +301,7 @@ def build(
         # at its last good version or leaves it out, and says why (lib/warehouse/catalog_status.py).
         result = materialize([CATALOG])
         materializations = result.asset_materializations_for_node(CATALOG.to_python_identifier())
-        _record_whole(paths, current, result)
+        _record_whole(paths, current, result, graph)
     elif previous:
         report.table_rows, report.catalog_problems = previous["table_rows"], previous["catalog_problems"]
     if materializations:
@@ -351,12 +351,14 @@ def _descendants(graph, keys: set[dg.AssetKey]) -> set[dg.AssetKey]:
     return found
 
 
-def _record_whole(paths: DataPaths, current: dict[str, str], result: dg.ExecuteInProcessResult) -> None:
-    """Keep the inputs of what `result` materialised, but not of a table whose blocking test failed: it is
-    built and tested again next time, so what is built on it stays held back."""
-    failed = {e.asset_key for e in result.get_asset_check_evaluations() if e.blocking and not e.passed}
-    built = {event.asset_key for event in result.get_asset_materialization_events()} - failed
-    staleness.record(paths, current, [key.to_user_string() for key in built])
+def _record_whole(paths: DataPaths, current: dict[str, str], result: dg.ExecuteInProcessResult, graph) -> None:
+    """Keep the inputs of what `result` materialised whose blocking tests all passed. A table whose test
+    failed, or broke before it could say, is built and tested again next time, so what is built on it stays
+    held back."""
+    passed = {e.asset_check_key for e in result.get_asset_check_evaluations() if e.passed}
+    built = [event.asset_key for event in result.get_asset_materialization_events()]
+    staleness.record(paths, current, [key.to_user_string() for key in built if all(
+        check in passed for check in graph.get_check_keys_for_assets({key}) if graph.get(check).blocking)])
 
 
 def _keep_checks_not_run(report: BuildReport, last: dict) -> None:
