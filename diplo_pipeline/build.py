@@ -32,7 +32,7 @@ from diplo_pipeline.defs.partitions import (
     wandb_runs_partitions,
 )
 from diplo_pipeline.defs.resources import AxiomApi, DiploData, WandbApi
-from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
+from diplo_pipeline.defs.warehouse.sql_models import PARTITIONED_KEYS, PROJECT, asset_key
 from diplo_pipeline.lib.axiom import apl_sync, pending_days, staging
 from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
@@ -136,15 +136,22 @@ def _record_checks(report: BuildReport, result: dg.ExecuteInProcessResult) -> No
             report.checks_failed.append(name)
 
 
-def _partition_range(
+def _partition_order(
     instance: dg.DagsterInstance, partitions: dg.DynamicPartitionsDefinition, wanted: list[str]
-) -> dict[str, str]:
-    """Add the partitions of `wanted` the instance lacks; return run tags spanning them all in one run."""
+) -> list[str]:
+    """Every partition key in the instance's order, after adding those of `wanted` it lacks."""
     known = instance.get_dynamic_partitions(partitions.name)
     new = [key for key in wanted if key not in known]
     if new:
         instance.add_dynamic_partitions(partitions.name, new)
-    return contiguous_range_tags(known + new, wanted)
+    return known + new
+
+
+def _partition_range(
+    instance: dg.DagsterInstance, partitions: dg.DynamicPartitionsDefinition, wanted: list[str]
+) -> dict[str, str]:
+    """Run tags spanning every key of `wanted` in one run (adding the partitions the instance lacks)."""
+    return contiguous_range_tags(_partition_order(instance, partitions, wanted), wanted)
 
 
 def _stretches(
@@ -153,11 +160,7 @@ def _stretches(
     """`keys` as runs of neighbours in the partition order: one Dagster run covers a contiguous range, and a
     range over a key with nothing to do would record it as materialised (the raw phases still run ranges:
     their assets skip unchanged keys inside, but Dagster records them)."""
-    known = instance.get_dynamic_partitions(partitions.name)
-    new = [key for key in keys if key not in known]
-    if new:
-        instance.add_dynamic_partitions(partitions.name, new)
-    position = {key: i for i, key in enumerate(known + new)}
+    position = {key: i for i, key in enumerate(_partition_order(instance, partitions, keys))}
     stretches: list[list[str]] = []
     for key in sorted(keys, key=position.__getitem__):
         if stretches and position[key] == position[stretches[-1][-1]] + 1:
@@ -281,8 +284,8 @@ def build(
     graph = defs.resolve_asset_graph()
     current, whole = _whole_asset_inputs(graph, paths, code)
     held_back = _descendants(graph, failed) - {CATALOG}
-    todo = [key for key in whole if key != CATALOG and key not in held_back and key.to_user_string() in
-            staleness.stale(paths, current, [k.to_user_string() for k in whole])]
+    stale = set(staleness.stale(paths, current, [key.to_user_string() for key in whole]))
+    todo = [key for key in whole if key != CATALOG and key not in held_back and key.to_user_string() in stale]
     if todo:
         progress(f"running {len(todo)} SQL models, marts and reports whose inputs changed, with their checks")
         # A blocking data test that fails stops what depends on its table in this run, and only that.
@@ -293,7 +296,7 @@ def build(
     # inputs did not: a retry after a failure), when its inputs changed, or when the last build left no
     # complete record to report from.
     catalog_stale = (built_anything or previous is None or not paths.catalog.exists()
-                     or bool(staleness.stale(paths, current, [CATALOG.to_user_string()])))
+                     or CATALOG.to_user_string() in stale)
     materializations = []
     if catalog_stale:
         progress("publishing the DuckDB catalog")
@@ -337,8 +340,7 @@ def _whole_asset_inputs(graph, paths: DataPaths, code: str) -> tuple[dict[str, s
             given[asset_key(name).to_user_string()] = staleness.files_fingerprint([model_path(paths.lake, model)])
     parents = {key.to_user_string(): [p.to_user_string() for p in graph.get(key).parent_keys] for key in order}
     current = staleness.fingerprints([k.to_user_string() for k in order], parents, given, code)
-    partitioned = {asset_key(name) for name, model in PROJECT.models.items() if model.partitioned_by}
-    return current, [key for key in order if key not in partitioned]
+    return current, [key for key in order if key not in PARTITIONED_KEYS]
 
 
 def _descendants(graph, keys: set[dg.AssetKey]) -> set[dg.AssetKey]:

@@ -128,6 +128,5 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
 sql_model_assets = [_model_asset(model) for model in PROJECT.models.values()]
 
 # The models computed per partition: a Dagster run holding them names its partition (or range) of keys.
-partitioned_models = dg.AssetSelection.assets(
-    *(asset_key(name) for name, model in PROJECT.models.items() if model.partitioned_by)
-)
+PARTITIONED_KEYS = frozenset(asset_key(name) for name, model in PROJECT.models.items() if model.partitioned_by)
+partitioned_models = dg.AssetSelection.assets(*PARTITIONED_KEYS)

@@ -33,7 +33,7 @@ def state_path(paths: DataPaths) -> Path:
     return paths.state / "last_build.json"
 
 
-def _stat_lines(root: Path, skip: tuple[str, ...] = ()) -> Iterable[str]:
+def stat_lines(root: Path, skip: tuple[str, ...] = ()) -> Iterable[str]:
     """One line per file under `root` (but the subfolders `skip`): its path, size and modification time
     (files the sources rewrite atomically get a new mtime whenever their content changes)."""
     if not root.exists():
@@ -50,7 +50,7 @@ def _code_lines(roots: Iterable[Path]) -> Iterable[str]:
             yield f"{path.relative_to(root.parent)}\0{hashlib.sha256(path.read_bytes()).hexdigest()}"
 
 
-def _fingerprint(parts: Iterable[tuple[str, Iterable[str]]]) -> str:
+def fingerprint(parts: Iterable[tuple[str, Iterable[str]]]) -> str:
     digest = hashlib.sha256()
     for name, lines in parts:
         digest.update(f"[{name}]\n".encode())
@@ -68,15 +68,15 @@ def _code_parts(code_roots: Iterable[Path]) -> list[tuple[str, Iterable[str]]]:
 
 def code_and_settings(code_roots: Iterable[Path] = (PACKAGE, SQL_ROOT)) -> str:
     """The fingerprint of the code, the SQL and the DIPLO_* settings: what every derived table also depends on."""
-    return _fingerprint(_code_parts(code_roots))
+    return fingerprint(_code_parts(code_roots))
 
 
 def downstream_inputs(paths: DataPaths, code_roots: Iterable[Path] = (PACKAGE, SQL_ROOT)) -> str:
     """The fingerprint of everything the downstream phases read."""
-    return _fingerprint([
+    return fingerprint([
         # raw/sweeps is written by the downstream run itself, from the sweep files fingerprinted below
-        ("raw", _stat_lines(paths.raw, skip=("sweeps",))),
-        ("sweeps", _stat_lines(paths.sweep_dir) if paths.sweep_dir else ()),
+        ("raw", stat_lines(paths.raw, skip=("sweeps",))),
+        ("sweeps", stat_lines(paths.sweep_dir) if paths.sweep_dir else ()),
         *_code_parts(code_roots),
     ])
 

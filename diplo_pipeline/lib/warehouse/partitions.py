@@ -1,7 +1,7 @@
 """Which partitions of the partitioned models are out of date, so a build computes those and only those.
 
-A model whose YAML names a `partitioned_by` dimension (run_id, day) computes each partition from that partition's
-source files alone (Project.check_partitioning), so a partition is up to date when its source files and the
+A model whose YAML names a `partitioned_by` dimension (run_id, day) computes each partition from that
+partition's source files alone (Project.check_partitioning), so a partition is up to date when its source files and the
 code are what they were when it was last built. What each partition was built from is kept in
 `lake/_state/partitions/<dimension>.json` (key -> fingerprint); a build materialises the keys whose fingerprint
 differs, and records them once their run succeeded. A key whose source files are gone (a run removed) is
@@ -77,6 +77,3 @@ def record(paths: DataPaths, project: Project, dimension: str, built: dict[str, 
             state.pop(key, None)
     write_json_atomic(state, state_path(paths, dimension))
 
-
-def forget(paths: DataPaths, dimension: str) -> None:
-    state_path(paths, dimension).unlink(missing_ok=True)

@@ -48,7 +48,7 @@ def empty_relation(columns: Iterable[tuple[str, str]]) -> str:
 
 
 def files_relation(files: list[Path], columns: Iterable[tuple[str, str]]) -> str:
-    """A query over exactly these Parquet files (the partitions of a table), or an empty one with `columns`."""
+    """A query over exactly these Parquet files (or globs), or an empty one with `columns`."""
     if not files:
         return empty_relation(columns)
     listed = ", ".join(quote(str(path)) for path in files)
@@ -132,11 +132,7 @@ def define_relations(
         else:
             existing = [pattern] if any(pattern.parent.glob(pattern.name)) else []
         if existing:
-            listed = ", ".join(quote(str(f)) for f in existing)
-            con.execute(
-                f"create or replace view {source.name} as "
-                f"select * from read_parquet([{listed}], union_by_name = true)"
-            )
+            con.execute(f"create or replace view {source.name} as {files_relation(existing, ())}")
         else:
             con.register("empty_source", empty_schemas[source.name].empty_table())
             con.execute(f"create or replace table {source.name} as select * from empty_source")
@@ -161,6 +157,7 @@ def define_relations(
         else:
             skipped.append(name)
     return skipped
+
 
 def hold_partitioned_in_memory(con: duckdb.DuckDBPyConnection, project: Project) -> None:
     """Read every partitioned table on `con` into memory once. A reader asking for one run at a time (a run's

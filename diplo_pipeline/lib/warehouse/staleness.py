@@ -4,9 +4,9 @@ Each asset's inputs have a fingerprint, built like a Merkle tree over the asset 
 listing of its files (size and modification time: every write is a new file renamed in), a partitioned
 table's is the listing of its partition files (lib/warehouse/partitions.py writes them), and any other
 asset's (a partitioned view's too) is the hash of the code and settings with the fingerprints of the assets
-it reads. An asset is stale when that
-fingerprint differs from the one it was last built from (`lake/_state/assets.json`), so a new WandB run
-rebuilds what reads runs and leaves the tables of Axiom events alone. Nothing here knows Dagster: the graph
+it reads. An asset is stale when that fingerprint differs from the one it was last built from
+(`lake/_state/assets.json`), so a new WandB run rebuilds what reads runs and leaves the tables of Axiom
+events alone. Nothing here knows Dagster: the graph
 comes in as plain names.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
 from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.warehouse import build_state
 
 
 def state_path(paths: DataPaths) -> Path:
@@ -26,23 +27,14 @@ def state_path(paths: DataPaths) -> Path:
 
 def files_fingerprint(roots: Iterable[Path]) -> str:
     """The listing of every file under `roots`: path, size and modification time."""
-    digest = hashlib.sha256()
-    for root in roots:
-        if not root.exists():
-            digest.update(f"{root}\0missing\n".encode())
-            continue
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in files:
-            stat = path.stat()
-            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    return build_state.fingerprint((str(root), build_state.stat_lines(root)) for root in roots)
 
 
 def fingerprints(
     order: Iterable[str], parents: Mapping[str, Iterable[str]], given: Mapping[str, str], code: str
 ) -> dict[str, str]:
     """Every asset's inputs fingerprint, in graph `order` (parents first); `given` holds the assets whose
-    fingerprint is known directly (raw sources, partitioned models), and a parent outside both counts as
+    fingerprint is known directly (raw sources, partitioned tables), and a parent outside both counts as
     nothing (an upstream phase's bookkeeping asset)."""
     found = dict(given)
     for asset in order:
