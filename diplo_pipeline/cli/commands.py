@@ -131,6 +131,10 @@ def run(con, args, paths) -> queries.Answer:
     return queries.show_run(con, queries.resolve_run(con, args.run))
 
 
+def artifacts(con, args, paths) -> queries.Answer:
+    return queries.run_artifacts(con, queries.resolve_run(con, args.run), args.type)
+
+
 def metrics(con, args, paths) -> queries.Answer:
     run = queries.resolve_run(con, args.run)
     if not args.metric and not args.all_metrics:
@@ -152,11 +156,18 @@ def elo(con, args, paths) -> queries.Answer:
 
 
 def sweep(con, args, paths) -> queries.Answer:
+    if args.runs:
+        if args.name:
+            raise queries.QueryError(f"give a sweep name or --runs, not both (got {args.name!r} and --runs)")
+        return queries.run_set_comparison(con, [queries.resolve_run(con, run) for run in args.runs])
+    if not args.name:
+        raise queries.QueryError("name a sweep (`diplo sweep stability-ablation`) or list runs (`--runs A B C`)")
     return queries.sweep_comparison(con, queries.resolve_sweep(con, args.name))
 
 
 def _window(con, args):
-    return queries.parse_window(con, args.last, args.since, args.until, args.default_last)
+    run = queries.resolve_run(con, args.run) if args.run else None
+    return queries.parse_window(con, args.last, args.since, args.until, args.default_last, run)
 
 
 def rollout_timing(con, args, paths) -> queries.Answer:
@@ -181,6 +192,10 @@ def inference_stats(con, args, paths) -> queries.Answer:
 
 def cache_stats(con, args, paths) -> queries.Answer:
     return queries.cache_stats(con, _window(con, args))
+
+
+def events(con, args, paths) -> queries.Answer:
+    return queries.events(con, _window(con, args), args.event, args.limit)
 
 
 def findings(con, args, paths) -> queries.Answer:

@@ -39,11 +39,6 @@ NOT_COLUMNS = {
 NOT_BUILT: dict[str, set[str] | None] = {
     "run_convergence": None,
     "run_baselines": None,
-    "run_artifacts": None,
-    "run_tables": None,
-    "run_learning": {"learning_signal_significant"},
-    "sweep_runs": {"final_elo_gap_ci_low", "final_elo_gap_ci_high", "fixed_reference_drop", "avg_sc_count_last10",
-                   "top3_rate_last10", "rank_by_base_model_elo", "rank_by_reference_drop"},
 }
 
 

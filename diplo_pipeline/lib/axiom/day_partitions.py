@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA
 from diplo_pipeline.lib.axiom.staging import index_path, staged_days, staged_dir
+from diplo_pipeline.lib.lake.duck import connect
 from diplo_pipeline.lib.lake.io import read_json, write_parquet_atomic
 from diplo_pipeline.lib.settings import DataPaths
 
@@ -45,7 +46,7 @@ def build_days(paths: DataPaths, days: list[str]) -> dict[str, int]:
             counts[day] = 0
     if not groups:
         return counts
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute("set enable_progress_bar = false")
         zone = con.execute("select current_setting('TimeZone')").fetchone()[0]

@@ -10,10 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from diplo_pipeline.lib.analytics.verdicts import learning_signal_text
+from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
 from diplo_pipeline.lib.reports.markdown import md_code, md_text
-from diplo_pipeline.lib.reports.output import PagesWritten
-from diplo_pipeline.lib.reports.run_data import RunData, load_runs
+from diplo_pipeline.lib.reports.output import PagesWritten, inputs_digest
+from diplo_pipeline.lib.reports.page_inputs import (
+    PageInputs,
+    PartitionFingerprints,
+    RunIndex,
+    RunLoader,
+    page_inputs,
+    rows_fingerprints,
+    same_warehouse,
+)
+from diplo_pipeline.lib.reports.run_data import RunData, load_run
 from diplo_pipeline.lib.reports.run_summary import mean_and_min, reward_arc, status_line
 from diplo_pipeline.lib.reports.text import MISSING, fmt, fmt_duration, fmt_gap, fmt_steps, fmt_time
 
@@ -82,12 +93,15 @@ def _learning_results(learning: dict[str, Any]) -> list[str]:
         learning.get("final_elo_gap"), learning.get("final_elo_gap_ci_low"), learning.get("final_elo_gap_ci_high")
     )
     signal = (
-        f"Learning signal: {md_text(learning.get('learning_signal'))} ({declining} checkpoints declining; "
+        f"Learning signal: {md_text(learning_signal_text(learning))} ({declining} checkpoints declining; "
         f"base_model {md_text(learning.get('base_model_trend') or MISSING)})"
+    )
+    max_gap = fmt_gap(
+        learning.get("max_elo_gap"), learning.get("max_elo_gap_ci_low"), learning.get("max_elo_gap_ci_high")
     )
     best = (
         f"Best Elo: {fmt(learning.get('best_checkpoint_peak_elo'))} ({md_code(learning.get('best_checkpoint'))}); "
-        f"Elo gap final {md_text(final_gap)}, max {md_text(fmt_gap(learning.get('max_elo_gap'), None, None))}"
+        f"Elo gap final {md_text(final_gap)}, max {md_text(max_gap)}"
     )
     return [signal, f"Baseline exploitation: {fmt(learning.get('baseline_exploitation'))}", best]
 
@@ -125,26 +139,67 @@ def tracker_entry(data: RunData, previous: RunData | None, sweep_hypotheses: dic
     ])
 
 
-def tracker_markdown(wh: Warehouse, loaded: list[RunData]) -> str:
-    sweep_hypotheses = {
-        s["sweep_name"]: s["hypothesis"] for s in wh.rows("sweeps", needs=("sweeps",)) if s["hypothesis"] is not None
-    }
-    entries, previous = [], None
-    for data in loaded:  # oldest first, so each training run is compared with the one before it
-        entries.append(tracker_entry(data, previous, sweep_hypotheses, wh.has("findings")))
-        if data.run.get("run_kind") == "training":
-            previous = data
-    newest = max((d.run["last_timestamp"] for d in loaded if d.run.get("last_timestamp")), default=None)
+def tracker_markdown(runs: list[dict[str, Any]], entries: dict[str, str]) -> str:
+    """The tracker of `runs` (oldest first, as `runs.sql` orders them) from each one's entry."""
+    newest = max((run["last_timestamp"] for run in runs if run.get("last_timestamp")), default=None)
     intro = (
-        f"One entry per run, newest first, {len(loaded)} runs with data through {fmt_time(newest)}. Written from "
+        f"One entry per run, newest first, {len(runs)} runs with data through {fmt_time(newest)}. Written from "
         "the warehouse on every build: to record a hypothesis, put it in the run's WandB notes or its sweep.yaml."
     )
     header = ["# Experiment tracker", "", intro, ""]
-    return "\n".join(header + entries[::-1])
+    return "\n".join(header + [entries[run["run_id"]] for run in reversed(runs)])
 
 
-def render_tracker(wh: Warehouse, reports_dir: Path) -> PagesWritten:
+def _entry_inputs(
+    index: RunIndex, inputs: PageInputs, sweep_hypotheses: dict[str, str], has_findings: bool
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """Each run's entry fingerprint (what its page shows, the training run before it, its sweep's hypothesis)
+    and that previous run: oldest first, each training run is compared with the one before it."""
+    digests, previous_of, previous = {}, {}, None
+    for run in index.runs:
+        run_id = run["run_id"]
+        previous_of[run_id] = previous
+        digests[run_id] = inputs_digest([
+            inputs.digests[run_id], previous and inputs.digests[previous],
+            sweep_hypotheses.get(run.get("sweep_name") or ""), has_findings,
+        ])
+        if run.get("run_kind") == "training":
+            previous = run_id
+    return digests, previous_of
+
+
+def render_tracker(
+    wh: Warehouse,
+    reports_dir: Path,
+    partitions: PartitionFingerprints | None = None,
+    load: RunLoader | None = None,
+    entries_path: Path | None = None,
+) -> PagesWritten:
+    """`tracker.md` from every run's entry. An entry is kept (in `entries_path`, with its inputs fingerprint:
+    lib/reports/page_inputs.py) while its inputs are unchanged: only the entries of changed runs read their
+    run's rows. Without `entries_path` every entry is written again; without `partitions` and `load`, `wh`
+    answers everything (see render_run_reports)."""
     out = PagesWritten(reports_dir)
-    loaded = load_runs(wh)
-    out.put(reports_dir / "tracker.md", tracker_markdown(wh, loaded))
+    index = RunIndex.of(wh)
+    partitions, load = partitions or rows_fingerprints(wh), load or same_warehouse(wh)
+    inputs = page_inputs(wh, index, partitions)
+    sweep_hypotheses = {
+        s["sweep_name"]: s["hypothesis"] for s in wh.rows("sweeps", needs=("sweeps",)) if s["hypothesis"] is not None
+    }
+    digests, previous_of = _entry_inputs(index, inputs, sweep_hypotheses, wh.has("findings"))
+    stored = read_json(entries_path, {}) if entries_path else {}
+    kept = {r: e for r, e in stored.items() if r in digests and e["inputs"] == digests[r]}
+    stale = [run for run in index.runs if run["run_id"] not in kept]
+    if stale:
+        wanted = {run["run_id"] for run in stale} | {previous_of[run["run_id"]] for run in stale} - {None}
+        by_id = {run["run_id"]: run for run in index.runs}
+        with load(sorted(wanted)) as runs_wh:
+            loaded = {r: load_run(runs_wh, by_id[r], index.pages[r], index.sweep_page(by_id[r])) for r in wanted}
+            for run in stale:
+                run_id, previous = run["run_id"], previous_of[run["run_id"]]
+                entry = tracker_entry(loaded[run_id], loaded.get(previous), sweep_hypotheses, wh.has("findings"))
+                kept[run_id] = {"inputs": digests[run_id], "entry": entry}
+    out.put(reports_dir / "tracker.md", tracker_markdown(index.runs, {r: e["entry"] for r, e in kept.items()}))
+    if entries_path and kept != stored:
+        write_json_atomic(kept, entries_path)
     return out

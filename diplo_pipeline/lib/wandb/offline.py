@@ -13,7 +13,8 @@ from diplo_pipeline.lib.lake.quarantine import write_quarantine
 from diplo_pipeline.lib.settings import DataPaths, running_idle_seconds
 from diplo_pipeline.lib.wandb.run_tables import PreviousRead, RunFiles, RunTables, discover_runs, read_run
 
-RAW_WANDB_TABLES = {"runs": "runs", "config": "config", "summary": "summary", "metric_points": "metric_points"}
+RAW_WANDB_TABLES = {"runs": "runs", "config": "config", "summary": "summary", "metric_points": "metric_points",
+                    "artifacts": "artifacts", "tables": "tables", "media": "media"}
 
 
 def state_path(paths: DataPaths, run_id: str) -> Path:
@@ -52,6 +53,8 @@ def _previous_read(paths: DataPaths, run_id: str) -> PreviousRead | None:
     points = paths.raw / "wandb" / "metric_points" / f"{run_id}.parquet"
     if not stored or not stored.get("resume") or not points.exists():
         return None
+    if any("artifacts" not in f["fold"] for f in stored["resume"]):
+        return None  # read before artifact records were kept: read again, whole
     return PreviousRead(stored["resume"], pq.read_table(points), stored["history_rows"])
 
 

@@ -27,9 +27,17 @@ import duckdb
 import pyarrow as pa
 
 from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA
+from diplo_pipeline.lib.lake.duck import connect
 from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.sweeps.definitions import DEFINITIONS_SCHEMA
-from diplo_pipeline.lib.wandb.schemas import KV_SCHEMA, METRIC_POINTS_SCHEMA, RUNS_SCHEMA
+from diplo_pipeline.lib.wandb.schemas import (
+    ARTIFACTS_SCHEMA,
+    KV_SCHEMA,
+    MEDIA_SCHEMA,
+    METRIC_POINTS_SCHEMA,
+    RUNS_SCHEMA,
+    TABLES_SCHEMA,
+)
 from diplo_pipeline.lib.warehouse.catalog_reader import views_path
 from diplo_pipeline.lib.warehouse.catalog_status import RelationStatus, plan_catalog, status_table
 from diplo_pipeline.lib.warehouse.sql_project import Project
@@ -41,6 +49,9 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
     "raw_wandb__metric_points": METRIC_POINTS_SCHEMA,
     "raw_wandb__config": KV_SCHEMA,
     "raw_wandb__summary": KV_SCHEMA,
+    "raw_wandb__artifacts": ARTIFACTS_SCHEMA,
+    "raw_wandb__tables": TABLES_SCHEMA,
+    "raw_wandb__media": MEDIA_SCHEMA,
     "raw_axiom__events": EVENTS_SCHEMA,
     "raw_sweeps__definitions": DEFINITIONS_SCHEMA,
 }
@@ -127,7 +138,7 @@ def build_catalog(lake: Path, target: Path, project: Project | None = None) -> P
     tmp = Path(tmp_name)
     tmp.unlink()  # DuckDB must create the file itself
     try:
-        con = duckdb.connect(str(tmp))
+        con = connect(tmp)
         try:
             con.execute("set TimeZone = 'UTC'")
             _define(con, project, lake, plan)

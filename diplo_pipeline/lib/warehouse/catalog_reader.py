@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from diplo_pipeline.lib.lake.duck import connect
+
 
 def views_path(catalog: Path) -> Path:
     return catalog.with_name(f"{catalog.name}.views.sql")
@@ -21,7 +23,7 @@ def connect_readonly(catalog: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection: never blocks a build (the build never writes this file in place)."""
     if not catalog.exists():
         raise FileNotFoundError(f"no catalog at {catalog}: run `diplo build` (or `make demo`) first")
-    con = duckdb.connect(str(catalog), read_only=True)
+    con = connect(catalog, read_only=True)
     con.execute("set TimeZone = 'UTC'")
     return con
 
@@ -42,7 +44,7 @@ def lock_holder(message: str) -> str:
 
 def connect_from_views(catalog: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding the catalog's relations, read from the lake through its views script."""
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute(views_path(catalog).read_text())
     except BaseException:

@@ -109,25 +109,30 @@ def define_relations(
     models: list[str] | None = None,
     macros_for: Iterable[str] | None = None,
     partition_keys: Iterable[str] | None = None,
+    dimension: str | None = None,
 ) -> list[str]:
     """Create the sources and models as relations on `con`, as users see them. Returns models skipped.
 
     Sources are views over lake globs (an empty, typed table while the lake has no file yet); view models
     are views over their SQL; table models are views over their Parquet (skipped until materialised, and
     so is everything built on a skipped model; a partitioned table is never skipped: it has no rows until
-    its first partition is written). With `partition_keys`, every partitioned source and table holds only
-    the rows of those partitions, so a partitioned model computes exactly them. The project's macros
+    its first partition is written). With `partition_keys`, every partitioned source and table (or, with
+    `dimension`, those partitioned by it) holds only the rows of those partitions, so a partitioned model
+    computes exactly them. The project's macros
     (limits, shared rules) come first: all of them, or with `macros_for` (SQL that will run on `con`) those
     it and the view models need.
     """
     keys = None if partition_keys is None else list(partition_keys)
+
+    def restricted(relation) -> bool:
+        return keys is not None and bool(relation.partitioned_by) and dimension in (None, relation.partitioned_by)
     if macros_for is not None:
         views = [project.models[m].body for m in (models or []) if project.models[m].materialized == "view"]
         macros_for = [*macros_for, *views]
     define_macros(con, project, macros_for)
     for source in project.sources.values():
         pattern = lake.resolve() / source.path
-        if keys is not None and source.partitioned_by:
+        if restricted(source):
             existing = [f for f in (lake.resolve() / source.partition_path(k) for k in keys) if f.exists()]
         else:
             existing = [pattern] if any(pattern.parent.glob(pattern.name)) else []
@@ -148,8 +153,8 @@ def define_relations(
             continue
         target = model_path(lake.resolve(), model)
         if model.partitioned_by:
-            files = (partition_files(target) if keys is None
-                     else [partition_file(lake.resolve(), model, k) for k in keys])
+            files = ([partition_file(lake.resolve(), model, k) for k in keys] if restricted(model)
+                     else partition_files(target))
             relation = files_relation([f for f in files if f.exists()], project.columns.get(name, ()))
             con.execute(f"create or replace view {name} as {relation}")
         elif target.exists():
@@ -159,12 +164,16 @@ def define_relations(
     return skipped
 
 
-def hold_partitioned_in_memory(con: duckdb.DuckDBPyConnection, project: Project) -> None:
-    """Read every partitioned table on `con` into memory once. A reader asking for one run at a time (a run's
-    report page issues a dozen such queries) would otherwise open the footer of every run's file per query:
-    ~25 ms a query at 200 runs, against ~2 ms on a table in memory."""
+def hold_partitioned_in_memory(
+    con: duckdb.DuckDBPyConnection, project: Project, dimension: str | None = None
+) -> None:
+    """Read every partitioned table defined on `con` (or those partitioned by `dimension`) into memory once. A reader
+    asking for one run at a time (a run's report page issues a dozen such queries) would otherwise open the
+    footer of every run's file per query: ~25 ms a query at 200 runs, against ~2 ms on a table in memory."""
+    defined = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
     for name, model in project.models.items():
-        if model.partitioned_by and model.materialized == "table":
+        chosen = model.partitioned_by and dimension in (None, model.partitioned_by) and name in defined
+        if chosen and model.materialized == "table":
             con.execute(f"create or replace temp table __in_memory__{name} as select * from {name}")
             con.execute(f"create or replace view {name} as select * from __in_memory__{name}")
 

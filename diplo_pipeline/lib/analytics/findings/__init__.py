@@ -47,8 +47,8 @@ __all__ = [
     "ERROR", "FINDINGS_SCHEMA", "INFO", "INPUTS", "PREVIEW_COLUMNS", "STEP_RULES", "WARN", "Finding", "RuleLimits",
     "baselines_rising", "cache_hit_low", "checkpoint_regression", "empty_response_share", "empty_responses_spike",
     "extraction_rate_low", "find_all", "findings_from", "grad_norm_spike", "hypotheses", "invalid_ema_reference",
-    "kl_high", "kl_max_explosion", "loss_divergence", "preview_rows", "reward_early_decline", "reward_plateau",
-    "rollout_failures", "rollout_slow", "run_crashed", "run_findings", "volume_reload_slow",
+    "kl_high", "kl_max_explosion", "loss_divergence", "ordered", "preview_rows", "reward_early_decline",
+    "reward_plateau", "rollout_failures", "rollout_slow", "run_crashed", "run_findings", "volume_reload_slow",
 ]
 
 FINDINGS_SCHEMA = {
@@ -113,11 +113,14 @@ def find_all(
         for finding in run_findings(run, steps, run_agents, limits):
             identity = {"run_id": run["run_id"], "run_name": run["run_name"]}
             rows.append({**identity, **asdict(finding), "hypothesis": hypothesis[finding.rule]})
-    # maintain_order: rows that tie on every key keep the order the rules made them in, so each build
-    # writes the same bytes.
-    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA).sort(
-        "run_name", "run_id", "step_start", "rule", nulls_last=True, maintain_order=True
-    )
+    return ordered(pl.DataFrame(rows, schema=FINDINGS_SCHEMA))
+
+
+def ordered(table: pl.DataFrame) -> pl.DataFrame:
+    """The mart's row order. maintain_order: rows that tie on every key keep the order the rules made them in
+    (and the rows of runs computed apart keep theirs: lib/analytics/findings/run_cache.py), so each build
+    writes the same bytes."""
+    return table.sort("run_name", "run_id", "step_start", "rule", nulls_last=True, maintain_order=True)
 
 
 def findings_from(con: duckdb.DuckDBPyConnection, limits: RuleLimits | None = None) -> pl.DataFrame:
