@@ -34,13 +34,20 @@ def connection_config() -> dict[str, str]:
 
 def connect(database: str | Path = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A connection bounded by the memory and thread settings (see the module's docstring)."""
+    config = connection_config()
+    # Set after connecting, not through `config=`: DuckDB shares one database instance per file within a
+    # process and refuses a second connection whose `config` differs from the first's, so any other opener
+    # of the catalog (a notebook, a test, the CLI beside a build) would fail. Both settings are the
+    # instance's, so setting them here bounds every connection to it alike.
+    con = duckdb.connect(str(database), read_only=read_only)
     try:
-        return duckdb.connect(str(database), read_only=read_only, config=connection_config())
+        con.execute(f"set memory_limit = '{config['memory_limit']}'")
+        con.execute(f"set threads = {config['threads']}")
     except (duckdb.InvalidInputException, duckdb.ParserException) as exc:
-        if "memory" in str(exc).lower():
-            raise ValueError(f"{MEMORY_LIMIT_ENV}={os.environ.get(MEMORY_LIMIT_ENV)!r}: give a size such as "
-                             f"2GB or 512MB ({exc})") from exc
-        raise
+        con.close()
+        raise ValueError(f"{MEMORY_LIMIT_ENV}={os.environ.get(MEMORY_LIMIT_ENV)!r}: give a size such as "
+                         f"2GB or 512MB ({exc})") from exc
+    return con
 
 
 @contextlib.contextmanager
