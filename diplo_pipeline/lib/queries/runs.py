@@ -199,8 +199,8 @@ def _compared(run: RunRef, points: list[dict]) -> dict:
 
 def export_run(con: duckdb.DuckDBPyConnection, run: RunRef, output: Path) -> Answer:
     """Write the run, its config, its summary and every metric point (both writes of a replayed step,
-    with `write_seq`) to `output`: .json, or .parquet with the points as rows and the run, config and
-    summary as JSON in the file's key-value metadata (DuckDB: `parquet_kv_metadata(path)`)."""
+    with `write_seq`) to `output`: .json, or .parquet with the points as rows and the run, config, summary,
+    artifacts and logged tables as JSON in the file's key-value metadata (DuckDB: `parquet_kv_metadata(path)`)."""
     suffix = output.suffix.lower()
     if suffix not in (".json", ".parquet"):
         raise QueryError(f"--output {output}: the file name must end in .json or .parquet")
