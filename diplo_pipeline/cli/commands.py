@@ -144,6 +144,12 @@ def metrics(con, args, paths) -> queries.Answer:
 
 def compare(con, args, paths) -> queries.Answer:
     runs = [queries.resolve_run(con, run) for run in args.runs]
+    if args.baseline:
+        if len(runs) != 1:
+            raise queries.QueryError("--baseline compares one run with its baseline: give exactly one RUN")
+        return queries.baseline_comparison(con, runs[0], args.metric)
+    if not args.metric:
+        raise queries.QueryError("compare needs at least one -m KEY (or --baseline)")
     return queries.compare_runs(con, runs, args.metric)
 
 

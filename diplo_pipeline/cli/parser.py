@@ -78,9 +78,15 @@ def _add_run_commands(sub) -> None:
                               "(seconds since the run started)")
 
     compare = _question(sub, "compare", c.compare, "runs side by side per key: final value, max, min, mean over "
-                        "every logged step (not the summary), and the config keys that differ")
+                        "every logged step (not the summary), and the config keys that differ; with --baseline, "
+                        "one run against the baseline the warehouse picked for it (run_baselines)")
     compare.add_argument("runs", nargs="+", metavar="RUN", help=RUN_HELP)
-    compare.add_argument("-m", "--metric", action="append", required=True, help="a logged key (repeatable)")
+    compare.add_argument("-m", "--metric", action="append", default=[],
+                         help="a logged key (repeatable; required without --baseline)")
+    compare.add_argument("--baseline", action="store_true",
+                         help="compare the one RUN with its nearest-config baseline: differing config keys, the "
+                              "change in final Elo gap, reward, KL max, throughput and steps to target, each with "
+                              "its significance (and -m keys side by side)")
 
     export = _question(sub, "export", c.export, "write run, config, summary and every metric point to .json, "
                        "or .parquet (points as rows; run, config, summary as JSON in the key-value metadata)")

@@ -13,7 +13,7 @@ from contextlib import closing, contextmanager
 
 import dagster as dg
 
-from diplo_pipeline.defs.keys import FINDINGS, POWER_LAW_FITS
+from diplo_pipeline.defs.keys import FINDINGS, POWER_LAW_FITS, SWEEP_DEFINITIONS
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key, lake_connection
 from diplo_pipeline.lib.reports import (
@@ -170,13 +170,16 @@ def nightly_digest(diplo: DiploData) -> dg.MaterializeResult:
 
 @dg.asset(
     key=["reports", "experiment_tracker"],
-    deps=[asset_key(name) for name in RUN_TABLES] + [FINDINGS, POWER_LAW_FITS],
+    deps=[asset_key(name) for name in (*RUN_TABLES, "sweep_runs", "run_baselines")]
+    + [FINDINGS, POWER_LAW_FITS, SWEEP_DEFINITIONS],
     group_name="reports",
     kinds={"python", "markdown"},
     owners=OWNERS,
     description=(
-        "`reports/tracker.md`: one entry per run, newest first, in the experiment-tracker layout (hypothesis, "
-        "config changes, status, results, issues), written from the warehouse."
+        "`reports/tracker.md`: one entry per sweep definition (hypothesis, config variants, command, status, "
+        "results, and the hand-written notes.md beside its sweep.yaml) and one per run, newest first, in the "
+        "experiment-tracker layout (hypothesis, config changes, status, results, issues), written from the "
+        "warehouse."
     ),
 )
 def experiment_tracker(diplo: DiploData) -> dg.MaterializeResult:
@@ -187,6 +190,7 @@ def experiment_tracker(diplo: DiploData) -> dg.MaterializeResult:
     text = tracker.read_text()
     return dg.MaterializeResult(metadata=_counts(out) | {
         "path": dg.MetadataValue.path(str(tracker)),
-        "entries": text.count("\n## "),
+        "entries": text.count("\n## ") - text.count("\n## Sweep "),  # runs; the sweeps are counted apart
+        "sweep_entries": text.count("\n## Sweep "),
         "newest_entry": dg.MetadataValue.md(newest_entry(text)),
     })

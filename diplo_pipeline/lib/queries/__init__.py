@@ -5,6 +5,7 @@ here imports Dagster or the WandB SDK, so an answer costs a DuckDB connection an
 """
 
 from diplo_pipeline.lib.queries.artifacts import run_artifacts
+from diplo_pipeline.lib.queries.baselines import baseline_comparison
 from diplo_pipeline.lib.queries.core import (
     Answer,
     QueryError,
@@ -43,6 +44,7 @@ __all__ = [
     "Answer",
     "QueryError",
     "RunRef",
+    "baseline_comparison",
     "cache_stats",
     "compare_runs",
     "connect",

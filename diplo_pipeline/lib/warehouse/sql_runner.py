@@ -182,7 +182,7 @@ def hold_partitioned_in_memory(
 # lake/marts/<name>.parquet, and exposed like table models. Each with the relations it reads (its asset's deps).
 PYTHON_MARTS: dict[str, tuple[str, ...]] = {
     "power_law_fits": ("metric_points", "runs"),
-    "findings": ("int_findings__run_steps", "int_findings__runs", "int_findings__agents"),
+    "findings": ("int_findings__run_steps", "int_findings__runs", "int_findings__agents", "run_baselines"),
 }
 
 
