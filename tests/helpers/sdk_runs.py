@@ -199,3 +199,40 @@ def rated_run(root: str, run_id: str, name: str, plan: dict) -> None:
                 if step == last:
                     row |= {f"elo/{name}_adapter_v6": best, f"trueskill/{name}_adapter_v6_sigma": sigma}
             run.log(row)
+
+
+def league_run(root: str, run_id: str, name: str, steps: int, options: dict | None = None) -> None:
+    """A training run with a league whose Elo gap, reward and extraction reach known values at known steps.
+
+    options: config (merged over the default config), tags, start, gap_per_step (the best checkpoint's Elo
+    − base_model's at step s is gap_per_step · s, with TrueSkill sigma 0.1 for both: a ±11.1 Elo band),
+    reward_per_step (reward_mean = 2 + reward_per_step · s), kl_max (per step), extraction_from (the step
+    from which extraction/rate is 0.97; 0.90 before it).
+
+    Planted, with the defaults (gap 1/step, reward 1/40 per step, extraction from step 20): elo_gap_50 at step
+    50; the trailing 10-step reward mean ≥ 3 at step 45 (2 + (s − 4.5)/40 ≥ 3) and ≥ 4 at step 85;
+    extraction_rate_0_95 at step 20; cumulative simulated years 563 · (s + 1).
+    """
+    opts = options or {}
+    gap_per_step, reward_per_step = opts.get("gap_per_step", 1.0), opts.get("reward_per_step", 1 / 40)
+    kl_max, extraction_from = opts.get("kl_max", 2.0), opts.get("extraction_from", 20)
+    config = {"learning_rate": 1e-5, "total_steps": steps, "kl_beta": 0.0, "lora_rank": 16,
+              "base_model_id": "Qwen/Qwen2.5-7B-Instruct", **opts.get("config", {})}
+    from diplo_pipeline.demo.sdk import offline_run
+
+    checkpoint = f"elo/{name}_adapter_v0"
+    with offline_run(Path(root), run_id=run_id, name=name, start_time=opts.get("start", START), config=config,
+                     tags=list(opts.get("tags", ()))) as run:
+        for step in range(steps):
+            row = _row(step)
+            row |= {
+                "benchmark/reward_mean": 2.0 + reward_per_step * step,
+                "kl/max": kl_max,
+                "extraction/rate": 0.97 if step >= extraction_from else 0.90,
+                "power_law/cumulative_simulated_years": 563.0 * (step + 1),
+                "elo/base_model": 1000.0,
+                "trueskill/base_model_sigma": 0.1,
+                checkpoint: 1000.0 + gap_per_step * step,
+                f"trueskill/{name}_adapter_v0_sigma": 0.1,
+            }
+            run.log(row)

@@ -33,13 +33,11 @@ NOT_COLUMNS = {
     "sweep_runs": {"sweep_run_started"},  # membership "Axiom `sweep_run_started` events": an event
     "rollout_timing": {"all"},  # "an `all` row per day": a horizon_type value
     "gpu_hourly": {"gpu_stats"},  # "from `gpu_stats`": the event the rows come from
+    "run_baselines": {"elo_gap_50"},  # "steps to `elo_gap_50`": a target, named in the `target` column
 }
 # Promised by WAREHOUSE.md, not built yet: the YAML must not list them (building one means moving it there,
 # out of this list). None: the whole table.
-NOT_BUILT: dict[str, set[str] | None] = {
-    "run_convergence": None,
-    "run_baselines": None,
-}
+NOT_BUILT: dict[str, set[str] | None] = {}
 
 
 def _outside_parentheses(prose: str) -> list[str]:
