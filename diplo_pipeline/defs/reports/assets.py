@@ -44,6 +44,8 @@ NIGHTLY_TABLES = (
 # on a connection holding only the runs those pages draw (`_runs_loader`).
 RUN_INDEX_TABLES = ("runs", "sweeps", "rollouts", "evaluations", "cache_stats", "extraction_by_power", "run_learning")
 SWEEP_INDEX_TABLES = ("runs", "sweeps", "sweep_runs")
+# The tracker reads the run index, each run's baseline row and the sweep entries' small tables across runs.
+TRACKER_INDEX_TABLES = (*RUN_INDEX_TABLES, "run_baselines", "sweep_runs")
 NIGHTLY_INDEX_TABLES = ("runs", "axiom_events")
 OWNERS = ["team:diplo-pipeline"]
 CHART_KINDS = {"python", "altair", "html"}
@@ -185,7 +187,7 @@ def nightly_digest(diplo: DiploData) -> dg.MaterializeResult:
 def experiment_tracker(diplo: DiploData) -> dg.MaterializeResult:
     entries = diplo.paths().state / "reports" / "tracker_entries.json"  # each entry with what it was written from
     load = _runs_loader(diplo, RUN_TABLES)
-    out = _render(diplo, RUN_INDEX_TABLES, render_tracker, _partition_fingerprints(diplo), load, entries)
+    out = _render(diplo, TRACKER_INDEX_TABLES, render_tracker, _partition_fingerprints(diplo), load, entries)
     tracker = out.root / "tracker.md"
     text = tracker.read_text()
     return dg.MaterializeResult(metadata=_counts(out) | {
