@@ -52,7 +52,8 @@ class PostgresServer:
         return self.url_for(self.db)
 
     def url_for(self, db: str) -> str:
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{db}"
+        """As DAGSTER_PG_URL takes it: the scheme names the driver dagster-postgres installs (psycopg2)."""
+        return f"postgresql+psycopg2://{self.user}:{self.password}@{self.host}:{self.port}/{db}"
 
     def create_database(self, name: str) -> dict[str, str]:
         """An empty database on this server (a test that must not see another's runs gets its own)."""
