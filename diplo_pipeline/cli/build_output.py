@@ -13,6 +13,7 @@ from rich.text import Text
 
 from diplo_pipeline.build import BuildReport, LiveSources, build, dagster_home, ensure_dagster_home
 from diplo_pipeline.definitions import defs
+from diplo_pipeline.lib.deploy.instance_yaml import PostgresSettingsIncomplete
 from diplo_pipeline.lib.lake.build_lock import build_lock
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import SourceFolderMissing, folder_problems, require_named_folders
@@ -42,7 +43,11 @@ def run_build_report(paths: DataPaths, console: Console) -> tuple[int, BuildRepo
 
     # One build per data dir and Dagster home at a time: two at once on a fresh home break its run storage.
     with build_lock([paths.data_dir, home], on_wait=waiting):
-        ensure_dagster_home(home)
+        try:
+            ensure_dagster_home(home)
+        except PostgresSettingsIncomplete as exc:
+            console.print(f"nothing built: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
+            return 2, None
         with dg.DagsterInstance.get() as instance, console.status("building") as status:
             report = build(definitions, instance, paths, progress=lambda msg: status.update(msg))
     elapsed = time.perf_counter() - started

@@ -8,6 +8,7 @@ from contextlib import closing
 import dagster as dg
 import polars as pl
 
+from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.keys import FINDINGS
 from diplo_pipeline.defs.resources import DiploData
@@ -24,6 +25,7 @@ from diplo_pipeline.lib.warehouse.sql_runner import python_mart_path
 
 @dg.asset(
     key=FINDINGS,
+    pool=pools.SQL,
     deps=[asset_key(name) for name in INPUTS],
     group_name="marts",
     kinds={"python", "polars", "parquet"},

@@ -7,6 +7,7 @@ so nothing downstream knows or cares which.
 
 import dagster as dg
 
+from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.keys import WANDB_API_LISTING, WANDB_RUNS
 from diplo_pipeline.defs.partitions import wandb_runs_partitions
@@ -25,6 +26,7 @@ class WandbListingConfig(dg.Config):
 
 @dg.asset(
     key=WANDB_API_LISTING,
+    pool=pools.INGEST,
     group_name="sources",
     kinds={"python", "wandb"},
     owners=["team:diplo-pipeline"],
@@ -69,6 +71,7 @@ class WandbRunConfig(dg.Config):
 
 @dg.asset(
     key=WANDB_RUNS,
+    pool=pools.INGEST,
     group_name="sources",
     kinds={"python", "parquet", "wandb"},
     owners=["team:diplo-pipeline"],

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import dagster as dg
 import duckdb
 
+from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.partitions import PARTITIONS_BY_DIMENSION
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.lib.lake.duck import connect, records
@@ -87,6 +88,7 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=asset_key(model.name),
+        pool=pools.SQL,
         # One partition per run (or day): its rows are computed from its own files, and a Dagster run over
         # many keys computes them in one step (lib/warehouse/partitions.py decides which keys are out of date).
         partitions_def=PARTITIONS_BY_DIMENSION[model.partitioned_by] if partitioned else None,
