@@ -82,7 +82,7 @@ def _notice(message: str) -> None:
 
 def sql(paths: DataPaths, query: str, fmt: str) -> int:
     try:
-        con = queries.connect(paths.catalog, notice=_notice)
+        con = queries.connect(paths.published_catalog, notice=_notice)
     except queries.QueryError as exc:
         _complain(str(exc))
         return 2
@@ -214,7 +214,7 @@ def report(con, args, paths) -> queries.Answer:
 
 def answer(args: argparse.Namespace, paths: DataPaths) -> int:
     try:
-        con = queries.connect(paths.catalog, notice=_notice)
+        con = queries.connect(paths.published_catalog, notice=_notice)
         try:
             answer = args.answer(con, args, paths)
         finally:
@@ -223,7 +223,7 @@ def answer(args: argparse.Namespace, paths: DataPaths) -> int:
         _complain(str(exc))
         return 2
     except duckdb.CatalogException as exc:  # a table newer than this catalog
-        _complain(f"{exc}\nthe catalog at {paths.catalog} predates this table: run `diplo build`")
+        _complain(f"{exc}\nthe catalog at {paths.published_catalog} predates this table: run `diplo build`")
         return 2
     emit(answer, args.format, args.command)
     return 0

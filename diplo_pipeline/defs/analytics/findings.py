@@ -15,7 +15,7 @@ from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key, lake_connection
 from diplo_pipeline.lib.analytics.findings import ERROR, INPUTS, WARN, findings_from, ordered, preview_rows
 from diplo_pipeline.lib.analytics.findings.run_cache import cached_findings, record
-from diplo_pipeline.lib.lake.io import write_parquet_atomic
+from diplo_pipeline.lib.lake.io import read_parquet, write_parquet_atomic
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.warehouse.analyses import analysis
 from diplo_pipeline.lib.warehouse.build_state import code_and_settings
@@ -86,7 +86,7 @@ def _run_fingerprints(diplo: DiploData) -> dict[str, str]:
     description="Warns while any run has an `error` finding (divergence, crash, invalid data); lists them.",
 )
 def no_error_findings(diplo: DiploData) -> dg.AssetCheckResult:
-    errors = preview_rows(pl.read_parquet(python_mart_path(diplo.paths().lake, "findings")), (ERROR,))
+    errors = preview_rows(pl.from_arrow(read_parquet(python_mart_path(diplo.paths().lake, "findings"))), (ERROR,))
     return dg.AssetCheckResult(
         passed=not errors,
         severity=dg.AssetCheckSeverity.WARN,

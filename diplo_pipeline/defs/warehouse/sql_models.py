@@ -15,7 +15,7 @@ import duckdb
 from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.partitions import PARTITIONS_BY_DIMENSION
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.lib.lake.duck import connect, records
+from diplo_pipeline.lib.lake.duck import connect, lake_connection_setup, records
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.warehouse.catalog import RAW_SCHEMAS
 from diplo_pipeline.lib.warehouse.partitions import present_keys
@@ -56,8 +56,7 @@ def lake_connection(
     partitions' rows. Every macro is defined, or, when
     the SQL that will run is known (`running`, or the model's own), those it calls."""
     paths = diplo.paths()
-    con = connect()
-    con.execute("set TimeZone = 'UTC'")
+    con = lake_connection_setup(connect())
     models = PROJECT.upstream(upstream_of)[:-1] if upstream_of else None
     if reading is not None:
         needed = {m for table in reading if table in PROJECT.models for m in PROJECT.upstream(table)}

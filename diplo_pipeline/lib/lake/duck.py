@@ -12,12 +12,15 @@ through `duckdb_session` so none is forgotten.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from diplo_pipeline.lib.lake.object_store import S3Settings, lake_url_from_env
 
 MEMORY_LIMIT_ENV, THREADS_ENV = "DIPLO_DUCKDB_MEMORY_LIMIT", "DIPLO_DUCKDB_THREADS"
 DEFAULT_MEMORY_LIMIT = "2GB"  # the issue's goal for the whole build at 200 runs × 500 steps + 5 M events
@@ -47,6 +50,51 @@ def connect(database: str | Path = ":memory:", *, read_only: bool = False) -> du
         con.close()
         raise ValueError(f"{MEMORY_LIMIT_ENV}={os.environ.get(MEMORY_LIMIT_ENV)!r}: give a size such as "
                          f"2GB or 512MB ({exc})") from exc
+
+
+def httpfs_extension() -> Path:
+    """The httpfs extension shipped by the PyPI package `duckdb-extension-httpfs` (of DuckDB's exact release):
+    DuckDB would download it at run time, which these machines and many clusters do not allow."""
+    spec = importlib.util.find_spec("duckdb_extension_httpfs")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the lake is in a bucket but duckdb-extension-httpfs is not installed: "
+                           f"pip install duckdb-extension-httpfs=={duckdb.__version__}")
+    path = Path(next(iter(spec.submodule_search_locations))) / "extensions" / f"v{duckdb.__version__}"
+    return path / "httpfs.duckdb_extension"
+
+
+def s3_secret_sql(settings: S3Settings) -> str:
+    """DuckDB's S3 secret from the AWS_* variables; with an endpoint (MinIO, moto, GCS interop), path-style
+    URLs and the endpoint's scheme."""
+    q = _quote
+    options = [f"REGION {q(settings.region)}"]
+    if settings.key_id:
+        options += [f"KEY_ID {q(settings.key_id)}", f"SECRET {q(settings.secret or '')}"]
+    if settings.endpoint_host:
+        options += [f"ENDPOINT {q(settings.endpoint_host)}", "URL_STYLE 'path'",
+                    f"USE_SSL {'true' if settings.uses_ssl else 'false'}"]
+    return f"CREATE OR REPLACE SECRET diplo_lake (TYPE s3, {', '.join(options)})"
+
+
+def use_object_storage(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
+    """Let `con` read and write `s3://` URLs when the lake is in a bucket (DIPLO_LAKE_URL), or when `force`d:
+    httpfs from its package and a secret from the AWS_* variables. Returns whether it did."""
+    if not force and not lake_url_from_env():
+        return False
+    con.execute(f"LOAD {_quote(str(httpfs_extension()))}")
+    con.execute(s3_secret_sql(S3Settings.from_env()))
+    return True
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def lake_connection_setup(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The settings every warehouse connection has: times in UTC, no progress bar, the lake's storage."""
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
+    use_object_storage(con)
     return con
 
 
@@ -57,8 +105,7 @@ def duckdb_session(
     """A connection set up the warehouse's way (bounded, times in UTC), closed on exit."""
     con = connect(database, read_only=read_only)
     try:
-        con.execute("set TimeZone = 'UTC'")
-        con.execute("set enable_progress_bar = false")
+        lake_connection_setup(con)
         yield con
     finally:
         con.close()

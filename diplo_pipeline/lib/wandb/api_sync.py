@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from diplo_pipeline.lib.lake.io import read_json, write_json_atomic, write_parquet_atomic
+from diplo_pipeline.lib.lake.io import read_json, read_parquet, write_json_atomic, write_parquet_atomic
 from diplo_pipeline.lib.lake.quarantine import QuarantinedItem, write_quarantine
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.wandb.api_client import WandbApiSource
@@ -207,7 +206,7 @@ def ingest_api_run(source: WandbApiSource, paths: DataPaths, run: ApiRun, handle
     rows, quarantined = _valid_rows(raw_rows, run, source.settings.host)
     first_seq = stored["history_rows"] if resume else 0
     new_points, new_rows = history_points(run_id, [rows], first_seq)
-    points = pa.concat_tables([pq.read_table(points_path), new_points]) if resume else new_points
+    points = pa.concat_tables([read_parquet(points_path), new_points]) if resume else new_points
     last_wandb_step = max([r["_step"] for r in rows], default=stored.get("last_wandb_step") if resume else None)
     refs = media_refs(points)
     logged_tables, bad_tables = _logged_tables(source, paths, run, handle, refs, work_dir, resume)

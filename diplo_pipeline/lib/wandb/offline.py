@@ -6,9 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
-from diplo_pipeline.lib.lake.io import read_json, write_json_atomic, write_parquet_atomic
+from diplo_pipeline.lib.lake.io import read_json, read_parquet, write_json_atomic, write_parquet_atomic
 from diplo_pipeline.lib.lake.quarantine import write_quarantine
 from diplo_pipeline.lib.settings import DataPaths, running_idle_seconds
 from diplo_pipeline.lib.wandb.run_tables import PreviousRead, RunFiles, RunTables, discover_runs, read_run
@@ -55,7 +53,7 @@ def _previous_read(paths: DataPaths, run_id: str) -> PreviousRead | None:
         return None
     if any("artifacts" not in f["fold"] for f in stored["resume"]):
         return None  # read before artifact records were kept: read again, whole
-    return PreviousRead(stored["resume"], pq.read_table(points), stored["history_rows"])
+    return PreviousRead(stored["resume"], read_parquet(points), stored["history_rows"])
 
 
 def ingest_run(paths: DataPaths, run: RunFiles, now: float | None = None) -> RunTables:

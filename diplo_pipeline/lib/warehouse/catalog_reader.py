@@ -7,20 +7,57 @@ imports this module and DuckDB, nothing more.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import duckdb
 
-from diplo_pipeline.lib.lake.duck import connect
+from diplo_pipeline.lib.lake.duck import connect, use_object_storage
+from diplo_pipeline.lib.lake.object_store import ObjectPath
+
+ATTACHED_AS = "diplo"
 
 
 def views_path(catalog: Path) -> Path:
     return catalog.with_name(f"{catalog.name}.views.sql")
 
 
-def connect_readonly(catalog: Path) -> duckdb.DuckDBPyConnection:
+def newest_published(catalog: ObjectPath) -> ObjectPath:
+    """The immutable catalog object the bucket's pointer names (lib/warehouse/catalog_versions.py); the
+    pointer sits beside `warehouse.duckdb`."""
+    try:
+        pointer = json.loads((catalog.parent / "catalog.json").read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no catalog published at {catalog.parent}: run `diplo build` with "
+                                "DIPLO_LAKE_URL set first") from None
+    return catalog.parent / pointer["catalog"]
+
+
+def attach_sql(url: ObjectPath | str) -> str:
+    return f"ATTACH '{url}' AS {ATTACHED_AS} (READ_ONLY); USE {ATTACHED_AS};"
+
+
+def connect_published(catalog: ObjectPath) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the bucket's newest catalog attached read-only (over httpfs): the catalog and
+    every file its views read are immutable objects, so this connection sees one build for as long as it
+    stays open."""
+    url = newest_published(catalog)
+    con = connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        use_object_storage(con, force=True)
+        con.execute(attach_sql(url))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def connect_readonly(catalog: Path | ObjectPath) -> duckdb.DuckDBPyConnection:
     """A read-only connection: never blocks a build (the build never writes this file in place)."""
+    if isinstance(catalog, ObjectPath):
+        return connect_published(catalog)
     if not catalog.exists():
         raise FileNotFoundError(f"no catalog at {catalog}: run `diplo build` (or `make demo`) first")
     con = connect(catalog, read_only=True)

@@ -12,16 +12,15 @@ so a model file can be pasted into the DuckDB CLI.
 from __future__ import annotations
 
 import functools
-import os
 import re
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from diplo_pipeline.lib.lake.duck import records
+from diplo_pipeline.lib.lake.io import atomic_target
 from diplo_pipeline.lib.warehouse.sql_project import Project, SqlFile, SqlModelError
 
 
@@ -55,13 +54,22 @@ def files_relation(files: list[Path], columns: Iterable[tuple[str, str]]) -> str
     return f"select * from read_parquet([{listed}], union_by_name = true)"
 
 
-def table_relation(path: Path, columns: Iterable[tuple[str, str]] = ()) -> str:
+# Maps the files a relation reads now to the immutable copies a published catalog names instead
+# (lib/warehouse/catalog_versions.py: the lake in a bucket); None reads the files themselves.
+Pin = Callable[[list[Path]], list[Path]] | None
+
+
+def table_relation(path: Path, columns: Iterable[tuple[str, str]] = (), pin: Pin = None) -> str:
     """A query over a table's Parquet: one file, or every partition file of a folder (a glob, so a catalog
-    view over it sees a new partition without being rebuilt), or no rows while the folder is empty."""
+    view over it sees a new partition without being rebuilt), or no rows while the folder is empty. With
+    `pin`, the exact versions of the files there now, so the view never changes under its reader."""
     if path.suffix == ".parquet":
-        return f"select * from read_parquet({quote(str(path))})"
-    if not partition_files(path):
+        return f"select * from read_parquet({quote(str(pin([path])[0] if pin else path))})"
+    files = partition_files(path)
+    if not files:
         return empty_relation(columns)
+    if pin is not None:
+        return files_relation(pin(files), columns)
     return f"select * from read_parquet({quote(str(path / '*.parquet'))}, union_by_name = true)"
 
 
@@ -110,6 +118,7 @@ def define_relations(
     macros_for: Iterable[str] | None = None,
     partition_keys: Iterable[str] | None = None,
     dimension: str | None = None,
+    pin: Pin = None,
 ) -> list[str]:
     """Create the sources and models as relations on `con`, as users see them. Returns models skipped.
 
@@ -120,7 +129,7 @@ def define_relations(
     `dimension`, those partitioned by it) holds only the rows of those partitions, so a partitioned model
     computes exactly them. The project's macros
     (limits, shared rules) come first: all of them, or with `macros_for` (SQL that will run on `con`) those
-    it and the view models need.
+    it and the view models need. With `pin`, the sources read the exact versions of their files listed now.
     """
     keys = None if partition_keys is None else list(partition_keys)
 
@@ -134,6 +143,8 @@ def define_relations(
         pattern = lake.resolve() / source.path
         if restricted(source):
             existing = [f for f in (lake.resolve() / source.partition_path(k) for k in keys) if f.exists()]
+        elif pin is not None:
+            existing = pin(sorted(pattern.parent.glob(pattern.name)))
         else:
             existing = [pattern] if any(pattern.parent.glob(pattern.name)) else []
         if existing:
@@ -202,16 +213,10 @@ def define_python_marts(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]
 
 
 def _copy_atomic(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
-    """Write `query` to `target` as Parquet through a temp file renamed into place: a reader sees the old file
-    or the new one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    """Write `query` to `target` as Parquet through a temp file renamed into place (in a bucket, one object
+    that appears when its upload completes): a reader sees the old file or the new one."""
+    with atomic_target(target) as tmp:
         con.execute(f"copy ({query}) to {quote(tmp)} (format parquet, compression zstd)")
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def materialize(
