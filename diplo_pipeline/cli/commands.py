@@ -20,6 +20,7 @@ import duckdb
 from diplo_pipeline.cli.output import emit
 from diplo_pipeline.lib import queries
 from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.warehouse.catalog_reader import attach_recipe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -78,6 +79,16 @@ def demo(paths: DataPaths, seed: int) -> int:
 
 def _notice(message: str) -> None:
     stderr_console().print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+def catalog_url(paths: DataPaths) -> int:
+    """`diplo catalog-url`: the one-line ATTACH recipe for the newest catalog (lib/warehouse/catalog_reader.py)."""
+    try:
+        print(attach_recipe(paths.published_catalog))
+    except FileNotFoundError as exc:
+        _complain(str(exc))
+        return 2
+    return 0
 
 
 def sql(paths: DataPaths, query: str, fmt: str) -> int:

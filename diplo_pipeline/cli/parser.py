@@ -149,6 +149,8 @@ def parser() -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", help="run a query against the catalog (read-only)")
     sql.add_argument("query")
     sql.add_argument("--format", choices=FORMATS, default="table")
+    sub.add_parser("catalog-url", help="one line of SQL that opens the newest catalog read-only in the DuckDB CLI "
+                   "(from the bucket when DIPLO_LAKE_URL names one)")
     _add_run_commands(sub)
     _add_analysis_commands(sub)
     _add_pipeline_commands(sub)

@@ -63,12 +63,15 @@ def httpfs_extension() -> Path:
     return path / "httpfs.duckdb_extension"
 
 
-def s3_secret_sql(settings: S3Settings) -> str:
+def s3_secret_sql(settings: S3Settings, credentials_from_env: bool = False) -> str:
     """DuckDB's S3 secret from the AWS_* variables; with an endpoint (MinIO, moto, GCS interop), path-style
-    URLs and the endpoint's scheme."""
+    URLs and the endpoint's scheme. `credentials_from_env`: the key as `getenv(...)` calls, for a recipe the
+    DuckDB CLI runs with its user's own variables (so nothing secret is printed)."""
     q = _quote
     options = [f"REGION {q(settings.region)}"]
-    if settings.key_id:
+    if credentials_from_env:
+        options += ["KEY_ID getenv('AWS_ACCESS_KEY_ID')", "SECRET getenv('AWS_SECRET_ACCESS_KEY')"]
+    elif settings.key_id:
         options += [f"KEY_ID {q(settings.key_id)}", f"SECRET {q(settings.secret or '')}"]
     if settings.endpoint_host:
         options += [f"ENDPOINT {q(settings.endpoint_host)}", "URL_STYLE 'path'",

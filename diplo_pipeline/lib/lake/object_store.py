@@ -22,10 +22,11 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from pyarrow import fs as pafs
+if TYPE_CHECKING:
+    from pyarrow import fs as pafs
 
 LAKE_URL_VARIABLE = "DIPLO_LAKE_URL"
 
@@ -57,6 +58,14 @@ class S3Settings:
         return not self.endpoint or urlparse(self.endpoint).scheme != "http"
 
 
+def _pafs():
+    """pyarrow's filesystems, imported when a bucket is first used: `diplo` on a local lake never pays for it
+    (tests/unit/cli/test_cli_imports.py)."""
+    from pyarrow import fs
+
+    return fs
+
+
 @functools.cache
 def _filesystem(settings: S3Settings) -> pafs.S3FileSystem:
     kwargs: dict[str, Any] = {"region": settings.region}
@@ -65,7 +74,7 @@ def _filesystem(settings: S3Settings) -> pafs.S3FileSystem:
     if settings.endpoint:
         parsed = urlparse(settings.endpoint)
         kwargs |= {"endpoint_override": parsed.netloc, "scheme": parsed.scheme or "https"}
-    return pafs.S3FileSystem(**kwargs)
+    return _pafs().S3FileSystem(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -172,22 +181,22 @@ class ObjectPath:
         return ObjectPath(f"s3://{info.path}", self.settings, listed=info)
 
     def exists(self) -> bool:
-        return self._info().type != pafs.FileType.NotFound
+        return self._info().type != _pafs().FileType.NotFound
 
     def is_file(self) -> bool:
-        return self._info().type == pafs.FileType.File
+        return self._info().type == _pafs().FileType.File
 
     def is_dir(self) -> bool:
-        return self._info().type == pafs.FileType.Directory
+        return self._info().type == _pafs().FileType.Directory
 
     def stat(self) -> ObjectStat:
         info = self._info()
-        if info.type == pafs.FileType.NotFound:
+        if info.type == _pafs().FileType.NotFound:
             raise FileNotFoundError(str(self))
         return ObjectStat(st_size=info.size or 0, st_mtime_ns=info.mtime_ns or 0)
 
     def _listing(self, recursive: bool) -> list[pafs.FileInfo]:
-        selector = pafs.FileSelector(self.fs_path, recursive=recursive, allow_not_found=True)
+        selector = _pafs().FileSelector(self.fs_path, recursive=recursive, allow_not_found=True)
         try:
             return self.fs.get_file_info(selector)
         except (FileNotFoundError, NotADirectoryError):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from diplo_pipeline.lib.lake.duck import connect, use_object_storage
+from diplo_pipeline.lib.lake.duck import connect, httpfs_extension, s3_secret_sql, use_object_storage
 from diplo_pipeline.lib.lake.object_store import ObjectPath
 
 ATTACHED_AS = "diplo"
@@ -36,6 +36,19 @@ def newest_published(catalog: ObjectPath) -> ObjectPath:
 
 def attach_sql(url: ObjectPath | str) -> str:
     return f"ATTACH '{url}' AS {ATTACHED_AS} (READ_ONLY); USE {ATTACHED_AS};"
+
+
+def attach_recipe(catalog: Path | ObjectPath) -> str:
+    """One line of SQL for the DuckDB CLI that opens the newest catalog read-only: in a bucket, httpfs from
+    its package, a secret whose credentials the CLI reads from the reader's own AWS_* variables (`getenv`:
+    nothing secret is printed), and the immutable catalog object; on disk, the catalog file."""
+    if not isinstance(catalog, ObjectPath):
+        if not catalog.exists():
+            raise FileNotFoundError(f"no catalog at {catalog}: run `diplo build` (or `make demo`) first")
+        return attach_sql(catalog.resolve())
+    url = newest_published(catalog)
+    secret = s3_secret_sql(catalog.settings, credentials_from_env=True)
+    return f"LOAD '{httpfs_extension()}'; {secret}; {attach_sql(url)}"
 
 
 def connect_published(catalog: ObjectPath) -> duckdb.DuckDBPyConnection:
