@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DUCKDB_CLI = Path(sys.executable).with_name("duckdb")
 EVENTS = [
     {"_time": "2025-12-22T19:10:00Z", "event": "rollout_start", "rollout_id": "r1", "horizon_type": "short"},
-    {"_time": "2025-12-22T19:11:00Z", "event": "rollout_complete", "rollout_id": "r1", "total_duration_ms": 60000.0},
+    {"_time": "2025-12-22T19:11:00Z", "event": "rollout_complete", "rollout_id": "r1", "total_duration_ms": 45000.0},
 ]
 
 
@@ -108,6 +108,7 @@ def first_build(s3, inbox, tmp_path_factory):
     env = host_env(s3, host, inbox, "team")
     done = diplo(env, "build", cwd=host)
     assert done.returncode == 0, done.stderr[-4000:]
+    assert "check failed" not in done.stderr  # a healthy inbox: no warning
     return {"host": host, "env": env, "build": done}
 
 
@@ -157,7 +158,7 @@ def test_a_build_with_nothing_new_rewrites_nothing_in_the_bucket(s3, first_build
     before = lake_objects(s3, "team")
     again = diplo(first_build["env"], "build", cwd=first_build["host"])
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "nothing new since the last build" in again.stdout
+    assert "nothing new since the last build" in again.stderr
     assert lake_objects(s3, "team") == before  # idempotent: not one table object written again
 
 
