@@ -216,6 +216,7 @@ storage:
       db_name: {env: DAGSTER_PG_DB}
       username: {env: DAGSTER_PG_USER}
       password: {env: DAGSTER_PG_PASSWORD}
+      scheme: postgresql+psycopg2  # SQLAlchemy 2.1 would pick psycopg 3, which is not installed
 """
 
 
