@@ -244,7 +244,7 @@ def _logged_tables(source: WandbApiSource, paths: DataPaths, run: ApiRun, handle
     """The rows of the run's logged W&B Tables, each table file downloaded once: a run still being written
     keeps the tables already stored and fetches only those logged since."""
     stored_path = paths.raw / "wandb" / "tables" / f"{run.run_id}.parquet"
-    kept = pq.read_table(stored_path) if resume and stored_path.exists() else None
+    kept = read_parquet(stored_path) if resume and stored_path.exists() else None
     done = set(kept["table_path"].to_pylist()) if kept is not None else set()
     url = f"{source.settings.host}/{run.entity}/{run.project}/runs/{run.run_id}/files"
 

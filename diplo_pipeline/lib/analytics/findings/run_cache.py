@@ -12,17 +12,16 @@ table is byte for byte what computing every run would write. Deleting the state 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import polars as pl
 
-from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
+from diplo_pipeline.lib.lake.io import LakePath, read_json, read_parquet, write_json_atomic
 
 
 def cached_findings(
     fingerprints: dict[str, str],
-    previous: Path,
-    state: Path,
+    previous: LakePath,
+    state: LakePath,
     compute: Callable[[list[str]], pl.DataFrame],
     order: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> tuple[pl.DataFrame, list[str]]:
@@ -35,14 +34,14 @@ def cached_findings(
     fresh = compute(stale) if stale else None
     kept_runs = sorted(set(fingerprints) - set(stale))
     if kept_runs:
-        kept = pl.read_parquet(previous).filter(pl.col("run_id").is_in(kept_runs))
+        kept = pl.from_arrow(read_parquet(previous)).filter(pl.col("run_id").is_in(kept_runs))
         table = order(pl.concat([kept, fresh], how="vertical") if fresh is not None else kept)
     else:
         table = order(fresh) if fresh is not None else compute([])
     return table, stale
 
 
-def record(fingerprints: dict[str, str], state: Path) -> None:
+def record(fingerprints: dict[str, str], state: LakePath) -> None:
     """Keep what each run's rows were computed from: once the table holding them is written, not before."""
     if read_json(state, None) != fingerprints:
         write_json_atomic(fingerprints, state)
