@@ -5,6 +5,8 @@ Every connection the pipeline opens goes through `connect`, so each is bounded b
 and `DIPLO_DUCKDB_THREADS` (DuckDB's own defaults are 80 % of the machine's memory and every core, per
 connection: a build holding a few connections at once, beside Dagster, could ask for several times the
 machine). A query that needs more than the limit spills to disk where it can, or fails saying so.
+With the lake in a bucket (DIPLO_LAKE_URL), every warehouse connection also loads httpfs from its PyPI
+package and an S3 secret from the AWS_* variables (`lake_connection_setup`).
 A connection left open holds memory and, on a database file, its lock; every short-lived connection goes
 through `duckdb_session` so none is forgotten.
 """
@@ -50,6 +52,7 @@ def connect(database: str | Path = ":memory:", *, read_only: bool = False) -> du
         con.close()
         raise ValueError(f"{MEMORY_LIMIT_ENV}={os.environ.get(MEMORY_LIMIT_ENV)!r}: give a size such as "
                          f"2GB or 512MB ({exc})") from exc
+    return con
 
 
 def httpfs_extension() -> Path:

@@ -12,8 +12,8 @@ from diplo_pipeline.lib.analytics.findings.run_cache import cached_findings, rec
 
 
 def test_only_the_changed_run_is_computed_and_the_table_is_the_full_one(demo_catalog, tmp_path):
-    steps, runs, agents = (demo_catalog["con"].sql(f"select * from {name}").pl() for name in INPUTS)
-    full = find_all(steps, runs, agents)
+    steps, runs, agents, baselines = (demo_catalog["con"].sql(f"select * from {name}").pl() for name in INPUTS)
+    full = find_all(steps, runs, agents, baselines=baselines)
     flagged = sorted(set(full["run_id"]))
     assert len(flagged) > 2  # the demo plants findings in several runs: rows to keep and to recompute
     changed = flagged[1]
@@ -26,7 +26,7 @@ def test_only_the_changed_run_is_computed_and_the_table_is_the_full_one(demo_cat
     def compute(run_ids: list[str]) -> pl.DataFrame:
         asked.append(run_ids)
         keep = pl.col("run_id").is_in(run_ids)
-        return find_all(steps.filter(keep), runs.filter(keep), agents.filter(keep))
+        return find_all(steps.filter(keep), runs.filter(keep), agents.filter(keep), baselines=baselines.filter(keep))
 
     now = dict.fromkeys(runs["run_id"], "v1") | {changed: "v2"}
     table, computed = cached_findings(now, previous, state, compute, ordered)
