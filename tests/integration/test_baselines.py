@@ -14,6 +14,7 @@ The planted runs (tests/helpers/sdk_runs.league_run), all on Qwen2.5-7B unless s
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -184,7 +185,9 @@ def test_a_sweep_with_no_runs_is_planned_and_its_notes_survive_rebuilds(built):
     # The run entries say how each run did against its baseline.
     regr = tracker.split(f"## {NAMES['regr0001']}\n", 1)[1].split("\n## ", 1)[0]
     assert f"Against baseline `{NAMES['tagd0001']}` (tagged baseline; 3 config keys differ" in regr
-    assert "final Elo gap -63.2" in regr and "significant" in regr
+    # Elo to the point, as on every page; small values keep two decimals
+    assert "final Elo gap \N{MINUS SIGN}63 \\[\N{MINUS SIGN}79, \N{MINUS SIGN}48\\] significant" in regr, regr
+    assert re.search(r"final reward \N{MINUS SIGN}0\.9\d \\\[", regr), regr
 
 
 def test_regression_findings_land_in_the_catalog_views(built):

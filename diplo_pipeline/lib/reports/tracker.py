@@ -129,12 +129,26 @@ def baseline_result(row: dict[str, Any] | None) -> str:
         low, high = row.get(f"{column}_change_ci_low"), row.get(f"{column}_change_ci_high")
         if column == "steps_to_target":
             value = f"{fmt(row.get(column))} vs {fmt(row.get(f'baseline_{column}'))} ({md_text(row.get('target'))})"
-        else:
+        elif column == "final_elo_gap":  # Elo to the point, as every page writes a gap
             value = fmt_gap(change, low, high) if change is not None else MISSING
+        else:  # rewards, KL and rates are small numbers: rounding them to the point would erase the change
+            value = _change_with_band(change, low, high)
         verdict = "significant" if significant else ("not judged" if significant is None else "not significant")
         changes.append(f"{label} {md_text(value)} {verdict}")
     return (f"Against baseline {md_code(row['baseline_run_name'])} ({md_text(row['selection'].replace('_', ' '))}; "
             f"{differs}): " + "; ".join(changes))
+
+
+def _change_with_band(change: float | None, low: float | None, high: float | None) -> str:
+    """`+0.25 [+0.10, +0.40]`: a change in a small quantity, signed, to two decimals, with its band."""
+    if change is None:
+        return MISSING
+
+    def signed(value: float) -> str:
+        return f"{value:+.2f}".replace("-", "\N{MINUS SIGN}")
+    if low is None or high is None:
+        return signed(change)
+    return f"{signed(change)} [{signed(low)}, {signed(high)}]"
 
 
 def _results(data: RunData, baselines: dict[str, dict[str, Any]]) -> list[str]:
