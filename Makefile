@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: venv demo test dev bench bench-scaling lint fuzz clean
+.PHONY: venv instance demo test dev bench bench-scaling lint fuzz clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,17 +17,19 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml:
-	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\n' > $@
+# DAGSTER_HOME's dagster.yaml: the embedded SQLite instance, or PostgreSQL when DAGSTER_PG_* are set (then
+# the webserver, the daemon and `diplo build` share it; diplo_pipeline/lib/deploy/instance_yaml.py). A
+# dagster.yaml you wrote yourself is left as it is.
+instance: venv
+	@$(BIN)/python -m diplo_pipeline.lib.deploy.instance_yaml
 
-demo: venv $(DAGSTER_HOME)/dagster.yaml
+demo: venv instance
 	$(BIN)/diplo demo
 
 test: venv
 	DIPLO_TEST_PREBUILD_DEMO=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-dev: venv $(DAGSTER_HOME)/dagster.yaml
+dev: venv instance
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # BENCH_ARGS="--scaling-sizes 50 200" picks the scaling run's sizes, BENCH_ARGS=--no-scaling leaves it out;

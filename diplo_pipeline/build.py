@@ -34,18 +34,13 @@ from diplo_pipeline.defs.partitions import (
 from diplo_pipeline.defs.resources import AxiomApi, DiploData, WandbApi
 from diplo_pipeline.defs.warehouse.sql_models import PARTITIONED_KEYS, PROJECT, asset_key
 from diplo_pipeline.lib.axiom import apl_sync, pending_days, staging
-from diplo_pipeline.lib.lake.io import write_text_atomic
+from diplo_pipeline.lib.deploy.instance_yaml import write_instance_yaml
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import folder_problems, require_named_folders
 from diplo_pipeline.lib.wandb import api_sync, offline
 from diplo_pipeline.lib.warehouse import build_state, partitions, staleness
 from diplo_pipeline.lib.warehouse.sql_runner import model_path
 
-DAGSTER_YAML = """\
-# Written by diplo-pipeline on first use. Runs, partitions and sensor cursors persist here.
-telemetry:
-  enabled: false
-"""
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -55,12 +50,11 @@ def dagster_home(default: Path) -> Path:
 
 
 def ensure_dagster_home(default: Path) -> Path:
-    """DAGSTER_HOME (see dagster_home) with a dagster.yaml, written atomically: a reader never sees it half."""
+    """DAGSTER_HOME (see dagster_home) with the dagster.yaml the environment asks for: the embedded SQLite
+    instance, or PostgreSQL when DAGSTER_PG_* are set (lib/deploy/instance_yaml.py). Raises
+    PostgresSettingsIncomplete when they are set only in part."""
     home = dagster_home(default)
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        write_text_atomic(DAGSTER_YAML, config)
+    write_instance_yaml(home)
     return home
 
 

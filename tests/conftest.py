@@ -139,3 +139,14 @@ def pytest_collection_modifyitems(config, items):
     while the other has nothing left to do. Order is otherwise kept (the sort is stable)."""
     reads_demo = {item.module.__name__ for item in items if "demo_catalog" in item.fixturenames}
     items.sort(key=lambda item: (item.module.__name__ in reads_demo, item.get_closest_marker("slow") is None))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL 15 server, started once per test process (tests/helpers/postgres_server.py). Not skipped
+    when missing: `.ci/run` installs Debian's `postgresql`. Tests that must not see each other's Dagster runs take
+    a database of their own with `postgres.create_database(name)`."""
+    from tests.helpers.postgres_server import postgres_server
+
+    with postgres_server() as server:
+        yield server

@@ -6,6 +6,7 @@
 --   orders_partial (0 < orders < expected)         -> partial
 --   orders_empty (no orders where some were expected) -> empty
 select
+    event_id,
     event_time,
     cast(timezone('UTC', event_time) as date) as day,
     power_name,

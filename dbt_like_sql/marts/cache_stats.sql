@@ -21,16 +21,10 @@ increments as (
         event_hour,
         prompt_tokens_total,
         prompt_tokens_cached,
-        case
-            when previous_queries is null then null  -- no baseline for the first sample
-            when queries < previous_queries or hits < previous_hits then queries
-            else queries - previous_queries
-        end as new_queries,
-        case
-            when previous_queries is null then null
-            when queries < previous_queries or hits < previous_hits then hits
-            else hits - previous_hits
-        end as new_hits
+        -- no baseline for the first sample; a counter that went down restarted with the engine
+        counter_increment(queries, previous_queries, queries < previous_queries or hits < previous_hits)
+            as new_queries,
+        counter_increment(hits, previous_hits, queries < previous_queries or hits < previous_hits) as new_hits
     from samples
 ),
 

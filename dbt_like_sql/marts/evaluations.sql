@@ -4,6 +4,10 @@
 --   standalone:      `eval/vs_<opponent>/{win_rate,survival_rate,avg_centers}` of evaluation runs, linked to
 --                    the training run by their config's checkpoint_path;
 --   league:          `elo/vs_<type>_win_rate` rows keyed by `elo/evaluation_step`.
+-- A standalone run's logged W&B Tables (run_tables) are used where they exist: `eval/summary_table` (one row per
+-- opponent, the last table the run logged) replaces the scalar `eval/vs_<opponent>/*` rows of the opponents it
+-- has (the same evaluation, with its games), and `eval/results_table` adds a row per (checkpoint, opponent).
+-- An evaluation logged in more than one of them counts once: summary table, then results table, then scalars.
 -- floor: each benchmark's pass floor (source-data.md §3.6; benchmark_floor_<opponent> in thresholds.yml).
 with eval_points as (
     select
@@ -121,6 +125,62 @@ standalone as (
     group by run_id, opponent
 ),
 
+summary_tables as (
+    select
+        t.run_id,
+        t.opponent,
+        t.games,
+        t.win_rate,
+        t.survival_rate,
+        t.avg_centers
+    from stg_wandb__tables as t
+    where t.key = 'eval/summary_table' and t.opponent is not null
+    qualify row_number() over (partition by t.run_id, t.opponent order by t.step desc, t.row_index desc) = 1
+),
+
+standalone_sources as (
+    select
+        s.run_id,
+        s.checkpoint,
+        s.opponent,
+        s.games,
+        s.win_rate,
+        s.survival_rate,
+        s.avg_centers,
+        'scalars' as logged_as,
+        3 as priority
+    from standalone as s
+    union all
+    select
+        t.run_id,
+        json_extract_string(r.config, '$.checkpoint_path') as checkpoint,
+        t.opponent,
+        t.games,
+        t.win_rate,
+        t.survival_rate,
+        t.avg_centers,
+        'table' as logged_as,
+        1 as priority
+    from summary_tables as t
+    inner join stg_wandb__runs as r using (run_id)
+    union all
+    select
+        t.run_id,
+        t.checkpoint,
+        t.opponent,
+        t.games_played as games,
+        t.win_rate,
+        t.survival_rate,
+        t.avg_centers,
+        'table' as logged_as,
+        2 as priority
+    from stg_wandb__tables as t
+    where t.key = 'eval/results_table' and t.opponent is not null and t.checkpoint is not null
+    qualify row_number() over (
+        partition by t.run_id, t.checkpoint, t.opponent order by t.step desc, t.row_index desc
+    ) = 1
+),
+
 standalone_rows as (
     select
         run_id,
@@ -136,8 +196,14 @@ standalone_rows as (
         avg_centers,
         null::double as avg_score,
         null::double as floor,
-        null::boolean as passed
-    from standalone
+        null::boolean as passed,
+        logged_as
+    from standalone_sources
+    -- One row per evaluation: the summary table over the results table over the scalars of the same one.
+    qualify row_number() over (
+        partition by run_id, try_cast(regexp_extract(checkpoint, 'adapter_v([0-9]+)', 1) as bigint), opponent
+        order by priority
+    ) = 1
 ),
 
 league_rows as (
@@ -161,11 +227,20 @@ league_rows as (
     group by run_id, step, key
 )
 
-select * from suite_rows
+select
+    *,
+    'scalars' as logged_as
+from suite_rows
 union all by name
-select * from overall_rows
+select
+    *,
+    'scalars' as logged_as
+from overall_rows
 union all by name
 select * from standalone_rows
 union all by name
-select * from league_rows
+select
+    *,
+    'scalars' as logged_as
+from league_rows
 order by source_run_name, evaluation_step, kind, opponent, run_id

@@ -3,6 +3,8 @@
 -- declining (newer ones beat them), `moderate` when any is, `weak` when none. base_model_trend: final −
 -- initial base_model Elo below −baseline_rise_max `declining`, above +baseline_rise_max `rising`, else
 -- `stable`. Two checkpoints with the same peak: the later one is best_checkpoint (as in elo_gap).
+-- learning_signal_significant: the final gap's 95 % band excludes 0 (macro gap_band_excludes_zero); a
+-- missing band is never significant. The largest gap carries the band of its step (ties: the later step).
 with checkpoints as (
     select
         run_id,
@@ -20,6 +22,8 @@ gaps as (
         run_id,
         arg_max(elo_gap, step) as final_elo_gap,
         max(elo_gap) as max_elo_gap,
+        arg_max(elo_gap_ci_low, (elo_gap, step)) as max_elo_gap_ci_low,
+        arg_max(elo_gap_ci_high, (elo_gap, step)) as max_elo_gap_ci_high,
         arg_max(elo_gap_ci_low, step) as final_elo_gap_ci_low,
         arg_max(elo_gap_ci_high, step) as final_elo_gap_ci_high,
         arg_max(baseline_exploitation, step) as baseline_exploitation
@@ -47,6 +51,8 @@ select
     c.best_checkpoint_peak_elo,
     g.final_elo_gap,
     g.max_elo_gap,
+    g.max_elo_gap_ci_low,
+    g.max_elo_gap_ci_high,
     g.final_elo_gap_ci_low,
     g.final_elo_gap_ci_high,
     g.baseline_exploitation,
@@ -57,6 +63,7 @@ select
         when c.checkpoints_declining > 0 then 'moderate'
         else 'weak'
     end as learning_signal,
+    gap_band_excludes_zero(g.final_elo_gap_ci_low, g.final_elo_gap_ci_high) as learning_signal_significant,
     case
         when b.base_model_change < -limit_baseline_rise_max() then 'declining'
         when b.base_model_change > limit_baseline_rise_max() then 'rising'

@@ -75,6 +75,7 @@ wide as (
         max(value) filter (key = 'power_law/simulated_years_per_step') as simulated_years_per_step,
         max(value) filter (key = 'game/avg_sc_count') as avg_sc_count,
         max(value) filter (key = 'game/win_bonus_rate') as win_bonus_rate,
+        max(value) filter (key = 'placement/top3_rate') as top3_rate,
         max(value) filter (key = 'ppo/clip_fraction') as clip_fraction,
         max(value) filter (key = 'policy/entropy_mean') as entropy_mean,
         max(value) filter (key = 'processing/skip_rate') as skip_rate,

@@ -1,13 +1,14 @@
--- sweep_runs: one row per run of a sweep, with run-wide aggregates (not just the last step's values),
--- the config keys that vary across the sweep, and its rank by final Elo gap (1 = best).
+-- sweep_runs: one row per run of a sweep, with run-wide aggregates (not just the last step's values:
+-- int_sweeps__run_stats), the config keys that vary across the sweep, and analyze_sweep's three rankings
+-- within the sweep: by final Elo gap (1 = best), by base_model's final Elo (lowest first: the league beats
+-- it most) and by the fixed references' total drop (largest first). Ties share a rank.
 with members as (
     select
-        m.*,
-        r.run_name,
-        r.state,
-        r.steps_logged as steps
+        m.sweep_name,
+        m.sweep_run_letter,
+        s.*
     from int_sweeps__membership as m
-    inner join stg_wandb__runs as r using (run_id)
+    inner join int_sweeps__run_stats as s using (run_id)
 ),
 
 configs as (
@@ -15,14 +16,10 @@ configs as (
         m.sweep_name,
         m.run_id,
         c.key,
-        case when c.value is not null then to_json(c.value) else to_json(c.value_text) end as value
+        config_value_json(c.value, c.value_text) as value
     from members as m
     inner join stg_wandb__config as c using (run_id)
-    -- Keys that name the run itself always differ; they are not what the sweep varied.
-    where c.key not in (
-        'run_name', 'experiment_tag', 'git_branch', 'git_commit', 'league_registry_path',
-        'profile_run_name', 'resume_from_run'
-    )
+    where not is_run_identity_key(c.key)
 ),
 
 sweep_sizes as (
@@ -54,36 +51,6 @@ varying as (
     group by c.run_id
 ),
 
-steps_from_end as (
-    select
-        *,
-        row_number() over (partition by run_id order by step desc) as step_from_end
-    from run_steps
-),
-
-step_aggregates as (
-    select
-        run_id,
-        -- Averages in step order: in DuckDB's thread order the last digits would differ between builds.
-        avg(reward_mean order by step) filter (step_from_end <= limit_sweep_final_steps())
-            as reward_mean_last10,
-        avg(kl order by step) as kl_mean_avg,
-        max(kl_max) as kl_max_max,
-        max(grad_norm) as grad_norm_max,
-        avg(win_bonus_rate order by step) filter (step_from_end <= limit_sweep_final_steps())
-            as win_bonus_rate_last10
-    from steps_from_end
-    group by run_id
-),
-
-base_model_final as (
-    select
-        run_id,
-        final_elo
-    from elo_agent_summary
-    where agent = 'base_model'
-),
-
 ranked as (
     select
         m.sweep_name,
@@ -93,25 +60,79 @@ ranked as (
         m.state,
         coalesce(v.varying_params, '{}') as varying_params,
         m.steps,
-        l.final_elo_gap,
-        l.max_elo_gap,
-        b.final_elo as final_base_model_elo,
-        s.reward_mean_last10,
-        s.kl_mean_avg,
-        s.kl_max_max,
-        s.grad_norm_max,
-        s.win_bonus_rate_last10,
-        rank() over (partition by m.sweep_name order by l.final_elo_gap desc nulls last) as rank_by_elo_gap
+        m.final_elo_gap,
+        m.max_elo_gap,
+        m.final_base_model_elo,
+        m.reward_mean_last10,
+        m.kl_mean_avg,
+        m.kl_max_max,
+        m.grad_norm_max,
+        m.win_bonus_rate_last10,
+        rank() over (partition by m.sweep_name order by m.final_elo_gap desc nulls last) as rank_by_elo_gap,
+        m.unstable,
+        m.final_elo_gap_ci_low,
+        m.final_elo_gap_ci_high,
+        m.max_elo_gap_ci_low,
+        m.max_elo_gap_ci_high,
+        m.best_checkpoint,
+        m.best_checkpoint_elo,
+        m.learning_signal,
+        m.learning_signal_significant,
+        m.final_chaos_bot_elo,
+        m.final_defensive_bot_elo,
+        m.final_territorial_bot_elo,
+        m.final_coordinated_bot_elo,
+        m.final_dumb_bot_elo,
+        m.final_random_bot_elo,
+        m.fixed_reference_drop,
+        m.avg_sc_count_last10,
+        m.top3_rate_last10,
+        rank() over (partition by m.sweep_name order by m.final_base_model_elo asc nulls last)
+            as rank_by_base_model_elo,
+        rank() over (partition by m.sweep_name order by m.fixed_reference_drop desc nulls last)
+            as rank_by_reference_drop
     from members as m
     left join varying as v using (run_id)
-    left join run_learning as l using (run_id)
-    left join base_model_final as b using (run_id)
-    left join step_aggregates as s using (run_id)
 )
 
+-- WAREHOUSE.md's first columns in their order, then analyze_sweep's (the columns added since).
 select
-    *,
+    sweep_name,
+    sweep_run_letter,
+    run_id,
+    run_name,
+    state,
+    varying_params,
+    steps,
+    final_elo_gap,
+    max_elo_gap,
+    final_base_model_elo,
+    reward_mean_last10,
+    kl_mean_avg,
+    kl_max_max,
+    grad_norm_max,
+    win_bonus_rate_last10,
+    rank_by_elo_gap,
     rank_by_elo_gap = 1 and final_elo_gap is not null as is_winner,
-    coalesce(kl_max_max > limit_kl_max_limit(), false) as unstable
+    unstable,
+    final_elo_gap_ci_low,
+    final_elo_gap_ci_high,
+    max_elo_gap_ci_low,
+    max_elo_gap_ci_high,
+    best_checkpoint,
+    best_checkpoint_elo,
+    learning_signal,
+    learning_signal_significant,
+    final_chaos_bot_elo,
+    final_defensive_bot_elo,
+    final_territorial_bot_elo,
+    final_coordinated_bot_elo,
+    final_dumb_bot_elo,
+    final_random_bot_elo,
+    fixed_reference_drop,
+    avg_sc_count_last10,
+    top3_rate_last10,
+    rank_by_base_model_elo,
+    rank_by_reference_drop
 from ranked
 order by sweep_name, rank_by_elo_gap, sweep_run_letter, run_id

@@ -1,6 +1,7 @@
--- sweeps: one row per sweep: winner, runner-up, margin and verdict (analyze_sweep's rule: clear_winner when
--- the margin is over sweep_clear_margin Elo, thresholds.yml), the hypothesis (sweep definition, else the
--- Axiom sweep_started event),
+-- sweeps: one row per sweep: winner, runner-up, margin (with its own band) and verdict (macro sweep_verdict:
+-- clear_winner only when the margin is over sweep_clear_margin Elo, thresholds.yml, and the two final-gap
+-- bands do not overlap; likely_winner when they overlap), the three rankings and the unstable runs, the
+-- hypothesis (sweep definition, else the Axiom sweep_started event),
 -- whether the expected ranking came true, and the success criteria: machine-checkable ones evaluated
 -- (`<metric> < N` for kl/max, kl/mean, grad norm; `all runs finish N steps`; `winner beats runner-up by
 -- more than N Elo`), the others listed as unchecked.
@@ -9,12 +10,11 @@ with summary as (
         sweep_name,
         count(*) as runs,
         count(*) filter (state = 'finished') as runs_finished,
-        max(run_name) filter (rank_by_elo_gap = 1 and is_winner) as winner_run_name,
-        max(final_elo_gap) filter (rank_by_elo_gap = 1) as winner_elo_gap,
-        -- Runs tied for second place: the first in the ranking's order (letter, then run id).
-        arg_min(run_name, (sweep_run_letter, run_id)) filter (rank_by_elo_gap = 2) as runner_up_run_name,
-        max(final_elo_gap) filter (rank_by_elo_gap = 2) as runner_up_elo_gap,
-        list(sweep_run_letter order by rank_by_elo_gap, sweep_run_letter, run_id) as ranking,
+        -- unnest gives the macro's struct as its named columns (there is no one alias to give)
+        unnest(run_set_summary(  -- noqa: AL03
+            sweep_run_letter, run_id, run_name, rank_by_elo_gap, rank_by_base_model_elo, rank_by_reference_drop,
+            final_elo_gap, final_elo_gap_ci_low, final_elo_gap_ci_high, unstable
+        )),
         max(kl_max_max) as kl_max_max,
         max(kl_mean_avg) as kl_mean_avg,
         max(grad_norm_max) as grad_norm_max,
@@ -37,6 +37,9 @@ judged as (
     select
         s.*,
         s.winner_elo_gap - s.runner_up_elo_gap as margin,
+        margin_half_width(
+            s.winner_elo_gap_ci_low, s.winner_elo_gap_ci_high, s.runner_up_elo_gap_ci_low, s.runner_up_elo_gap_ci_high
+        ) as margin_half_width,
         coalesce(d.hypothesis, a.hypothesis) as hypothesis,
         d.expected_ranking,
         d.success_criteria
@@ -95,10 +98,7 @@ select
     j.winner_elo_gap,
     j.runner_up_run_name,
     j.margin,
-    case
-        when j.margin > limit_sweep_clear_margin() then 'clear_winner'
-        when j.margin is not null then 'close_race'
-    end as verdict,
+    sweep_verdict(j.margin, j.winner_elo_gap_ci_low, j.runner_up_elo_gap_ci_high) as verdict,
     j.hypothesis,
     case
         when j.expected_ranking is not null
@@ -109,7 +109,18 @@ select
     j.ranking,
     j.expected_ranking,
     c.success_criteria_met,
-    c.success_criteria_unchecked
+    c.success_criteria_unchecked,
+    j.winner_elo_gap_ci_low,
+    j.winner_elo_gap_ci_high,
+    j.runner_up_elo_gap,
+    j.runner_up_elo_gap_ci_low,
+    j.runner_up_elo_gap_ci_high,
+    j.margin - j.margin_half_width as margin_ci_low,
+    j.margin + j.margin_half_width as margin_ci_high,
+    gap_bands_overlap(j.winner_elo_gap_ci_low, j.runner_up_elo_gap_ci_high) as bands_overlap,
+    j.ranking_by_base_model_elo,
+    j.ranking_by_reference_drop,
+    j.unstable_runs
 from judged as j
 left join criteria_by_sweep as c using (sweep_name)
 order by j.sweep_name

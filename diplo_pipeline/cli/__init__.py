@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from diplo_pipeline.cli.commands import answer, build, demo, sql
+from diplo_pipeline.cli.commands import answer, build, catalog_url, demo, sql
 from diplo_pipeline.cli.parser import parser
 from diplo_pipeline.lib.settings import DataPaths
 
@@ -17,6 +17,8 @@ def _dispatch(argv: list[str] | None) -> int:
         return build(paths)
     if args.command == "demo":
         return demo(paths, args.seed)
+    if args.command == "catalog-url":
+        return catalog_url(paths)
     if args.command == "sql":
         return sql(paths, args.query, args.format)
     return answer(args, paths)

@@ -13,9 +13,12 @@ from rich.text import Text
 
 from diplo_pipeline.build import BuildReport, LiveSources, build, dagster_home, ensure_dagster_home
 from diplo_pipeline.definitions import defs
+from diplo_pipeline.lib.deploy.instance_yaml import PostgresSettingsIncomplete
+from diplo_pipeline.lib.lake.bucket_lease import shared_lake_lease
 from diplo_pipeline.lib.lake.build_lock import build_lock
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.source_folders import SourceFolderMissing, folder_problems, require_named_folders
+from diplo_pipeline.lib.warehouse.thresholds import limit
 
 
 def run_build(paths: DataPaths, console: Console) -> int:
@@ -40,12 +43,22 @@ def run_build_report(paths: DataPaths, console: Console) -> tuple[int, BuildRepo
     def waiting(message: str) -> None:
         console.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
 
-    # One build per data dir and Dagster home at a time: two at once on a fresh home break its run storage.
-    with build_lock([paths.data_dir, home], on_wait=waiting):
-        ensure_dagster_home(home)
+    # One build per data dir and Dagster home at a time: two at once on a fresh home break its run storage. A
+    # lake in a bucket is shared by hosts that cannot see each other's locks: its lease takes turns among them.
+    lease_s = limit("bucket_lease_seconds")
+    with build_lock([paths.data_dir, home], on_wait=waiting), shared_lake_lease(paths.lake, lease_s, waiting) as lease:
+        try:
+            ensure_dagster_home(home)
+        except PostgresSettingsIncomplete as exc:
+            console.print(f"nothing built: {exc}", style="red", markup=False, highlight=False, soft_wrap=True)
+            return 2, None
         with dg.DagsterInstance.get() as instance, console.status("building") as status:
             report = build(definitions, instance, paths, progress=lambda msg: status.update(msg))
     elapsed = time.perf_counter() - started
+    if lease is not None and lease.lost:
+        console.print(f"the bucket's build lease was taken over during this build (it was not renewed within "
+                      f"{lease_s:g} s): another build may have written the lake at the same time; build again",
+                      style="red", markup=False, highlight=False, soft_wrap=True)
     console.print(
         f"[bold]built in {elapsed:.1f}s[/]: {report.runs_discovered} runs found, "
         f"{len(report.runs_changed)} read, {len(report.runs_removed)} removed, "

@@ -20,6 +20,7 @@ import duckdb
 from diplo_pipeline.cli.output import emit
 from diplo_pipeline.lib import queries
 from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.warehouse.catalog_reader import attach_recipe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -80,9 +81,19 @@ def _notice(message: str) -> None:
     stderr_console().print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
+def catalog_url(paths: DataPaths) -> int:
+    """`diplo catalog-url`: the one-line ATTACH recipe for the newest catalog (lib/warehouse/catalog_reader.py)."""
+    try:
+        print(attach_recipe(paths.published_catalog))
+    except FileNotFoundError as exc:
+        _complain(str(exc))
+        return 2
+    return 0
+
+
 def sql(paths: DataPaths, query: str, fmt: str) -> int:
     try:
-        con = queries.connect(paths.catalog, notice=_notice)
+        con = queries.connect(paths.published_catalog, notice=_notice)
     except queries.QueryError as exc:
         _complain(str(exc))
         return 2
@@ -131,6 +142,10 @@ def run(con, args, paths) -> queries.Answer:
     return queries.show_run(con, queries.resolve_run(con, args.run))
 
 
+def artifacts(con, args, paths) -> queries.Answer:
+    return queries.run_artifacts(con, queries.resolve_run(con, args.run), args.type)
+
+
 def metrics(con, args, paths) -> queries.Answer:
     run = queries.resolve_run(con, args.run)
     if not args.metric and not args.all_metrics:
@@ -140,6 +155,12 @@ def metrics(con, args, paths) -> queries.Answer:
 
 def compare(con, args, paths) -> queries.Answer:
     runs = [queries.resolve_run(con, run) for run in args.runs]
+    if args.baseline:
+        if len(runs) != 1:
+            raise queries.QueryError("--baseline compares one run with its baseline: give exactly one RUN")
+        return queries.baseline_comparison(con, runs[0], args.metric)
+    if not args.metric:
+        raise queries.QueryError("compare needs at least one -m KEY (or --baseline)")
     return queries.compare_runs(con, runs, args.metric)
 
 
@@ -152,11 +173,18 @@ def elo(con, args, paths) -> queries.Answer:
 
 
 def sweep(con, args, paths) -> queries.Answer:
+    if args.runs:
+        if args.name:
+            raise queries.QueryError(f"give a sweep name or --runs, not both (got {args.name!r} and --runs)")
+        return queries.run_set_comparison(con, [queries.resolve_run(con, run) for run in args.runs])
+    if not args.name:
+        raise queries.QueryError("name a sweep (`diplo sweep stability-ablation`) or list runs (`--runs A B C`)")
     return queries.sweep_comparison(con, queries.resolve_sweep(con, args.name))
 
 
 def _window(con, args):
-    return queries.parse_window(con, args.last, args.since, args.until, args.default_last)
+    run = queries.resolve_run(con, args.run) if args.run else None
+    return queries.parse_window(con, args.last, args.since, args.until, args.default_last, run)
 
 
 def rollout_timing(con, args, paths) -> queries.Answer:
@@ -183,6 +211,10 @@ def cache_stats(con, args, paths) -> queries.Answer:
     return queries.cache_stats(con, _window(con, args))
 
 
+def events(con, args, paths) -> queries.Answer:
+    return queries.events(con, _window(con, args), args.event, args.limit)
+
+
 def findings(con, args, paths) -> queries.Answer:
     return queries.run_findings(con, queries.resolve_run(con, args.run), args.severity)
 
@@ -193,7 +225,7 @@ def report(con, args, paths) -> queries.Answer:
 
 def answer(args: argparse.Namespace, paths: DataPaths) -> int:
     try:
-        con = queries.connect(paths.catalog, notice=_notice)
+        con = queries.connect(paths.published_catalog, notice=_notice)
         try:
             answer = args.answer(con, args, paths)
         finally:
@@ -202,7 +234,7 @@ def answer(args: argparse.Namespace, paths: DataPaths) -> int:
         _complain(str(exc))
         return 2
     except duckdb.CatalogException as exc:  # a table newer than this catalog
-        _complain(f"{exc}\nthe catalog at {paths.catalog} predates this table: run `diplo build`")
+        _complain(f"{exc}\nthe catalog at {paths.published_catalog} predates this table: run `diplo build`")
         return 2
     emit(answer, args.format, args.command)
     return 0

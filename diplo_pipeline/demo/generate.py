@@ -25,7 +25,7 @@ from diplo_pipeline.demo import plan as plan_module
 from diplo_pipeline.demo.axiom_events import build_axiom_events
 from diplo_pipeline.demo.axiom_export import write_exports
 from diplo_pipeline.demo.experiment_config import wandb_config
-from diplo_pipeline.demo.legacy_rows import evaluation_rows, legacy_rows, power_law_rows
+from diplo_pipeline.demo.legacy_rows import evaluation_artifacts, evaluation_rows, legacy_rows, power_law_rows
 from diplo_pipeline.demo.run_catalogue import DEFAULT_SEED, DemoPlan, build_plan
 from diplo_pipeline.demo.selfcheck import verify
 from diplo_pipeline.demo.sweep_yaml import write_sweep_yaml
@@ -99,6 +99,7 @@ def _process_writes(
                     list(run.tags),
                     eval_rows,
                     last_time=eval_rows[-1]["_timestamp"],
+                    artifacts=evaluation_artifacts(run),
                 )
             ]
             continue

@@ -17,7 +17,7 @@ from diplo_pipeline.demo.run_shapes import LeagueShape
 from diplo_pipeline.demo.simulated_system import BASELINE_SEED_ELO
 
 SIGMA_INIT = 8.333
-SIGMA_SHRINK = 0.88  # per step played
+SIGMA_SHRINK = 0.88  # per rated game
 SIGMA_FLOOR = {"baseline": 1.4, "checkpoint": 1.8}
 RISE_STEPS = 2.0  # a new checkpoint's rating settles within a few steps (its sigma starts large)
 DECLINE_DELAY = 6  # steps at the peak before newer checkpoints start to pull a checkpoint down
@@ -93,6 +93,7 @@ def league_rows(
     registered = registration_steps(last_step)  # a checkpoint saved at the last step never plays
     curves = LeagueCurves(shape, last_step, {checkpoint_agent(run_name, s): s for s in registered})
     games: dict[str, int] = {}
+    floors = shape.sigma_floor or SIGMA_FLOOR
     best_display: float | None = None
     rows = []
     for step in range(steps):
@@ -103,7 +104,7 @@ def league_rows(
             kind = "baseline" if agent in BASELINE_SEED_ELO else "checkpoint"
             elo = curves.elo(agent, step) + max(-2.0, min(2.0, rng.gauss(0.0, 0.8)))
             mu = round(25.0 + (elo - 1000.0) / 40.0, 5)
-            sigma = round(max(SIGMA_FLOOR[kind], SIGMA_INIT * SIGMA_SHRINK ** games[agent]), 5)
+            sigma = round(max(floors[kind], SIGMA_INIT * SIGMA_SHRINK ** (games[agent] * shape.games_per_step)), 5)
             name = safe_name(agent)
             row[f"trueskill/{name}_mu"] = mu
             row[f"trueskill/{name}_sigma"] = sigma

@@ -27,6 +27,28 @@ class TableValue:
     data: list[list]
 
 
+@dataclass(frozen=True)
+class HtmlValue:
+    """A `wandb.Html` to log (an evaluation's game replay)."""
+
+    html: str
+
+
+@dataclass(frozen=True)
+class ArtifactValue:
+    """A `wandb.Artifact` to log after the rows: its files by name, as text."""
+
+    name: str
+    type: str
+    files: dict[str, str]
+    aliases: tuple[str, ...] = ("latest",)
+
+
+def replay_html(run_name: str, opponent: str) -> str:
+    return (f"<html><body><h1>{run_name} vs {opponent}</h1><p>Replay of the last evaluation game.</p>"
+            "</body></html>")
+
+
 def legacy_rows(timeline: RunTimeline, seed: int) -> RunRows:
     run, rng = timeline.run, random.Random(f"{seed}:wandb:{timeline.run.key}")
     d = run.dynamics
@@ -174,7 +196,16 @@ def evaluation_rows(run: RunPlan) -> list[dict]:
         )
         table.append([opponent, STANDALONE_EVAL.games_per_opponent, win, survival, centers])
     columns = ["opponent", "games", "win_rate", "survival_rate", "avg_centers"]
+    replays = {f"eval/replay_vs_{opponent}": HtmlValue(replay_html(run.name, opponent))
+               for opponent in STANDALONE_EVAL.results}
     rows.append(
-        {"eval/summary_table": TableValue(columns, table), "_timestamp": start + STANDALONE_EVAL.duration_s}
+        {"eval/summary_table": TableValue(columns, table), **replays, "_timestamp": start + STANDALONE_EVAL.duration_s}
     )
     return rows
+
+
+def evaluation_artifacts(run: RunPlan) -> tuple[ArtifactValue, ...]:
+    """`run_evaluation`'s `eval-replays-adapter_vN` artifact (type evaluation-replays): a replay per opponent."""
+    checkpoint = f"adapter_v{STANDALONE_EVAL.checkpoint_step}"
+    files = {f"game_vs_{opponent}.html": replay_html(run.name, opponent) for opponent in STANDALONE_EVAL.results}
+    return (ArtifactValue(f"eval-replays-{checkpoint}", "evaluation-replays", files, ("latest", checkpoint)),)

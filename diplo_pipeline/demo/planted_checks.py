@@ -8,6 +8,7 @@ build fails exactly these checks, so the list cannot drift from what a build say
 from __future__ import annotations
 
 from diplo_pipeline.demo.planted_episodes import CRASH, DEGRADED_HOUR, DIVERGENCE, EXTRACTION_DROP, RESUME
+from diplo_pipeline.demo.planted_experiments import STANDALONE_EVAL
 from diplo_pipeline.demo.run_catalogue import build_plan
 from diplo_pipeline.lib.warehouse.thresholds import limit
 
@@ -31,6 +32,14 @@ def planted_check_failures() -> dict[str, str]:
         "marts/rollouts:no_failed_rollouts":
             f"{DEGRADED_HOUR.failed_rollouts + isolated} failed rollouts: the degraded hour's "
             f"{DEGRADED_HOUR.failed_rollouts} and {isolated} isolated ones in other runs",
+        "marts/health_hourly:no_empty_orders_alert":
+            f"the {EXTRACTION_DROP.power} extraction drop on {EXTRACTION_DROP.day}: its empty orders come in bursts of "
+            f"more than {limit('empty_orders_alert_count'):g} within {limit('empty_orders_alert_window_minutes'):g} "
+            "minutes, the dashboards' alert",
+        "marts/health_hourly:output_tps_at_least_50":
+            f"the standalone evaluation of {runs['evaluation'].config['checkpoint_path']} runs its engine calls "
+            "alone in its hour, 1 to 10 prompts each (about 7 output tokens/s a prompt), so that hour averages "
+            f"under the {limit('output_tps_min'):g} tokens/s target ({STANDALONE_EVAL.duration_s:g} s of them)",
         "marts/rollout_timing:rollout_p50_below_60s":
             f"demo rollouts take {fastest:g}–{longest:g} s, so a day's median is above the "
             f"{limit('rollout_p50_max_s'):g} s target",

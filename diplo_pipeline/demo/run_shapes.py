@@ -35,6 +35,10 @@ class LeagueShape:
     final_gap: float  # target best checkpoint minus base_model at the last step (within ~10)
     bot_finals: dict[str, float]
     oldest_decline: float  # how far checkpoint v0 falls from its peak by the end; newer ones fall less
+    # Rated games an agent plays in each step it plays, and the sigma floors (league.SIGMA_FLOOR when None):
+    # a league that rates more games per step is surer of its ratings, so its Elo-gap bands are narrower.
+    games_per_step: int = 1
+    sigma_floor: dict[str, float] | None = None
 
 
 HEALTHY_LEAGUE = LeagueShape(
@@ -70,10 +74,11 @@ def generic_dynamics_with(**changes) -> Dynamics:
     return replace(GENERIC_DYNAMICS, **changes)
 
 
-def league_shape(base: float, gap: float, decline: float, bot_shift: float = 0.0) -> LeagueShape:
-    """A league like the healthy run's, its bots' final ratings shifted by `bot_shift`."""
+def league_shape(base: float, gap: float, decline: float, bot_shift: float = 0.0, **rating: object) -> LeagueShape:
+    """A league like the healthy run's, its bots' final ratings shifted by `bot_shift`; `rating` sets
+    games_per_step and sigma_floor."""
     bots = {name: value + bot_shift for name, value in HEALTHY_LEAGUE.bot_finals.items()}
-    return LeagueShape(base, gap, bots, decline)
+    return LeagueShape(base, gap, bots, decline, **rating)
 
 
 SWEEP_DYNAMICS = {
@@ -83,8 +88,12 @@ SWEEP_DYNAMICS = {
     ),
     "C": generic_dynamics_with(reward_start=2.0, reward_end=4.1, kl_start=0.02, kl_end=0.045, kl_max_level=1.8),
 }
+# The sweep's league rates several games per step, down to the sigmas of a long-rated agent (source-data.md
+# §5: "σ from 8.33 down to about 1–3 after many games"), so each final gap's 95 % band is about ±100 Elo:
+# C's band clears both zero and A's band (a significant gap, a clear winner); A's and B's include zero.
+SWEEP_RATING = {"games_per_step": SWEEP.rated_games_per_step, "sigma_floor": {"baseline": 0.8, "checkpoint": 1.0}}
 SWEEP_LEAGUES = {
-    "A": league_shape(1005.0, SWEEP.approx_final_gaps["A"], 45.0),
-    "B": league_shape(1012.0, SWEEP.approx_final_gaps["B"], 22.0, bot_shift=20.0),
-    "C": league_shape(996.0, SWEEP.approx_final_gaps["C"], 60.0, bot_shift=-20.0),
+    "A": league_shape(1005.0, SWEEP.approx_final_gaps["A"], 45.0, **SWEEP_RATING),
+    "B": league_shape(1012.0, SWEEP.approx_final_gaps["B"], 22.0, bot_shift=20.0, **SWEEP_RATING),
+    "C": league_shape(996.0, SWEEP.approx_final_gaps["C"], 60.0, bot_shift=-20.0, **SWEEP_RATING),
 }

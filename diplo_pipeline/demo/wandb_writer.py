@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from diplo_pipeline.demo.legacy_rows import TableValue
+from diplo_pipeline.demo.legacy_rows import ArtifactValue, HtmlValue, TableValue
 from diplo_pipeline.demo.sdk import kill_after_flush, offline_run, run_in_subprocess
 
 
@@ -24,6 +24,7 @@ class ProcessWrite:
     resume: bool = False  # re-opens an existing run id (second offline-run folder)
     kill_line: str | None = None  # when set, the process is killed after the rows, printing this line
     last_time: float = 0.0  # simulated time of the last record: the file's mtime, so it looks idle since
+    artifacts: tuple[ArtifactValue, ...] = ()  # logged after the rows
 
 
 def write_process(root: str, write: ProcessWrite) -> None:
@@ -41,16 +42,25 @@ def write_process(root: str, write: ProcessWrite) -> None:
         console="wrap" if write.kill_line else "off",
     ) as run:
         for row in write.rows:
-            run.log(
-                {
-                    key: wandb.Table(columns=value.columns, data=value.data)
-                    if isinstance(value, TableValue)
-                    else value
-                    for key, value in row.items()
-                }
-            )
+            run.log({key: _media(wandb, value) for key, value in row.items()})
+        for artifact in write.artifacts:
+            folder = Path(root) / ".wandb-sdk" / "artifact-sources" / write.run_id / artifact.name
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, text in artifact.files.items():
+                (folder / name).write_text(text)
+            logged = wandb.Artifact(artifact.name, type=artifact.type)
+            logged.add_dir(str(folder))
+            run.log_artifact(logged, aliases=list(artifact.aliases))
         if write.kill_line:
             kill_after_flush(run, write.kill_line)
+
+
+def _media(wandb, value):
+    if isinstance(value, TableValue):
+        return wandb.Table(columns=value.columns, data=value.data)
+    if isinstance(value, HtmlValue):
+        return wandb.Html(value.html)
+    return value
 
 
 def write_processes(root: Path, writes: list[ProcessWrite]) -> list[Path]:

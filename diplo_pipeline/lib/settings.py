@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from diplo_pipeline.lib.lake.object_store import ObjectPath, lake_url_from_env
+
 SOURCE_VARIABLES = ("DIPLO_WANDB_DIR", "DIPLO_AXIOM_DIR", "DIPLO_SWEEP_DIR")
 
 
@@ -30,6 +32,10 @@ class DataPaths:
     # The source variables the user set (from_env); the other source folders are the defaults. A folder the
     # user named that does not exist is an error, a missing default only a warning (lib/source_folders.py).
     explicit: frozenset[str] = field(default=frozenset(), compare=False)
+    # DIPLO_LAKE_URL (s3://bucket/prefix): the lake, its state, the quarantine and the published catalog live
+    # in that bucket (lib/lake/object_store.py); the inboxes, reports and the build's own copy of the catalog
+    # stay under the data root. None: everything under the data root, as always.
+    lake_url: str | None = None
 
     @classmethod
     def from_env(
@@ -51,28 +57,41 @@ class DataPaths:
             axiom_dirs=_paths(chosen["DIPLO_AXIOM_DIR"], root / "inbox" / "axiom"),
             sweep_dir=Path(chosen["DIPLO_SWEEP_DIR"] or root / "inbox" / "sweeps").expanduser().resolve(),
             explicit=frozenset(name for name in SOURCE_VARIABLES if chosen[name]),
+            lake_url=lake_url_from_env(),
         )
 
     @property
-    def lake(self) -> Path:
-        return self.data_dir / "lake"
+    def store_root(self) -> Path | ObjectPath:
+        """Where the lake, quarantine and published catalog live: the data root, or the bucket's prefix."""
+        return ObjectPath(self.lake_url) if self.lake_url else self.data_dir
 
     @property
-    def raw(self) -> Path:
+    def lake(self) -> Path | ObjectPath:
+        return self.store_root / "lake"
+
+    @property
+    def raw(self) -> Path | ObjectPath:
         return self.lake / "raw"
 
     @property
-    def state(self) -> Path:
+    def state(self) -> Path | ObjectPath:
         """Bookkeeping of what has been ingested (fingerprints), beside the data it describes."""
         return self.lake / "_state"
 
     @property
-    def quarantine(self) -> Path:
-        return self.data_dir / "quarantine"
+    def quarantine(self) -> Path | ObjectPath:
+        return self.store_root / "quarantine"
 
     @property
     def catalog(self) -> Path:
+        """The catalog the build writes (always a local file: DuckDB writes a database on a disk)."""
         return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def published_catalog(self) -> Path | ObjectPath:
+        """The catalog readers open: the build's file, or, with the lake in a bucket, its published copy there
+        (lib/warehouse/catalog_publish.py)."""
+        return self.store_root / "warehouse.duckdb" if self.lake_url else self.catalog
 
     @property
     def reports(self) -> Path:

@@ -47,6 +47,7 @@ from diplo_pipeline.demo.sdk import run_in_subprocess
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.wandb import offline
 from diplo_pipeline.lib.wandb.log_format import FRAMING_DAMAGE
+from diplo_pipeline.lib.wandb.logged_tables import TABLE_FILE, media_refs
 from diplo_pipeline.lib.wandb.records import (
     BLOCK_SIZE,
     FILE_HEADER,
@@ -116,6 +117,12 @@ def check(data: bytes, folder: Path, *, running: bool = False, ingest: bool = Fa
     expected = [d.reason() for d in stats.damage if not (info["state"] == "running" and d.kind == TRUNCATED)]
     expected += [reason for reason, _ in wf.summary_problems]
     reasons = [q.reason for q in tables.quarantined]
+    # After the file's own reasons, one per W&B Table the history points at: the mutant is written without
+    # its run's files/ folder, so every table's JSON is missing (a damaged pointer is no table at all).
+    missing_tables = [f"the W&B Table {ref.key!r} logged at step {ref.step} is not at "
+                      for ref in media_refs(tables.metric_points) if ref.media_type == TABLE_FILE]
+    reasons, table_reasons = reasons[: len(reasons) - len(missing_tables)], reasons[len(reasons) - len(missing_tables):]
+    assert all(r.startswith(m) for r, m in zip(table_reasons, missing_tables, strict=True)), table_reasons
     if len(expected) <= MAX_QUARANTINED_PER_FILE:
         assert reasons == expected
     else:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from diplo_pipeline.build import build
@@ -166,6 +167,37 @@ def test_build_twice_changes_nothing_and_a_new_run_is_the_only_one_read(built, i
     assert third.table_rows["run_steps"] == first.table_rows["run_steps"] + 5
     # Partitions are recorded on the instance, as the UI shows them.
     assert "newr0001" in instance.get_dynamic_partitions("wandb_runs")
+
+
+def _latest_metadata(instance: dg.DagsterInstance, key: str, after: int) -> dict:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(key), after_storage_id=after), limit=1
+    ).records
+    return {name: value.value for name, value in records[0].asset_materialization.metadata.items()}
+
+
+def test_a_new_run_renders_its_own_report_page_and_computes_its_own_findings_only(built, instance):
+    paths, _ = built
+    run_pages = paths.reports / "runs"
+    pages = {p: p.stat().st_mtime_ns for p in run_pages.iterdir()}
+    assert {p.stem for p in pages} == set(RUNS.values())
+    findings = paths.lake / "marts" / "findings.parquet"
+    old_findings = pl.read_parquet(findings)
+    assert "crsh0001" in set(old_findings["run_id"])  # the crashed run is flagged: rows to keep
+
+    run_in_subprocess(sdk_runs.simple_run, str(paths.wandb_dirs[0]), "newr0002", "grpo-20251223-110000", 5)
+    before = cursor(instance)
+    report = build(defs(), instance, paths)
+    assert report.runs_changed == ["newr0002"]
+    # The run reports read and rendered the new run's page alone; every other page's files are untouched.
+    rendered = _latest_metadata(instance, "reports/run_reports", before)
+    assert rendered["pages_rendered"] == 1 and rendered["runs"] == len(RUNS) + 1
+    assert {p: p.stat().st_mtime_ns for p in pages} == pages
+    assert {p.stem for p in run_pages.iterdir()} == {*RUNS.values(), "grpo-20251223-110000"}
+    assert "grpo-20251223-110000" in (paths.reports / "tracker.md").read_text()
+    # Findings were computed for the new run only; every other run's rows are the ones the last build wrote.
+    assert _latest_metadata(instance, "marts/findings", before)["runs_computed"] == 1
+    assert pl.read_parquet(findings).filter(pl.col("run_id") != "newr0002").equals(old_findings)
 
 
 def test_a_still_growing_run_is_running(built, instance):

@@ -33,18 +33,11 @@ NOT_COLUMNS = {
     "sweep_runs": {"sweep_run_started"},  # membership "Axiom `sweep_run_started` events": an event
     "rollout_timing": {"all"},  # "an `all` row per day": a horizon_type value
     "gpu_hourly": {"gpu_stats"},  # "from `gpu_stats`": the event the rows come from
+    "run_baselines": {"elo_gap_50"},  # "steps to `elo_gap_50`": a target, named in the `target` column
 }
 # Promised by WAREHOUSE.md, not built yet: the YAML must not list them (building one means moving it there,
 # out of this list). None: the whole table.
-NOT_BUILT: dict[str, set[str] | None] = {
-    "run_convergence": None,
-    "run_baselines": None,
-    "run_artifacts": None,
-    "run_tables": None,
-    "run_learning": {"learning_signal_significant"},
-    "sweep_runs": {"final_elo_gap_ci_low", "final_elo_gap_ci_high", "fixed_reference_drop", "avg_sc_count_last10",
-                   "top3_rate_last10", "rank_by_base_model_elo", "rank_by_reference_drop"},
-}
+NOT_BUILT: dict[str, set[str] | None] = {}
 
 
 def _outside_parentheses(prose: str) -> list[str]:

@@ -1,6 +1,7 @@
 -- `diplo rollout-timing`: completed rollouts' wall time in the window ($start, $end, $end_inclusive), an
 -- `all` row first, then (when $by_horizon) one row per horizon type. The statistics are the
 -- rollout_timing mart's (macro rollout_timing_stats); an empty window gives an `all` row of 0 rollouts.
+-- $run_name (NULL: every run) keeps the rollouts the rollouts mart attributes to that run.
 with completed as (
     select
         rollout_id,
@@ -9,7 +10,10 @@ with completed as (
         duration_s,
         trajectories
     from rollouts
-    where is_timed_rollout(status, duration_s) and in_window(completed_at, $start, $end, $end_inclusive)
+    where
+        is_timed_rollout(status, duration_s)
+        and in_window(completed_at, $start, $end, $end_inclusive)
+        and ($run_name is null or run_name = $run_name)
 )
 
 select

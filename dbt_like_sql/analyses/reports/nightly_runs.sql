@@ -31,6 +31,7 @@ select
     t.first_step,
     t.last_step_in_window,
     l.learning_signal,
+    l.learning_signal_significant,
     l.final_elo_gap,
     l.final_elo_gap_ci_low,
     l.final_elo_gap_ci_high

@@ -6,6 +6,7 @@ from contextlib import closing
 
 import dagster as dg
 
+from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.keys import POWER_LAW_FITS
 from diplo_pipeline.defs.resources import DiploData
@@ -26,6 +27,7 @@ from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, python_mart_pa
 
 @dg.asset(
     key=POWER_LAW_FITS,
+    pool=pools.SQL,
     deps=[asset_key(name) for name in PYTHON_MARTS["power_law_fits"]],
     group_name="marts",
     kinds={"python", "scipy", "parquet"},

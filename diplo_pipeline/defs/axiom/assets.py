@@ -3,6 +3,7 @@ fetched day, then one partition per UTC day."""
 
 import dagster as dg
 
+from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.keys import AXIOM_APL, AXIOM_EVENTS, AXIOM_EXPORT_FILES
 from diplo_pipeline.defs.partitions import axiom_days_partitions
@@ -17,6 +18,7 @@ QUARANTINE_CHECK = "no_quarantined_axiom_lines"
 
 @dg.asset(
     key=AXIOM_EXPORT_FILES,
+    pool=pools.INGEST,
     group_name="sources",
     kinds={"python", "parquet", "axiom"},
     owners=["team:diplo-pipeline"],
@@ -59,6 +61,7 @@ def axiom_export_files(context: dg.AssetExecutionContext, diplo: DiploData):
 
 @dg.asset(
     key=AXIOM_EVENTS,
+    pool=pools.INGEST,
     deps=[axiom_export_files, AXIOM_APL],
     group_name="sources",
     kinds={"duckdb", "parquet", "axiom"},

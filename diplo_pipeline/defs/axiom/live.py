@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.keys import AXIOM_APL
 from diplo_pipeline.defs.partitions import axiom_days_partitions, contiguous_range_tags
 from diplo_pipeline.defs.quarantine_checks import quarantine_check
@@ -36,6 +37,7 @@ def _quarantine_check(paths: DataPaths) -> dg.AssetCheckResult:
 
 @dg.asset(
     key=AXIOM_APL,
+    pool=pools.INGEST,
     group_name="sources",
     kinds={"python", "parquet", "axiom"},
     owners=["team:diplo-pipeline"],

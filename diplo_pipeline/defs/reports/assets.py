@@ -8,12 +8,12 @@ run's key chart).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 
 import dagster as dg
 
-from diplo_pipeline.defs.keys import FINDINGS, POWER_LAW_FITS
+from diplo_pipeline.defs.keys import FINDINGS, POWER_LAW_FITS, SWEEP_DEFINITIONS
 from diplo_pipeline.defs.resources import DiploData
 from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key, lake_connection
 from diplo_pipeline.lib.reports import (
@@ -24,35 +24,69 @@ from diplo_pipeline.lib.reports import (
     render_sweep_reports,
     render_tracker,
 )
-from diplo_pipeline.lib.reports.run_summary import has_key_chart
-from diplo_pipeline.lib.reports.ui_previews import key_chart_preview, newest_entry, page_links, run_index
+from diplo_pipeline.lib.reports.ui_previews import index_rows, key_chart_preview, newest_entry, page_links, run_index
+from diplo_pipeline.lib.warehouse.partitions import built_fingerprints
 from diplo_pipeline.lib.warehouse.sql_runner import hold_partitioned_in_memory
 
 # The tables each report reads. A run's page links to its sweep's page, so it waits for `sweeps` too: without
 # it, a first build could render the run pages before the sweeps were built, and leave the links out.
 RUN_TABLES = (
     "runs", "run_steps", "run_learning", "elo_ratings", "elo_gap", "elo_agent_summary", "evaluations", "rollouts",
-    "extraction_by_power", "cache_stats", "metric_points", "sweeps",
+    "extraction_by_power", "cache_stats", "metric_points", "sweeps", "run_artifacts", "run_tables", "run_replays",
+    "health_hourly", "int_axiom__event_runs",
 )
 SWEEP_TABLES = ("runs", "sweeps", "sweep_runs", "run_steps", "elo_gap", "metric_points")
 NIGHTLY_TABLES = (
     "runs", "run_steps", "run_learning", "health_hourly", "cache_stats", "extraction_by_power", "axiom_events",
 )
+# What decides which pages are out of date, read across every run: one row a run (or a few), never a run's
+# steps or points (lib/reports/page_inputs.py). The rows of the pages to render come from the tables above,
+# on a connection holding only the runs those pages draw (`_runs_loader`).
+RUN_INDEX_TABLES = ("runs", "sweeps", "rollouts", "evaluations", "cache_stats", "extraction_by_power", "run_learning")
+SWEEP_INDEX_TABLES = ("runs", "sweeps", "sweep_runs")
+# The tracker reads the run index, each run's baseline row and the sweep entries' small tables across runs.
+TRACKER_INDEX_TABLES = (*RUN_INDEX_TABLES, "run_baselines", "sweep_runs")
+NIGHTLY_INDEX_TABLES = ("runs", "axiom_events")
 OWNERS = ["team:diplo-pipeline"]
 CHART_KINDS = {"python", "altair", "html"}
 
 
-def _report_connection(diplo: DiploData):
-    """The lake as the catalog shows it, with the per-run tables held in memory: the reports ask for one run at a
-    time, dozens of times."""
-    con = lake_connection(diplo)
-    hold_partitioned_in_memory(con, PROJECT)
-    return con
+def _partition_fingerprints(diplo: DiploData) -> Callable[[Iterable[str]], dict[str, str]]:
+    """What each run's partition holds now, by its files (lib/warehouse/partitions.py): a page of a run whose
+    files are unchanged needs none of its rows read."""
+    lake = diplo.paths().lake
+    return lambda run_ids: built_fingerprints(PROJECT, lake, "run_id", run_ids)
 
 
-def _render(diplo: DiploData, renderer: Callable[[Warehouse, Path], PagesWritten]) -> PagesWritten:
-    with _report_connection(diplo) as con:
-        return renderer(Warehouse(con), diplo.paths().reports)
+def _runs_loader(diplo: DiploData, reading: tuple[str, ...], in_memory: bool = True):
+    """A Warehouse over the tables in `reading` whose per-run tables hold only the runs asked for (in memory
+    with `in_memory`: a page asks a dozen queries of its run); the whole tables are as the catalog shows them."""
+
+    @contextmanager
+    def load(run_ids: list[str]) -> Iterator[Warehouse]:
+        con = lake_connection(diplo, reading=reading, partition_keys=run_ids, dimension="run_id")
+        try:
+            if in_memory:
+                hold_partitioned_in_memory(con, PROJECT, dimension="run_id")
+            yield Warehouse(con)
+        finally:
+            con.close()
+
+    return load
+
+
+def _index_connection(diplo: DiploData, reading: tuple[str, ...]):
+    """The lake as the catalog shows it, with the tables in `reading` and the Python marts only: defining a
+    relation over every run's files costs milliseconds a run, so a connection defines what it asks."""
+    return closing(lake_connection(diplo, reading=reading))
+
+
+def _render(
+    diplo: DiploData, reading: tuple[str, ...], renderer: Callable[..., PagesWritten], *args
+) -> PagesWritten:
+    """`renderer` over the tables in `reading`, told how to read only the runs it needs."""
+    with _index_connection(diplo, reading) as con:
+        return renderer(Warehouse(con), diplo.paths().reports, *args)
 
 
 def _counts(out: PagesWritten) -> dict[str, dg.RawMetadataValue]:
@@ -77,16 +111,21 @@ def _counts(out: PagesWritten) -> dict[str, dg.RawMetadataValue]:
     ),
 )
 def run_reports(diplo: DiploData) -> dg.MaterializeResult:
-    with _report_connection(diplo) as con:
-        out, runs = render_run_reports(Warehouse(con), diplo.paths().reports)
-    metadata = _counts(out) | {"runs": len(runs)}
-    charted = [d for d in runs if has_key_chart(d)]  # evaluation runs, say, have no curves to show
+    with _index_connection(diplo, RUN_INDEX_TABLES) as con:
+        wh = Warehouse(con)
+        load = _runs_loader(diplo, RUN_TABLES)
+        pages = render_run_reports(wh, diplo.paths().reports, _partition_fingerprints(diplo), load)
+        index = index_rows(wh, pages.index)
+    out = pages.out
+    metadata = _counts(out) | {"runs": len(pages.index.runs), "pages_rendered": len(pages.rendered)}
+    # evaluation runs, say, have no curves to show: the newest run with a key chart (runs are oldest first)
+    charted = [run for run in pages.index.runs if (out.root / f"{pages.index.pages[run['run_id']]}.png").exists()]
     if charted:
-        newest = charted[-1]  # runs are ordered by start time
-        metadata["newest_run"] = dg.MetadataValue.md(key_chart_preview(newest, out.root))
-        metadata["newest_run_report"] = dg.MetadataValue.path(str(out.root / f"{newest.page}.html"))
-    if runs:
-        metadata["index"] = dg.MetadataValue.md(run_index(runs))
+        newest, page = charted[-1], pages.index.pages[charted[-1]["run_id"]]
+        metadata["newest_run"] = dg.MetadataValue.md(key_chart_preview(newest, page, out.root))
+        metadata["newest_run_report"] = dg.MetadataValue.path(str(out.root / f"{page}.html"))
+    if index:
+        metadata["index"] = dg.MetadataValue.md(run_index(index))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -102,7 +141,8 @@ def run_reports(diplo: DiploData) -> dg.MaterializeResult:
     ),
 )
 def sweep_reports(diplo: DiploData) -> dg.MaterializeResult:
-    out = _render(diplo, render_sweep_reports)
+    load = _runs_loader(diplo, SWEEP_TABLES)
+    out = _render(diplo, SWEEP_INDEX_TABLES, render_sweep_reports, _partition_fingerprints(diplo), load)
     return dg.MaterializeResult(metadata=_counts(out) | {
         "pages": dg.MetadataValue.md(page_links(out.paths, empty="_no sweeps_")),
     })
@@ -120,7 +160,8 @@ def sweep_reports(diplo: DiploData) -> dg.MaterializeResult:
     ),
 )
 def nightly_digest(diplo: DiploData) -> dg.MaterializeResult:
-    out = _render(diplo, render_nightly_digest)
+    # the window's runs are read by grouped queries, not one run at a time: no copy in memory
+    out = _render(diplo, NIGHTLY_INDEX_TABLES, render_nightly_digest, _runs_loader(diplo, NIGHTLY_TABLES, False))
     latest = out.root / "latest.html"
     metadata = _counts(out)
     if latest.exists():
@@ -131,21 +172,27 @@ def nightly_digest(diplo: DiploData) -> dg.MaterializeResult:
 
 @dg.asset(
     key=["reports", "experiment_tracker"],
-    deps=[asset_key(name) for name in RUN_TABLES] + [FINDINGS, POWER_LAW_FITS],
+    deps=[asset_key(name) for name in (*RUN_TABLES, "sweep_runs", "run_baselines")]
+    + [FINDINGS, POWER_LAW_FITS, SWEEP_DEFINITIONS],
     group_name="reports",
     kinds={"python", "markdown"},
     owners=OWNERS,
     description=(
-        "`reports/tracker.md`: one entry per run, newest first, in the experiment-tracker layout (hypothesis, "
-        "config changes, status, results, issues), written from the warehouse."
+        "`reports/tracker.md`: one entry per sweep definition (hypothesis, config variants, command, status, "
+        "results, and the hand-written notes.md beside its sweep.yaml) and one per run, newest first, in the "
+        "experiment-tracker layout (hypothesis, config changes, status, results, issues), written from the "
+        "warehouse."
     ),
 )
 def experiment_tracker(diplo: DiploData) -> dg.MaterializeResult:
-    out = _render(diplo, render_tracker)
+    entries = diplo.paths().state / "reports" / "tracker_entries.json"  # each entry with what it was written from
+    load = _runs_loader(diplo, RUN_TABLES)
+    out = _render(diplo, TRACKER_INDEX_TABLES, render_tracker, _partition_fingerprints(diplo), load, entries)
     tracker = out.root / "tracker.md"
     text = tracker.read_text()
     return dg.MaterializeResult(metadata=_counts(out) | {
         "path": dg.MetadataValue.path(str(tracker)),
-        "entries": text.count("\n## "),
+        "entries": text.count("\n## ") - text.count("\n## Sweep "),  # runs; the sweeps are counted apart
+        "sweep_entries": text.count("\n## Sweep "),
         "newest_entry": dg.MetadataValue.md(newest_entry(text)),
     })

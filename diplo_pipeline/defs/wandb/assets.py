@@ -1,11 +1,13 @@
 """Raw WandB runs: one dynamic partition per run id, many partitions per Dagster run.
 
 A run comes from offline `.wandb` files or from the live API (when WANDB_API_KEY is set); both write
-the same four Parquet files per run, so nothing downstream knows or cares which.
+the same seven Parquet files per run (runs, config, summary, metric_points, artifacts, tables, media),
+so nothing downstream knows or cares which.
 """
 
 import dagster as dg
 
+from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.keys import WANDB_API_LISTING, WANDB_RUNS
 from diplo_pipeline.defs.partitions import wandb_runs_partitions
@@ -24,6 +26,7 @@ class WandbListingConfig(dg.Config):
 
 @dg.asset(
     key=WANDB_API_LISTING,
+    pool=pools.INGEST,
     group_name="sources",
     kinds={"python", "wandb"},
     owners=["team:diplo-pipeline"],
@@ -68,6 +71,7 @@ class WandbRunConfig(dg.Config):
 
 @dg.asset(
     key=WANDB_RUNS,
+    pool=pools.INGEST,
     group_name="sources",
     kinds={"python", "parquet", "wandb"},
     owners=["team:diplo-pipeline"],
@@ -75,8 +79,9 @@ class WandbRunConfig(dg.Config):
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
         "Offline WandB runs read from their `.wandb` files into the lake: `runs`, `run_config`, "
-        "`run_summary` and `metric_points` (every logged value at full resolution), one Parquet file per "
-        "run and table, replaced atomically. Unchanged runs inside the requested range are skipped."
+        "`run_summary`, `metric_points` (every logged value at full resolution), the run's artifacts, its "
+        "logged W&B Tables' rows and its media files, one Parquet file per run and table, replaced "
+        "atomically. Unchanged runs inside the requested range are skipped."
     ),
     deps=[WANDB_API_LISTING],
     check_specs=[
@@ -84,7 +89,8 @@ class WandbRunConfig(dg.Config):
             QUARANTINE_CHECK,
             asset=WANDB_RUNS,
             description="Damaged `.wandb` files: zero-filled or CRC-failing regions, undecodable records and "
-            "values, unreadable files (each with its byte range).",
+            "values, unreadable files (each with its byte range); logged W&B Table files that are missing or "
+            "damaged, and their rows or cells that do not fit.",
         )
     ],
 )

@@ -28,11 +28,11 @@ from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS
 )
 def catalog(diplo: DiploData) -> dg.MaterializeResult:
     paths = diplo.paths()
-    published = build_catalog(paths.lake, paths.catalog, PROJECT)
+    published = build_catalog(paths.lake, paths.catalog, PROJECT, paths.store_root if paths.lake_url else None)
     found = problems(published.plan)
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(paths.catalog)),
+            "path": dg.MetadataValue.path(str(published.published or paths.catalog)),
             "tables": dg.MetadataValue.md(
                 markdown_table([{"table": k, "rows": v} for k, v in published.counts.items()], 50)
             ),

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 import dagster as dg
 import duckdb
 
+from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.partitions import PARTITIONS_BY_DIMENSION
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.lib.lake.duck import records
+from diplo_pipeline.lib.lake.duck import connect, lake_connection_setup, records
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.warehouse.catalog import RAW_SCHEMAS
 from diplo_pipeline.lib.warehouse.partitions import present_keys
@@ -47,20 +48,21 @@ def lake_connection(
     reading: Iterable[str] | None = None,
     running: Iterable[str] | None = None,
     partition_keys: Iterable[str] | None = None,
+    dimension: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB with sources and models under their plain names (as in the catalog): every one, or
     what model `upstream_of` is built on, or only what the tables in `reading` need (cheaper); with
-    `partition_keys`, the partitioned ones hold only those partitions' rows. Every macro is defined, or, when
+    `partition_keys`, the partitioned ones (with `dimension`, those partitioned by it) hold only those
+    partitions' rows. Every macro is defined, or, when
     the SQL that will run is known (`running`, or the model's own), those it calls."""
     paths = diplo.paths()
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
+    con = lake_connection_setup(connect())
     models = PROJECT.upstream(upstream_of)[:-1] if upstream_of else None
     if reading is not None:
         needed = {m for table in reading if table in PROJECT.models for m in PROJECT.upstream(table)}
         models = [m for m in PROJECT.order() if m in needed]
     macros_for = [PROJECT.models[upstream_of].body] if upstream_of else running
-    missing = define_relations(con, PROJECT, paths.lake, RAW_SCHEMAS, models, macros_for, partition_keys)
+    missing = define_relations(con, PROJECT, paths.lake, RAW_SCHEMAS, models, macros_for, partition_keys, dimension)
     if not upstream_of:
         define_python_marts(con, paths.lake)
     if upstream_of and missing:
@@ -85,6 +87,7 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=asset_key(model.name),
+        pool=pools.SQL,
         # One partition per run (or day): its rows are computed from its own files, and a Dagster run over
         # many keys computes them in one step (lib/warehouse/partitions.py decides which keys are out of date).
         partitions_def=PARTITIONS_BY_DIMENSION[model.partitioned_by] if partitioned else None,

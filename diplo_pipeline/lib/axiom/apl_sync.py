@@ -19,7 +19,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from diplo_pipeline.lib.axiom.apl_client import AplClient
 from diplo_pipeline.lib.axiom.apl_paging import FetchResult, format_time, later_time
@@ -27,7 +26,7 @@ from diplo_pipeline.lib.axiom.apl_settings import AxiomSettings
 from diplo_pipeline.lib.axiom.export_files import ParsedExport, parse_records, parse_time
 from diplo_pipeline.lib.axiom.pending_days import mark_days_pending
 from diplo_pipeline.lib.axiom.staging import API_SOURCE, index_path, staged_dir
-from diplo_pipeline.lib.lake.io import read_json, write_json_atomic, write_parquet_atomic
+from diplo_pipeline.lib.lake.io import read_json, read_parquet, write_json_atomic, write_parquet_atomic
 from diplo_pipeline.lib.lake.quarantine import MAX_RAW_CHARS, QuarantinedItem, write_quarantine
 from diplo_pipeline.lib.lake.state_lock import locked
 from diplo_pipeline.lib.settings import DataPaths
@@ -94,7 +93,7 @@ def stage_api_day(paths: DataPaths, dataset: str, day: str, fetch: FetchResult, 
     """
     source, key = api_source(dataset, day), api_key(dataset, day)
     target = staged_dir(paths) / f"{key}.parquet"
-    previous = pq.read_table(target) if target.exists() else None
+    previous = read_parquet(target) if target.exists() else None
     kept = previous if append else None
     first_line = 1
     if kept is not None and kept.num_rows:

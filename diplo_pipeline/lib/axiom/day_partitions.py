@@ -14,11 +14,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA
 from diplo_pipeline.lib.axiom.staging import index_path, staged_days, staged_dir
-from diplo_pipeline.lib.lake.io import read_json, write_parquet_atomic
+from diplo_pipeline.lib.lake.duck import connect, lake_connection_setup
+from diplo_pipeline.lib.lake.io import read_json, read_parquet, write_parquet_atomic
 from diplo_pipeline.lib.settings import DataPaths
 
 
@@ -45,9 +45,8 @@ def build_days(paths: DataPaths, days: list[str]) -> dict[str, int]:
             counts[day] = 0
     if not groups:
         return counts
-    con = duckdb.connect()
+    con = lake_connection_setup(connect())
     try:
-        con.execute("set enable_progress_bar = false")
         zone = con.execute("select current_setting('TimeZone')").fetchone()[0]
         with ThreadPoolExecutor(max_workers=2) as writers:  # Parquet encoding releases the GIL
             for sources, group_days in groups.items():
@@ -99,7 +98,7 @@ def _first_copies(sources: list[str], days: list[str], zone: str) -> pa.Table | 
     """What `_first_copies_sql` gives, computed in Arrow, when every staged file holds exactly the staged
     columns (else None: the SQL unites files by column name). The same rows in the same order, with
     `event_time` in the zone DuckDB hands timestamps out in, so the day files are the same either way."""
-    tables = [pq.read_table(source) for source in sources]
+    tables = [read_parquet(source) for source in sources]
     if not all(table.schema.equals(EVENTS_SCHEMA) for table in tables):
         return None
     # The copy order of the SQL: file name, then row within the file (sources are sorted by name).

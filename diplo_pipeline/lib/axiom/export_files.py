@@ -27,6 +27,7 @@ from diplo_pipeline.lib.axiom.csv_format import csv_records
 from diplo_pipeline.lib.axiom.gzip_salvage import Salvaged, read_gzip
 from diplo_pipeline.lib.axiom.json_formats import EXCERPT, decode_text, json_records
 from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA
+from diplo_pipeline.lib.lake.duck import connect
 from diplo_pipeline.lib.lake.quarantine import QuarantinedItem
 from diplo_pipeline.lib.warehouse.sql_project import SQL_ROOT
 
@@ -252,7 +253,7 @@ def _cursor() -> duckdb.DuckDBPyConnection:
     are independent connections, safe to use from several threads; a forked child opens its own."""
     global _DATABASE
     if _DATABASE is None or _DATABASE[0] != os.getpid():
-        _DATABASE = (os.getpid(), duckdb.connect())
+        _DATABASE = (os.getpid(), connect())
     return _DATABASE[1].cursor()
 
 

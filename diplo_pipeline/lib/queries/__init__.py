@@ -4,6 +4,8 @@ Each returns an `Answer`: the whole answer as JSON-ready data, and its main tabl
 here imports Dagster or the WandB SDK, so an answer costs a DuckDB connection and a few small queries.
 """
 
+from diplo_pipeline.lib.queries.artifacts import run_artifacts
+from diplo_pipeline.lib.queries.baselines import baseline_comparison
 from diplo_pipeline.lib.queries.core import (
     Answer,
     QueryError,
@@ -14,10 +16,11 @@ from diplo_pipeline.lib.queries.core import (
     resolve_sweep,
 )
 from diplo_pipeline.lib.queries.findings import SEVERITIES, report_location, run_findings
-from diplo_pipeline.lib.queries.league import elo_analysis, sweep_comparison
+from diplo_pipeline.lib.queries.league import elo_analysis, run_set_comparison, sweep_comparison
 from diplo_pipeline.lib.queries.pipeline import (
     cache_stats,
     errors,
+    events,
     extraction_stats,
     health,
     inference_stats,
@@ -35,16 +38,19 @@ from diplo_pipeline.lib.queries.runs import (
 )
 
 __all__ = [
+    "run_artifacts",
     "SEVERITIES",
     "X_AXES",
     "Answer",
     "QueryError",
     "RunRef",
+    "baseline_comparison",
     "cache_stats",
     "compare_runs",
     "connect",
     "elo_analysis",
     "errors",
+    "events",
     "export_run",
     "extraction_stats",
     "health",
@@ -60,5 +66,6 @@ __all__ = [
     "run_findings",
     "run_metrics",
     "show_run",
+    "run_set_comparison",
     "sweep_comparison",
 ]

@@ -1,5 +1,6 @@
 """Elo analysis of a run and a sweep comparison: analyze_elo.py and analyze_sweep.py done right
-(source-data.md §3.3–3.4). The marts already hold the corrected numbers; this only gathers them."""
+(source-data.md §3.3–3.4). The marts already hold the corrected numbers and the verdicts (SQL macros); this
+gathers them and words each verdict with the numbers it rests on (lib/analytics/verdicts.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 
 import duckdb
 
+from diplo_pipeline.lib.analytics.verdicts import learning_signal_text, rankings, sweep_verdict_text
 from diplo_pipeline.lib.queries.core import Answer, QueryError, RunRef, fetch, fetch_one
 
 CHECKPOINT_FIELDS = ("agent", "agent_kind", "checkpoint_step", "initial_elo", "peak_elo", "peak_step", "final_elo",
@@ -37,6 +39,8 @@ def elo_analysis(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
         "run_id": run.run_id,
         "run_name": run.run_name,
         "learning_signal": learning["learning_signal"],
+        "learning_signal_significant": learning["learning_signal_significant"],
+        "learning_signal_verdict": learning_signal_text(learning),
         "checkpoints_rated": learning["checkpoints"],
         "checkpoints_declining": learning["checkpoints_declining"],
         "base_model_trend": learning["base_model_trend"],
@@ -53,6 +57,8 @@ def elo_analysis(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
             "ci_low": learning["final_elo_gap_ci_low"],
             "ci_high": learning["final_elo_gap_ci_high"],
             "max": learning["max_elo_gap"],
+            "max_ci_low": learning["max_elo_gap_ci_low"],
+            "max_ci_high": learning["max_elo_gap_ci_high"],
         },
         "checkpoints": [_pick(a, CHECKPOINT_FIELDS) for a in agents if a["agent_kind"] != "baseline"],
         "baselines": [_pick(a, BASELINE_FIELDS) for a in agents if a["agent_kind"] == "baseline"],
@@ -61,17 +67,36 @@ def elo_analysis(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
 
 
 def sweep_comparison(con: duckdb.DuckDBPyConnection, sweep_name: str) -> Answer:
-    """The sweep's runs side by side (run-wide aggregates, not last-step values) and its verdict."""
+    """The sweep's runs side by side (run-wide aggregates, not last-step values), its rankings and verdict."""
     params = {"sweep_name": sweep_name}
     sweep = fetch_one(con, "cli/sweep", params)
     runs = fetch(con, "cli/sweep_runs", params)
+    criteria_met = sweep["success_criteria_met"]
+    sweep["success_criteria_met"] = json.loads(criteria_met) if isinstance(criteria_met, str) else criteria_met
+    return _comparison(sweep, runs, {run["run_name"]: run["sweep_run_letter"] for run in runs})
+
+
+def run_set_comparison(con: duckdb.DuckDBPyConnection, runs: list[RunRef]) -> Answer:
+    """Any runs judged as one sweep (`diplo sweep --runs A B C`): the same table, rankings and verdict rules."""
+    ids = list(dict.fromkeys(run.run_id for run in runs))
+    if len(ids) < 2:
+        raise QueryError("--runs needs two runs or more to compare")
+    summary = fetch_one(con, "cli/run_set", {"run_ids": ids})
+    rows = summary.pop("sweep_runs")
+    return _comparison({"sweep_name": None, **summary}, rows, {})
+
+
+def _comparison(sweep: dict, runs: list[dict], label: dict[str, str]) -> Answer:
+    """The answer both forms give: the verdict in words first, then the verdict's numbers, the rankings (by
+    Elo gap; base_model Elo, lowest first; fixed-reference drop, largest first) and every run's row."""
     for row in runs:
         row["varying_params"] = json.loads(row["varying_params"] or "{}")
-    criteria_met = sweep["success_criteria_met"]
     data = {
+        "verdict_text": sweep_verdict_text(sweep, label),
         **sweep,
-        "success_criteria_met": json.loads(criteria_met) if isinstance(criteria_met, str) else criteria_met,
+        "unstable_runs": sweep.get("unstable_runs") or [],
         "varying_params": sorted({key for row in runs for key in row["varying_params"]}),
+        "rankings": rankings(runs, label),
         "sweep_runs": runs,
     }
     rows = [

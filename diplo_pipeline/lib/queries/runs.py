@@ -12,10 +12,12 @@ from pathlib import Path
 
 import duckdb
 
+from diplo_pipeline.lib.queries.artifacts import artifact_sections
 from diplo_pipeline.lib.queries.core import Answer, QueryError, RunRef, fetch, fetch_one, jsonable, unknown
 from diplo_pipeline.lib.warehouse.analyses import analysis
 
-X_AXES = {"step": "step", "_step": "wandb_step", "timestamp": "timestamp"}  # the CLI's name -> the column
+# the CLI's name -> the column (`_runtime`: seconds since the run started, as WandB's x-axis of that name)
+X_AXES = {"step": "step", "_step": "wandb_step", "timestamp": "timestamp", "_runtime": "runtime_s"}
 
 
 # --- runs ---------------------------------------------------------------------------------------------
@@ -69,7 +71,15 @@ def show_run(con: duckdb.DuckDBPyConnection, run: RunRef) -> Answer:
         for section, values in sections.items()
         for key, value in values.items()
     ]
-    return Answer(sections, rows)
+    logged = artifact_sections(con, run)
+    rows += [{"section": "artifacts", "key": f"{a['name']}:{a['version_or_digest']}", "value": a["type"]}
+             for a in logged["artifacts"]]
+    rows += [{"section": "tables", "key": f"{t['key']}@{t['step']}", "value": t["table_rows"]}
+             for t in logged["tables"]]
+    artifacts = [{name: a[name] for name in ("direction", "name", "type", "version_or_digest", "aliases",
+                                              "size_bytes", "file_count", "local_path")} for a in logged["artifacts"]]
+    tables = [{name: t[name] for name in ("key", "step", "table_rows", "table_columns")} for t in logged["tables"]]
+    return Answer({**sections, "artifacts": artifacts, "tables": tables}, rows)
 
 
 # --- metrics ------------------------------------------------------------------------------------------
@@ -189,8 +199,8 @@ def _compared(run: RunRef, points: list[dict]) -> dict:
 
 def export_run(con: duckdb.DuckDBPyConnection, run: RunRef, output: Path) -> Answer:
     """Write the run, its config, its summary and every metric point (both writes of a replayed step,
-    with `write_seq`) to `output`: .json, or .parquet with the points as rows and the run, config and
-    summary as JSON in the file's key-value metadata (DuckDB: `parquet_kv_metadata(path)`)."""
+    with `write_seq`) to `output`: .json, or .parquet with the points as rows and the run, config, summary,
+    artifacts and logged tables as JSON in the file's key-value metadata (DuckDB: `parquet_kv_metadata(path)`)."""
     suffix = output.suffix.lower()
     if suffix not in (".json", ".parquet"):
         raise QueryError(f"--output {output}: the file name must end in .json or .parquet")

@@ -35,13 +35,14 @@ class Warehouse:
         return all(name in self.tables for name in names)
 
     def rows(self, query: str, needs: tuple[str, ...] = (), **params: Any) -> list[dict[str, Any]]:
-        """The rows of `analyses/reports/<query>.sql` with these `$name` parameters; no rows when a table it
-        `needs` does not exist yet."""
+        """The rows of `analyses/reports/<query>.sql` (or of `analyses/<query>.sql` when it names its folder, e.g.
+        `cli/health_hours`, a question a page shares with the CLI) with these `$name` parameters; no rows when a
+        table it `needs` does not exist yet."""
         if not self.has(*needs):
             return []
         # execute, not the relation API: a page asks a dozen of these per run, and building a relation first
         # doubles each one's cost (1.4 ms against 3.1 ms measured for `run_elo_gap`)
-        cursor = self.con.execute(analysis(f"reports/{query}"), params or None)
+        cursor = self.con.execute(analysis(query if "/" in query else f"reports/{query}"), params or None)
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 

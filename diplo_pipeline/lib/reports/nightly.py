@@ -13,13 +13,16 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from diplo_pipeline.lib.analytics.verdicts import learning_signal_text
 from diplo_pipeline.lib.reports import charts
 from diplo_pipeline.lib.reports import html as h
 from diplo_pipeline.lib.reports.data import Warehouse
 from diplo_pipeline.lib.reports.names import run_page_names
 from diplo_pipeline.lib.reports.output import PagesWritten, inputs_digest
+from diplo_pipeline.lib.reports.page_inputs import RunLoader, same_warehouse
 from diplo_pipeline.lib.reports.shared import findings_html
-from diplo_pipeline.lib.reports.text import fmt, fmt_gap, fmt_share, fmt_steps, fmt_time
+from diplo_pipeline.lib.reports.targets import operating_targets, targets_html
+from diplo_pipeline.lib.reports.text import MISSING, fmt, fmt_gap, fmt_share, fmt_steps, fmt_time
 from diplo_pipeline.lib.warehouse.thresholds import limit
 
 WINDOW = timedelta(hours=24)
@@ -32,6 +35,7 @@ class NightlyData:
     health: list[dict[str, Any]]
     cache: dict[str, Any] | None
     low_extraction: list[dict[str, Any]]
+    targets: list[dict[str, Any]]  # the operating targets over the window's hours of health_hourly
 
     @property
     def start(self) -> datetime:
@@ -52,13 +56,15 @@ def newest_data_time(wh: Warehouse) -> datetime | None:
 def load_nightly(wh: Warehouse, end: datetime) -> NightlyData:
     """What the window (end - WINDOW, end] holds; each query names it `$window_start` and `$window_end`."""
     window = {"window_start": end - WINDOW, "window_end": end}
+    health = wh.rows("nightly_health", needs=("health_hourly",), **window)
     return NightlyData(
         end=end,
         runs=wh.rows("nightly_runs", needs=("runs", "run_steps", "run_learning"), **window),
         findings=wh.rows("nightly_findings", needs=("findings", "runs", "run_steps"), **window),
-        health=wh.rows("nightly_health", needs=("health_hourly",), **window),
+        health=health,
         cache=wh.one("nightly_cache", needs=("cache_stats",), **window),
         low_extraction=wh.rows("nightly_low_extraction", needs=("extraction_by_power",), **window),
+        targets=operating_targets(wh, health),
     )
 
 
@@ -76,6 +82,7 @@ def _headline(data: NightlyData) -> str:
     severities = [f["severity"] for f in data.findings]
     statuses = [hour["status"] for hour in data.health]
     problem_hours = sum(1 for s in statuses if s != "healthy")
+    missed = sum(1 for target in data.targets if target["met"] is False)
     return h.cards([
         ("runs started", count["started"], "info"),
         ("runs finished", count["finished"], "ok" if count["finished"] else ""),
@@ -84,6 +91,7 @@ def _headline(data: NightlyData) -> str:
         ("new error / warn findings", f"{severities.count('error')} / {severities.count('warn')}",
          "bad" if "error" in severities else ("warn" if "warn" in severities else "ok")),
         ("hours degraded or unhealthy", f"{problem_hours} of {len(statuses)}", "warn" if problem_hours else "ok"),
+        ("operating targets missed", f"{missed} of {len(data.targets)}", "warn" if missed else "ok"),
     ])
 
 
@@ -92,12 +100,13 @@ def _runs_html(data: NightlyData, pages: dict[str, str]) -> str:
         return h.link(f"../runs/{pages[row['run_id']]}.html", row["run_name"])
 
     rows = [{**r, "what": _what_happened(r), "steps": fmt_steps(r["first_step"], r["last_step_in_window"]),
-             "gap": fmt_gap(r["final_elo_gap"], r["final_elo_gap_ci_low"], r["final_elo_gap_ci_high"])}
+             "gap": fmt_gap(r["final_elo_gap"], r["final_elo_gap_ci_low"], r["final_elo_gap_ci_high"]),
+             "signal": learning_signal_text(r) or MISSING}
             for r in data.runs]
     return h.table(rows, [
         ("run", run_link), ("what happened", "what"), ("state", "state"), ("steps in the window", "steps"),
         ("last step / configured", lambda r: escape(f"{fmt(r['last_step'])} / {fmt(r['total_steps'])}")),
-        ("learning signal", "learning_signal"), ("final Elo gap [95 % band]", "gap"),
+        ("learning signal (significance)", "signal"), ("final Elo gap [95 % band]", "gap"),
     ], empty="No run started, trained, finished or crashed in these 24 hours.")
 
 
@@ -145,18 +154,24 @@ def nightly_html(wh: Warehouse, data: NightlyData, pages: dict[str, str], digest
 
     page.section("New findings", findings_html(wh, data.findings, run_link))
     page.section("Health", _health_html(page, data))
+    page.section("Operating targets", targets_html(data.targets, "No Axiom events in these 24 hours."))
     return page.render()
 
 
-def render_nightly_digest(wh: Warehouse, reports_dir: Path) -> PagesWritten:
-    """The digest of the newest day of data, as `<date>.html` and as `latest.html`; earlier days are kept."""
+def render_nightly_digest(wh: Warehouse, reports_dir: Path, load: RunLoader | None = None) -> PagesWritten:
+    """The digest of the newest day of data, as `<date>.html` and as `latest.html`; earlier days are kept.
+
+    `wh` answers the one-row-a-run questions (the newest data, the runs' names); the window's rows are read
+    through `load` for the runs the window can hold only (`nightly_window_runs`), not for every run held."""
     folder = reports_dir / "nightly"
     out = PagesWritten(folder)
     end = newest_data_time(wh)
     if end is None:
         return out
-    data = load_nightly(wh, end)
     pages = run_page_names(wh.rows("runs", needs=("runs",)))
+    window_runs = [r["run_id"] for r in wh.rows("nightly_window_runs", needs=("runs",), window_start=end - WINDOW)]
+    with (load or same_warehouse(wh))(window_runs) as window_wh:
+        data = load_nightly(window_wh, end)
     dated, latest = folder / f"{end.date().isoformat()}.html", folder / "latest.html"
     digest = inputs_digest([wh.has("findings"), asdict(data), pages])
     if not out.is_current(dated, digest, [latest]):

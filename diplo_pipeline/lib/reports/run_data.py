@@ -9,6 +9,7 @@ from typing import Any
 
 from diplo_pipeline.lib.reports.data import Warehouse, findings_for, run_fits
 from diplo_pipeline.lib.reports.names import run_page_names
+from diplo_pipeline.lib.reports.targets import operating_targets, run_hours
 
 
 @dataclass
@@ -22,10 +23,13 @@ class RunData:
     gap: list[dict[str, Any]]
     agents: list[dict[str, Any]]
     evaluations: list[dict[str, Any]]
+    artifacts: list[dict[str, Any]]  # its artifacts and logged W&B Tables
+    replays: list[dict[str, Any]]
     rollout_hours: list[dict[str, Any]]
     rollout_status: list[dict[str, Any]]
     extraction_by_power: list[dict[str, Any]]
     cache_hours: list[dict[str, Any]]
+    targets: list[dict[str, Any]]  # the operating targets over the hours of the run's attributed Axiom events
     findings: list[dict[str, Any]]
     fits: list[dict[str, Any]]  # every fit this run's points went into: its own, its tags', its sweep's
     page: str  # file name of the run's report, without suffix
@@ -49,6 +53,8 @@ def load_run(wh: Warehouse, run: dict[str, Any], page: str, sweep_page: str | No
         gap=wh.rows("run_elo_gap", needs=("elo_gap",), run_id=run_id),
         agents=wh.rows("run_elo_agents", needs=("elo_agent_summary",), run_id=run_id),
         evaluations=wh.rows("run_evaluations", needs=("evaluations",), run_id=run_id, run_name=name),
+        artifacts=wh.rows("run_artifacts", needs=("run_artifacts", "run_tables"), run_id=run_id),
+        replays=wh.rows("run_replays", needs=("run_replays",), run_id=run_id),
         rollout_hours=wh.rows("run_rollout_hours", needs=("rollouts",), run_name=name),
         rollout_status=wh.rows("run_rollout_status", needs=("rollouts",), run_name=name),
         extraction_by_power=wh.rows(
@@ -57,6 +63,7 @@ def load_run(wh: Warehouse, run: dict[str, Any], page: str, sweep_page: str | No
         cache_hours=wh.rows(
             "run_cache_hours", needs=("cache_stats",), run_start=run.get("created_at"), run_end=last_moment
         ) if last_moment else [],
+        targets=operating_targets(wh, run_hours(wh, name)),
         findings=findings_for(wh, [run_id]),
         fits=run_fits(wh, run_id),
         page=page,

@@ -9,6 +9,7 @@ from diplo_pipeline.lib.reports.markdown import code_block, md_code, md_table, m
 from diplo_pipeline.lib.reports.run_data import RunData
 from diplo_pipeline.lib.reports.run_summary import CONFIG_FIELDS, METRIC_COLUMNS, headline, metric_summary
 from diplo_pipeline.lib.reports.shared import findings_md, fits_md
+from diplo_pipeline.lib.reports.targets import targets_md
 from diplo_pipeline.lib.reports.text import MISSING, fmt_time
 
 
@@ -42,6 +43,8 @@ def run_markdown(wh: Warehouse, data: RunData, has_png: bool) -> str:
         "", "## Extraction by power (Axiom, the run's days)", "",
         md_table(data.extraction_by_power, _columns("power_name", "extraction_rate", "orders_expected",
                                                     "orders_extracted", "responses", "empty", "partial")),
+        "", "## Operating targets (Axiom, the run's events by hour)", "",
+        targets_md(data.targets, "No Axiom events are attributed to this run."),
         "", "## Ratings", "",
         md_table(data.agents, _columns("agent", "agent_kind", "initial_elo", "peak_elo", "peak_step", "final_elo",
                                        "change", "trend")),
@@ -49,6 +52,11 @@ def run_markdown(wh: Warehouse, data: RunData, has_png: bool) -> str:
         md_table(data.evaluations, _columns("kind", "checkpoint", "evaluation_step", "opponent", "games", "win_rate",
                                             "avg_score", "floor", "passed")),
     ]
+    if data.replays or data.artifacts:
+        replays = [{**r, "file": r["local_path"] or r["file_path"]} for r in data.replays]
+        lines += ["", "## Replays and artifacts", "",
+                  md_table(replays, _columns("opponent", "replay_name", "step", "file")),
+                  "", md_table(data.artifacts, _columns("what", "kind", "item_name", "version_or_digest", "items"))]
     if data.fits:
         lines += ["", "## Scaling", "", fits_md(data.fits)]
     return "\n".join(lines) + "\n"

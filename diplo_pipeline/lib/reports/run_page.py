@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import altair as alt
 import vl_convert
 
+from diplo_pipeline.lib.analytics.verdicts import learning_signal_text
 from diplo_pipeline.lib.reports import charts
 from diplo_pipeline.lib.reports import html as h
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
 from diplo_pipeline.lib.reports.run_data import RunData
 from diplo_pipeline.lib.reports.run_summary import CONFIG_FIELDS, METRIC_COLUMNS, finite, headline, metric_summary
 from diplo_pipeline.lib.reports.shared import findings_html, fits_html
+from diplo_pipeline.lib.reports.targets import targets_html
 from diplo_pipeline.lib.reports.text import MISSING, fmt, fmt_time
 
 PNG_SCALE = 1.0  # the key chart as the Dagster UI shows it: legible at its natural size, small to embed
@@ -109,7 +112,8 @@ def _ratings_html(page: h.Page, data: RunData) -> str:
         f"{fmt(learning.get('best_checkpoint_peak_elo'))}; {fmt(learning.get('checkpoints_declining'))} of "
         f"{fmt(learning.get('checkpoints'))} checkpoints are declining (older checkpoints losing to newer ones is "
         f"the learning signal); base_model is {learning.get('base_model_trend') or MISSING}; baseline exploitation "
-        f"{fmt(learning.get('baseline_exploitation'))}."
+        f"{fmt(learning.get('baseline_exploitation'))}. Learning signal: {learning_signal_text(learning) or MISSING} "
+        "(significant only when the final gap's 95 % band excludes 0)."
     )
     scale = data.ratings[0]["scale"]
     agents = h.table(data.agents, [
@@ -132,6 +136,26 @@ def _evaluations_html(data: RunData) -> str:
         ("games", "games"), ("win rate", "win_rate"), ("avg score", "avg_score"), ("avg centers", "avg_centers"),
         ("floor", "floor"), ("passed", "passed"),
     ], empty="No evaluations of this run's checkpoints.")
+
+
+def _replay_link(row: dict[str, Any]) -> str:
+    """A link the browser opens from the page (both are on this machine), or the file's name alone."""
+    local = row.get("local_path")
+    name = Path(row["file_path"]).name
+    return h.link(Path(local).as_uri(), name) if local else escape(name) + " (not on this machine)"
+
+
+def _artifacts_html(data: RunData) -> str:
+    replays = h.table(data.replays, [
+        ("replay", _replay_link), ("opponent", "opponent"), ("logged as", "replay_name"), ("step", "step"),
+        ("from", "replay_source"),
+    ], empty="This run logged no game replays.")
+    listing = h.table(data.artifacts, [
+        ("what", "what"), ("kind", "kind"), ("name", "item_name"), ("version or digest", "version_or_digest"),
+        ("files or rows", "items"), ("bytes", "size_bytes"),
+    ], empty="This run logged no artifacts or W&B Tables.")
+    return h.note("Replays open from this machine's copy (the run folder's files/media/html, or the artifact's "
+                  "files as the SDK staged them until the run is synced).") + replays + listing
 
 
 def _failed_rollouts(page: h.Page, data: RunData) -> str:
@@ -180,8 +204,12 @@ def run_html(wh: Warehouse, data: RunData, digest: str = "") -> str:
     page.section("Extraction", _extraction_html(page, data))
     page.section("Rollout reliability", _rollouts_html(page, data))
     page.section("Cache", _cache_html(page, data))
+    page.section("Operating targets", targets_html(
+        data.targets, "No Axiom events are attributed to this run, so no operating target was measured."))
     page.section("Ratings", _ratings_html(page, data))
     page.section("Evaluations", _evaluations_html(data))
+    if data.replays or data.artifacts:
+        page.section("Replays and artifacts", _artifacts_html(data))
     if data.fits:
         page.section("Scaling", fits_html(page, wh, data.fits))
     return page.render()

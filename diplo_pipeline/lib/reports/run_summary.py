@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from diplo_pipeline.lib.analytics.verdicts import learning_signal_text
 from diplo_pipeline.lib.reports.run_data import RunData
 from diplo_pipeline.lib.reports.text import MISSING, fmt, fmt_duration, fmt_gap
 from diplo_pipeline.lib.warehouse.thresholds import limit
@@ -96,6 +97,14 @@ def _extraction_card(steps: Sequence[dict[str, Any]]) -> tuple[str, Any, str]:
     return ("extraction rate (mean)", sum(rates) / len(rates), tone)
 
 
+def learning_signal_tone(learning: dict[str, Any]) -> str:
+    """ok only for a significant positive signal: a trend whose gap's band includes 0 is not yet a result."""
+    signal = learning.get("learning_signal")
+    if signal == "positive" and learning.get("learning_signal_significant"):
+        return "ok"
+    return {"positive": "info", "moderate": "info", "weak": "warn"}.get(signal or "", "")
+
+
 def headline(data: RunData) -> list[tuple[str, Any, str]]:
     """The run's headline numbers as (label, value, tone): cards in HTML, a table in Markdown."""
     run, learning = data.run, data.learning or {}
@@ -103,8 +112,7 @@ def headline(data: RunData) -> list[tuple[str, Any, str]]:
         ("state", run.get("state"), _state_tone(run.get("state"))),
         ("steps logged / configured", f"{fmt(run.get('steps_logged'))} / {fmt(run.get('total_steps'))}", ""),
         ("runtime", fmt_duration(run.get("runtime_s")), ""),
-        ("learning signal", learning.get("learning_signal"),
-         {"positive": "ok", "moderate": "info", "weak": "warn"}.get(learning.get("learning_signal") or "", "")),
+        ("learning signal", learning_signal_text(learning), learning_signal_tone(learning)),
         ("final Elo gap [95 % band]", fmt_gap(learning.get("final_elo_gap"), learning.get("final_elo_gap_ci_low"),
                                               learning.get("final_elo_gap_ci_high")), "info"),
         ("reward start → peak → final", reward_arc(data.steps), ""),

@@ -6,6 +6,8 @@ import math
 from datetime import date, datetime
 from typing import Any
 
+from diplo_pipeline.lib.analytics.verdicts import gap_with_band
+
 MISSING = "—"
 
 
@@ -46,11 +48,9 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def fmt_gap(gap: float | None, low: float | None, high: float | None) -> str:
-    """An Elo gap with its 95 % band, e.g. `56.8 [−202.5, 316.2]`."""
-    if gap is None:
-        return MISSING
-    band = f" [{low:.1f}, {high:.1f}]" if low is not None and high is not None else ""
-    return f"{gap:+.1f}{band}"
+    """An Elo gap with its 95 % band, e.g. `+57 [−203, +316]` (lib/analytics/verdicts.py: every page and the
+    CLI write it the same way)."""
+    return gap_with_band(gap, low, high) or MISSING
 
 
 def fmt_steps(start: int | None, end: int | None) -> str:

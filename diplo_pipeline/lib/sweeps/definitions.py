@@ -3,6 +3,7 @@
 Layout: metadata {name, description, hypothesis, experiment_tag_prefix, created, author}, defaults,
 runs {LETTER: {name, description, config}}, analysis {primary_metric, secondary_metrics,
 expected_ranking, success_criteria}. `${metadata.x}` references are resolved as the training system does.
+A `notes.md` beside the file (lib/sweeps/notes.py) adds the hand-written tracker fields.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pyarrow as pa
 import yaml
 
 from diplo_pipeline.lib.lake.quarantine import QuarantinedItem
+from diplo_pipeline.lib.sweeps.notes import read_notes
 
 DEFINITIONS_SCHEMA = pa.schema(
     [
@@ -31,6 +33,12 @@ DEFINITIONS_SCHEMA = pa.schema(
         ("defaults", pa.string()),  # JSON
         ("runs", pa.string()),  # JSON: letter -> {name, description, config (merged with defaults)}
         ("source_path", pa.string()),
+        # the hand-written tracker fields from notes.md beside sweep.yaml (lib/sweeps/notes.py)
+        ("notes_path", pa.string()),
+        ("notes_status", pa.string()),
+        ("key_learnings", pa.string()),
+        ("root_cause", pa.string()),
+        ("follow_up", pa.string()),
     ]
 )
 _REFERENCE = re.compile(r"\$\{metadata\.([A-Za-z_]+)\}")
@@ -75,6 +83,7 @@ def parse_definition(path: Path) -> dict[str, Any]:
         "defaults": json.dumps(defaults, sort_keys=True, default=str),
         "runs": json.dumps(runs, sort_keys=True, default=str),
         "source_path": str(path),
+        **read_notes(path),
     }
 
 

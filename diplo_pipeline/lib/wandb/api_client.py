@@ -221,6 +221,35 @@ class WandbApiSource:
             shutil.rmtree(target, ignore_errors=True)
 
 
+    # -- artifacts and run files ------------------------------------------------------------------
+    def artifacts(self, handle: Any) -> list[dict[str, Any]]:
+        """The artifacts the run logged (with their file lists) and used, as `artifacts.api_artifact` reads them."""
+        from diplo_pipeline.lib.wandb.artifacts import api_artifact
+
+        def fetch() -> list[dict[str, Any]]:
+            logged = [api_artifact(a, "logged") for a in handle.logged_artifacts() if a is not None]
+            return logged + [api_artifact(a, "used") for a in handle.used_artifacts() if a is not None]
+
+        return self._call(lambda: within(self.settings.download_timeout_s, fetch),
+                          f"list the artifacts of run {handle.id}")
+
+    def run_file(self, handle: Any, name: str, work_dir: Path) -> bytes | None:
+        """One file of the run (a logged table's JSON), or None when WandB has no such file."""
+        def fetch() -> bytes | None:
+            found = list(handle.files(names=[name]))
+            if not found:
+                return None
+            target = Path(tempfile.mkdtemp(prefix=f"{handle.id}-file-", dir=work_dir))
+            try:
+                found[0].download(root=str(target), replace=True)
+                return (target / name).read_bytes()
+            finally:
+                shutil.rmtree(target, ignore_errors=True)
+
+        return self._call(lambda: within(self.settings.download_timeout_s, fetch),
+                          f"download {name} of run {handle.id}")
+
+
 def within(seconds: float, fn: Callable[[], T]) -> T:
     """`fn()`, or TimeoutError after `seconds`. wandb-core retries a failing download on its own for as
     long as it likes (a "poisoned" run can keep it busy for good), and the SDK waits without a limit;

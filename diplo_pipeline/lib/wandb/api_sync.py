@@ -3,7 +3,7 @@
 Two steps, like the offline source. The listing asks for runs whose `heartbeatAt` is at or after the stored
 watermark, plus every run still running, and keeps what it learns (config and summary come in bulk with
 the listing) in `lake/_state/wandb_api/listing.json`; now and then a full listing finds runs deleted in
-WandB. Ingesting a run then writes its four Parquet files exactly as an offline run does, with
+WandB. Ingesting a run then writes its Parquet files exactly as an offline run does, with
 `source = 'api'`. A run that is still running is extended from the step after the last one stored, so a
 sync costs only the new steps.
 """
@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from diplo_pipeline.lib.lake.io import read_json, write_json_atomic, write_parquet_atomic
+from diplo_pipeline.lib.lake.io import read_json, read_parquet, write_json_atomic, write_parquet_atomic
 from diplo_pipeline.lib.lake.quarantine import QuarantinedItem, write_quarantine
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.wandb.api_client import WandbApiSource
 from diplo_pipeline.lib.wandb.api_errors import WandbAuthError
 from diplo_pipeline.lib.wandb.api_runs import ApiRun
+from diplo_pipeline.lib.wandb.artifacts import artifacts_table
+from diplo_pipeline.lib.wandb.logged_tables import MediaRef, media_refs, media_table, tables_table
 from diplo_pipeline.lib.wandb.offline import RAW_WANDB_TABLES, partition_files, remove_run, state_path
 from diplo_pipeline.lib.wandb.points import history_points, kv_table, step_facts
 from diplo_pipeline.lib.wandb.run_tables import config_columns, run_kind, sweep_identity
@@ -205,13 +206,19 @@ def ingest_api_run(source: WandbApiSource, paths: DataPaths, run: ApiRun, handle
     rows, quarantined = _valid_rows(raw_rows, run, source.settings.host)
     first_seq = stored["history_rows"] if resume else 0
     new_points, new_rows = history_points(run_id, [rows], first_seq)
-    points = pa.concat_tables([pq.read_table(points_path), new_points]) if resume else new_points
+    points = pa.concat_tables([read_parquet(points_path), new_points]) if resume else new_points
     last_wandb_step = max([r["_step"] for r in rows], default=stored.get("last_wandb_step") if resume else None)
+    refs = media_refs(points)
+    logged_tables, bad_tables = _logged_tables(source, paths, run, handle, refs, work_dir, resume)
+    quarantined.extend(bad_tables)
     tables = {
         "runs": _runs_table(run, points, first_seq + new_rows, source.settings.host),
         "config": kv_table(run_id, run.config),
         "summary": kv_table(run_id, run.summary),
         "metric_points": points,
+        "artifacts": artifacts_table(run_id, source.artifacts(handle), "api"),
+        "tables": logged_tables,
+        "media": media_table(run_id, refs, lambda _ref: None),  # on WandB's storage, not on this machine
     }
     for name, folder in RAW_WANDB_TABLES.items():
         write_parquet_atomic(tables[name], paths.raw / "wandb" / folder / f"{run_id}.parquet")
@@ -230,6 +237,22 @@ def ingest_api_run(source: WandbApiSource, paths: DataPaths, run: ApiRun, handle
     )
     last_step = tables["runs"].column("last_step")[0].as_py()
     return ApiIngest(run_id, run.state, len(raw_rows), points.num_rows, resume, last_step, len(quarantined))
+
+
+def _logged_tables(source: WandbApiSource, paths: DataPaths, run: ApiRun, handle: Any, refs: list[MediaRef],
+                   work_dir: Path, resume: bool) -> tuple[pa.Table, list[QuarantinedItem]]:
+    """The rows of the run's logged W&B Tables, each table file downloaded once: a run still being written
+    keeps the tables already stored and fetches only those logged since."""
+    stored_path = paths.raw / "wandb" / "tables" / f"{run.run_id}.parquet"
+    kept = read_parquet(stored_path) if resume and stored_path.exists() else None
+    done = set(kept["table_path"].to_pylist()) if kept is not None else set()
+    url = f"{source.settings.host}/{run.entity}/{run.project}/runs/{run.run_id}/files"
+
+    def load(ref: MediaRef) -> tuple[bytes | None, str]:
+        return source.run_file(handle, ref.path, work_dir), f"{url}/{ref.path}"
+
+    new, quarantined = tables_table(run.run_id, [r for r in refs if r.path not in done], load)
+    return (pa.concat_tables([kept, new]) if kept is not None else new), quarantined
 
 
 def _valid_rows(raw_rows: list[dict[str, Any]], run: ApiRun, host: str) -> tuple[list[dict], list[QuarantinedItem]]:

@@ -6,14 +6,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
-from diplo_pipeline.lib.lake.io import read_json, write_json_atomic, write_parquet_atomic
+from diplo_pipeline.lib.lake.io import read_json, read_parquet, write_json_atomic, write_parquet_atomic
 from diplo_pipeline.lib.lake.quarantine import write_quarantine
 from diplo_pipeline.lib.settings import DataPaths, running_idle_seconds
 from diplo_pipeline.lib.wandb.run_tables import PreviousRead, RunFiles, RunTables, discover_runs, read_run
 
-RAW_WANDB_TABLES = {"runs": "runs", "config": "config", "summary": "summary", "metric_points": "metric_points"}
+RAW_WANDB_TABLES = {"runs": "runs", "config": "config", "summary": "summary", "metric_points": "metric_points",
+                    "artifacts": "artifacts", "tables": "tables", "media": "media"}
 
 
 def state_path(paths: DataPaths, run_id: str) -> Path:
@@ -52,7 +51,9 @@ def _previous_read(paths: DataPaths, run_id: str) -> PreviousRead | None:
     points = paths.raw / "wandb" / "metric_points" / f"{run_id}.parquet"
     if not stored or not stored.get("resume") or not points.exists():
         return None
-    return PreviousRead(stored["resume"], pq.read_table(points), stored["history_rows"])
+    if any("artifacts" not in f["fold"] for f in stored["resume"]):
+        return None  # read before artifact records were kept: read again, whole
+    return PreviousRead(stored["resume"], read_parquet(points), stored["history_rows"])
 
 
 def ingest_run(paths: DataPaths, run: RunFiles, now: float | None = None) -> RunTables:

@@ -17,6 +17,7 @@ from typing import Any
 
 from wandb.proto import wandb_internal_pb2 as pb
 
+from diplo_pipeline.lib.wandb.artifacts import logged_artifact, used_artifact
 from diplo_pipeline.lib.wandb.log_format import (  # noqa: F401 - the framing's names, as this reader's
     BLOCK_SIZE,
     CHUNK_HEADER,
@@ -80,6 +81,7 @@ class WandbFile:
     stats: ReadStats = field(default_factory=ReadStats)
     summary_raw: dict[str, tuple[list[str], str]] = field(default_factory=dict)  # path key -> (path, JSON)
     summary_problems: list[tuple[str, str]] = field(default_factory=list)  # (reason, raw JSON) set aside
+    artifacts: list[dict[str, Any]] = field(default_factory=list)  # artifact/use_artifact records (artifacts.py)
 
     @property
     def has_exit(self) -> bool:
@@ -98,7 +100,7 @@ class WandbFile:
             for name in (
                 "run_id", "display_name", "project", "entity", "group", "job_type", "notes", "sweep_id", "host",
                 "start_time", "resumed", "starting_step", "tags", "config", "metrics", "exit_code",
-                "exit_runtime_s", "writer_version", "summary_raw",
+                "exit_runtime_s", "writer_version", "summary_raw", "artifacts",
             )
         } | {
             "end_offset": self.stats.end_offset,
@@ -282,6 +284,10 @@ def read_wandb_file(path: str | Path, *, data: bytes | None = None, resume: dict
             out.exit_runtime_s = float(record.exit.runtime)
         elif kind == "header":
             out.writer_version = record.header.version_info.producer or None
+        elif kind == "artifact":
+            out.artifacts.append(logged_artifact(record.artifact))
+        elif kind == "use_artifact":
+            out.artifacts.append(used_artifact(record.use_artifact))
         if bad:
             stats.bad_value_records += 1
             for value in bad:

@@ -21,6 +21,8 @@ from typing import Any
 import pyarrow as pa
 
 from diplo_pipeline.lib.lake.quarantine import QuarantinedItem
+from diplo_pipeline.lib.wandb.artifacts import artifacts_table
+from diplo_pipeline.lib.wandb.logged_tables import MediaRef, media_refs, media_table, tables_table
 from diplo_pipeline.lib.wandb.points import history_points, kv_table, step_facts
 from diplo_pipeline.lib.wandb.records import TRUNCATED, NotAWandbFile, WandbFile, read_wandb_file
 from diplo_pipeline.lib.wandb.schemas import RUNS_SCHEMA
@@ -76,6 +78,9 @@ class RunTables:
     config: pa.Table
     summary: pa.Table
     metric_points: pa.Table
+    artifacts: pa.Table
+    tables: pa.Table
+    media: pa.Table
     quarantined: list[QuarantinedItem] = field(default_factory=list)
 
     @property
@@ -85,6 +90,9 @@ class RunTables:
             "config": self.config.num_rows,
             "summary": self.summary.num_rows,
             "metric_points": self.metric_points.num_rows,
+            "artifacts": self.artifacts.num_rows,
+            "tables": self.tables.num_rows,
+            "media": self.media.num_rows,
             "quarantined": len(self.quarantined),
         }
 
@@ -279,6 +287,9 @@ def read_run(
         "ingested_at": datetime.now(tz=UTC),
     }
     runs = pa.Table.from_pylist([row], schema=RUNS_SCHEMA)
+    refs = media_refs(metric_points)
+    tables, bad_tables = tables_table(run.run_id, refs, lambda ref: _media_file(files, ref))
+    quarantined.extend(bad_tables)
     return RunTables(
         run_id=run.run_id,
         files=files,
@@ -287,5 +298,24 @@ def read_run(
         config=kv_table(run.run_id, config),
         summary=kv_table(run.run_id, summary),
         metric_points=metric_points,
+        artifacts=artifacts_table(run.run_id, [a for f in files for a in f.artifacts], "offline"),
+        tables=tables,
+        media=media_table(run.run_id, refs, lambda ref: _media_path(files, ref, existing=True)),
         quarantined=quarantined,
     )
+
+
+def _media_path(files: list[WandbFile], ref: MediaRef, existing: bool = False) -> str | None:
+    """Where a media file of the run is on disk: `files/<path>` beside the `.wandb` file that logged it."""
+    if not 0 <= ref.segment < len(files):
+        return None
+    path = files[ref.segment].path.parent / "files" / ref.path
+    return str(path) if not existing or path.is_file() else None
+
+
+def _media_file(files: list[WandbFile], ref: MediaRef) -> tuple[bytes | None, str]:
+    where = _media_path(files, ref) or f"files/{ref.path} of segment {ref.segment}"
+    try:
+        return Path(where).read_bytes(), where
+    except OSError:
+        return None, where

@@ -69,3 +69,61 @@ RUNS_SCHEMA = pa.schema(
         ("ingested_at", TS),
     ]
 )
+# One row per artifact a run logged or used (WAREHOUSE.md "Artifacts and logged tables").
+ARTIFACTS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("direction", pa.string()),  # logged | used
+        ("name", pa.string()),  # the collection name, e.g. eval-replays-adapter_v50
+        ("type", pa.string()),
+        ("version", pa.string()),  # v0, v1, … (assigned by the server: NULL in an offline file)
+        ("digest", pa.string()),
+        ("aliases", pa.list_(pa.string())),
+        ("size_bytes", pa.int64()),
+        ("file_count", pa.int64()),
+        ("files", pa.list_(pa.string())),
+        ("file_local_paths", pa.list_(pa.string())),  # aligned with files; NULL where no copy is on disk
+        ("local_path", pa.string()),
+        ("metadata", pa.string()),
+        ("created_at", TS),
+        ("source", pa.string()),  # offline | api
+    ]
+)
+# The column types of the W&B Tables the trainer logs (source-data.md §1.9); any other column is in `row`.
+TABLE_COLUMNS = {
+    "checkpoint": pa.string(),
+    "opponent": pa.string(),
+    "games": pa.int64(),
+    "games_played": pa.int64(),
+    "win_rate": pa.float64(),
+    "survival_rate": pa.float64(),
+    "avg_centers": pa.float64(),
+}
+TABLES_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("key", pa.string()),
+        ("step", pa.int64()),
+        ("wandb_step", pa.int64()),
+        ("row_index", pa.int64()),
+        *TABLE_COLUMNS.items(),
+        ("row", pa.string()),  # the whole row as a JSON object, column name → value
+        ("table_path", pa.string()),  # the table's file in the run (media/table/…)
+        ("segment", pa.int16()),
+    ]
+)
+# Every media file a run logged (tables, HTML replays, images): its reference and where it is on disk.
+MEDIA_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("key", pa.string()),
+        ("step", pa.int64()),
+        ("wandb_step", pa.int64()),
+        ("media_type", pa.string()),  # table-file, html-file, image-file, …
+        ("path", pa.string()),  # relative to the run's files/ folder
+        ("sha256", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("local_path", pa.string()),  # NULL when the file is not on this machine
+        ("segment", pa.int16()),
+    ]
+)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from diplo_pipeline.lib.lake.duck import MEMORY_LIMIT_ENV, THREADS_ENV
 from diplo_pipeline.lib.lake.io import read_json, write_text_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.warehouse.sql_project import SQL_ROOT
@@ -59,10 +60,15 @@ def fingerprint(parts: Iterable[tuple[str, Iterable[str]]]) -> str:
     return digest.hexdigest()
 
 
+# Settings that change how fast a build goes, never what it writes: changing them rebuilds nothing.
+RESOURCE_SETTINGS = frozenset({MEMORY_LIMIT_ENV, THREADS_ENV})
+
+
 def _code_parts(code_roots: Iterable[Path]) -> list[tuple[str, Iterable[str]]]:
     return [
         ("code", _code_lines(code_roots)),
-        ("settings", (f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("DIPLO_"))),
+        ("settings", (f"{k}={v}" for k, v in sorted(os.environ.items())
+                      if k.startswith("DIPLO_") and k not in RESOURCE_SETTINGS)),
     ]
 
 

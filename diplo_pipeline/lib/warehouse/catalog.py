@@ -27,13 +27,24 @@ import duckdb
 import pyarrow as pa
 
 from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA
+from diplo_pipeline.lib.lake.duck import connect, lake_connection_setup
 from diplo_pipeline.lib.lake.io import write_text_atomic
+from diplo_pipeline.lib.lake.object_store import ObjectPath
 from diplo_pipeline.lib.sweeps.definitions import DEFINITIONS_SCHEMA
-from diplo_pipeline.lib.wandb.schemas import KV_SCHEMA, METRIC_POINTS_SCHEMA, RUNS_SCHEMA
+from diplo_pipeline.lib.wandb.schemas import (
+    ARTIFACTS_SCHEMA,
+    KV_SCHEMA,
+    MEDIA_SCHEMA,
+    METRIC_POINTS_SCHEMA,
+    RUNS_SCHEMA,
+    TABLES_SCHEMA,
+)
 from diplo_pipeline.lib.warehouse.catalog_reader import views_path
 from diplo_pipeline.lib.warehouse.catalog_status import RelationStatus, plan_catalog, status_table
+from diplo_pipeline.lib.warehouse.catalog_versions import VersionPinner, publish
 from diplo_pipeline.lib.warehouse.sql_project import Project
-from diplo_pipeline.lib.warehouse.sql_runner import define_relations, quote, table_relation
+from diplo_pipeline.lib.warehouse.sql_runner import Pin, define_relations, quote, table_relation
+from diplo_pipeline.lib.warehouse.thresholds import limit
 
 # The columns a raw source has before its first file is written, so every view exists from the start.
 RAW_SCHEMAS: dict[str, pa.Schema] = {
@@ -41,6 +52,9 @@ RAW_SCHEMAS: dict[str, pa.Schema] = {
     "raw_wandb__metric_points": METRIC_POINTS_SCHEMA,
     "raw_wandb__config": KV_SCHEMA,
     "raw_wandb__summary": KV_SCHEMA,
+    "raw_wandb__artifacts": ARTIFACTS_SCHEMA,
+    "raw_wandb__tables": TABLES_SCHEMA,
+    "raw_wandb__media": MEDIA_SCHEMA,
     "raw_axiom__events": EVENTS_SCHEMA,
     "raw_sweeps__definitions": DEFINITIONS_SCHEMA,
 }
@@ -55,10 +69,12 @@ STATUS_DESCRIPTION = (
 class PublishedCatalog:
     counts: dict[str, int]  # rows of every relation the catalog holds
     plan: dict[str, RelationStatus]  # what each relation serves, and why
+    published: ObjectPath | None = None  # the immutable catalog object, when the lake is in a bucket
 
 
-def _define(con: duckdb.DuckDBPyConnection, project: Project, lake: Path, plan: dict[str, RelationStatus]) -> None:
-    define_relations(con, project, lake, RAW_SCHEMAS, models=[])  # the sources
+def _define(con: duckdb.DuckDBPyConnection, project: Project, lake: Path, plan: dict[str, RelationStatus],
+            pin: Pin = None) -> None:
+    define_relations(con, project, lake, RAW_SCHEMAS, models=[], pin=pin)  # the sources
     for name in project.sources:
         if not plan[name].in_catalog:
             kind = con.execute("select table_type from information_schema.tables where table_name = $n",
@@ -71,7 +87,8 @@ def _define(con: duckdb.DuckDBPyConnection, project: Project, lake: Path, plan: 
         if model is not None and model.materialized == "view":
             con.execute(f"create view {name} as {model.body}")
         else:
-            con.execute(f"create view {name} as {table_relation(status.path, project.columns.get(name, ()))}")
+            relation = table_relation(status.path, project.columns.get(name, ()), pin)
+            con.execute(f"create view {name} as {relation}")
     con.register("status_rows", status_table(plan))
     con.execute(f"create table {STATUS_TABLE} as select * from status_rows")
     con.unregister("status_rows")
@@ -117,20 +134,23 @@ def views_script(con: duckdb.DuckDBPyConnection, macros: tuple[str, ...] = ()) -
     return "\n".join(lines) + "\n"
 
 
-def build_catalog(lake: Path, target: Path, project: Project | None = None) -> PublishedCatalog:
-    """Build the catalog for `lake` and publish it at `target`, with its views script beside it."""
+def build_catalog(lake: Path, target: Path, project: Project | None = None,
+                  store_root: ObjectPath | None = None) -> PublishedCatalog:
+    """Build the catalog for `lake` and publish it at `target`, with its views script beside it. With the lake
+    in a bucket, the views read pinned versions of the files and the catalog is published to `store_root`
+    too (lib/warehouse/catalog_versions.py)."""
     project = project or Project.load()
     plan = plan_catalog(project, lake)
+    pinner = VersionPinner(lake) if isinstance(lake, ObjectPath) else None
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".building", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # DuckDB must create the file itself
     try:
-        con = duckdb.connect(str(tmp))
+        con = lake_connection_setup(connect(tmp))
         try:
-            con.execute("set TimeZone = 'UTC'")
-            _define(con, project, lake, plan)
+            _define(con, project, lake, plan, pinner)
             _describe(con, project, plan)
             counts = {name: con.execute(f"select count(*) from {name}").fetchone()[0]
                       for name, status in plan.items() if status.in_catalog}
@@ -144,4 +164,7 @@ def build_catalog(lake: Path, target: Path, project: Project | None = None) -> P
     finally:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
-    return PublishedCatalog(counts, plan)
+    if pinner is None:
+        return PublishedCatalog(counts, plan)
+    keep = int(limit("catalog_versions_kept"))
+    return PublishedCatalog(counts, plan, publish(store_root or lake.parent, target, pinner, keep))

@@ -7,21 +7,73 @@ imports this module and DuckDB, nothing more.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import duckdb
+
+from diplo_pipeline.lib.lake.duck import connect, httpfs_extension, s3_secret_sql, use_object_storage
+from diplo_pipeline.lib.lake.object_store import ObjectPath
+
+ATTACHED_AS = "diplo"
 
 
 def views_path(catalog: Path) -> Path:
     return catalog.with_name(f"{catalog.name}.views.sql")
 
 
-def connect_readonly(catalog: Path) -> duckdb.DuckDBPyConnection:
+def newest_published(catalog: ObjectPath) -> ObjectPath:
+    """The immutable catalog object the bucket's pointer names (lib/warehouse/catalog_versions.py); the
+    pointer sits beside `warehouse.duckdb`."""
+    try:
+        pointer = json.loads((catalog.parent / "catalog.json").read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no catalog published at {catalog.parent}: run `diplo build` with "
+                                "DIPLO_LAKE_URL set first") from None
+    return catalog.parent / pointer["catalog"]
+
+
+def attach_sql(url: ObjectPath | str) -> str:
+    return f"ATTACH '{url}' AS {ATTACHED_AS} (READ_ONLY); USE {ATTACHED_AS};"
+
+
+def attach_recipe(catalog: Path | ObjectPath) -> str:
+    """One line of SQL for the DuckDB CLI that opens the newest catalog read-only: in a bucket, httpfs from
+    its package, a secret whose credentials the CLI reads from the reader's own AWS_* variables (`getenv`:
+    nothing secret is printed), and the immutable catalog object; on disk, the catalog file."""
+    if not isinstance(catalog, ObjectPath):
+        if not catalog.exists():
+            raise FileNotFoundError(f"no catalog at {catalog}: run `diplo build` (or `make demo`) first")
+        return attach_sql(catalog.resolve())
+    url = newest_published(catalog)
+    secret = s3_secret_sql(catalog.settings, credentials_from_env=True)
+    return f"LOAD '{httpfs_extension()}'; {secret}; {attach_sql(url)}"
+
+
+def connect_published(catalog: ObjectPath) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the bucket's newest catalog attached read-only (over httpfs): the catalog and
+    every file its views read are immutable objects, so this connection sees one build for as long as it
+    stays open."""
+    url = newest_published(catalog)
+    con = connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        use_object_storage(con, force=True)
+        con.execute(attach_sql(url))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def connect_readonly(catalog: Path | ObjectPath) -> duckdb.DuckDBPyConnection:
     """A read-only connection: never blocks a build (the build never writes this file in place)."""
+    if isinstance(catalog, ObjectPath):
+        return connect_published(catalog)
     if not catalog.exists():
         raise FileNotFoundError(f"no catalog at {catalog}: run `diplo build` (or `make demo`) first")
-    con = duckdb.connect(str(catalog), read_only=True)
+    con = connect(catalog, read_only=True)
     con.execute("set TimeZone = 'UTC'")
     return con
 
@@ -42,7 +94,7 @@ def lock_holder(message: str) -> str:
 
 def connect_from_views(catalog: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB holding the catalog's relations, read from the lake through its views script."""
-    con = duckdb.connect()
+    con = connect()
     try:
         con.execute(views_path(catalog).read_text())
     except BaseException:

@@ -17,7 +17,7 @@ from pathlib import Path
 from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.warehouse.sql_project import Project
-from diplo_pipeline.lib.warehouse.sql_runner import model_path, partition_files
+from diplo_pipeline.lib.warehouse.sql_runner import model_path, partition_file, partition_files
 
 
 def state_path(paths: DataPaths, dimension: str) -> Path:
@@ -77,3 +77,26 @@ def record(paths: DataPaths, project: Project, dimension: str, built: dict[str, 
             state.pop(key, None)
     write_json_atomic(state, state_path(paths, dimension))
 
+
+
+def key_files(project: Project, lake: Path, dimension: str, key: str) -> list[Path]:
+    """Every file that holds partition `key`'s rows: its source files and the files of the partitioned tables
+    (views read those)."""
+    tables = [project.models[name] for name in project.partitioned_models(dimension)]
+    return ([lake / s.partition_path(key) for s in _sources(project, dimension)]
+            + [partition_file(lake, m, key) for m in tables if m.materialized == "table"])
+
+
+def built_fingerprints(project: Project, lake: Path, dimension: str, keys: Iterable[str]) -> dict[str, str]:
+    """key -> the fingerprint of what its partition holds now (every file of `key_files`, by size and
+    modification time: each is written atomically, and only when its key is rebuilt). A reader of one key's
+    rows (a run's report page, its findings) is up to date when this is what it last read."""
+    out = {}
+    for key in keys:
+        digest = hashlib.sha256()
+        for path in key_files(project, lake, dimension, key):
+            stat = path.stat() if path.exists() else None
+            where = path.relative_to(lake)
+            digest.update(f"{where}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode())
+        out[key] = digest.hexdigest()
+    return out

@@ -12,16 +12,15 @@ so a model file can be pasted into the DuckDB CLI.
 from __future__ import annotations
 
 import functools
-import os
 import re
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from diplo_pipeline.lib.lake.duck import records
+from diplo_pipeline.lib.lake.io import atomic_target
 from diplo_pipeline.lib.warehouse.sql_project import Project, SqlFile, SqlModelError
 
 
@@ -55,13 +54,22 @@ def files_relation(files: list[Path], columns: Iterable[tuple[str, str]]) -> str
     return f"select * from read_parquet([{listed}], union_by_name = true)"
 
 
-def table_relation(path: Path, columns: Iterable[tuple[str, str]] = ()) -> str:
+# Maps the files a relation reads now to the immutable copies a published catalog names instead
+# (lib/warehouse/catalog_versions.py: the lake in a bucket); None reads the files themselves.
+Pin = Callable[[list[Path]], list[Path]] | None
+
+
+def table_relation(path: Path, columns: Iterable[tuple[str, str]] = (), pin: Pin = None) -> str:
     """A query over a table's Parquet: one file, or every partition file of a folder (a glob, so a catalog
-    view over it sees a new partition without being rebuilt), or no rows while the folder is empty."""
+    view over it sees a new partition without being rebuilt), or no rows while the folder is empty. With
+    `pin`, the exact versions of the files there now, so the view never changes under its reader."""
     if path.suffix == ".parquet":
-        return f"select * from read_parquet({quote(str(path))})"
-    if not partition_files(path):
+        return f"select * from read_parquet({quote(str(pin([path])[0] if pin else path))})"
+    files = partition_files(path)
+    if not files:
         return empty_relation(columns)
+    if pin is not None:
+        return files_relation(pin(files), columns)
     return f"select * from read_parquet({quote(str(path / '*.parquet'))}, union_by_name = true)"
 
 
@@ -109,26 +117,34 @@ def define_relations(
     models: list[str] | None = None,
     macros_for: Iterable[str] | None = None,
     partition_keys: Iterable[str] | None = None,
+    dimension: str | None = None,
+    pin: Pin = None,
 ) -> list[str]:
     """Create the sources and models as relations on `con`, as users see them. Returns models skipped.
 
     Sources are views over lake globs (an empty, typed table while the lake has no file yet); view models
     are views over their SQL; table models are views over their Parquet (skipped until materialised, and
     so is everything built on a skipped model; a partitioned table is never skipped: it has no rows until
-    its first partition is written). With `partition_keys`, every partitioned source and table holds only
-    the rows of those partitions, so a partitioned model computes exactly them. The project's macros
+    its first partition is written). With `partition_keys`, every partitioned source and table (or, with
+    `dimension`, those partitioned by it) holds only the rows of those partitions, so a partitioned model
+    computes exactly them. The project's macros
     (limits, shared rules) come first: all of them, or with `macros_for` (SQL that will run on `con`) those
-    it and the view models need.
+    it and the view models need. With `pin`, the sources read the exact versions of their files listed now.
     """
     keys = None if partition_keys is None else list(partition_keys)
+
+    def restricted(relation) -> bool:
+        return keys is not None and bool(relation.partitioned_by) and dimension in (None, relation.partitioned_by)
     if macros_for is not None:
         views = [project.models[m].body for m in (models or []) if project.models[m].materialized == "view"]
         macros_for = [*macros_for, *views]
     define_macros(con, project, macros_for)
     for source in project.sources.values():
         pattern = lake.resolve() / source.path
-        if keys is not None and source.partitioned_by:
+        if restricted(source):
             existing = [f for f in (lake.resolve() / source.partition_path(k) for k in keys) if f.exists()]
+        elif pin is not None:
+            existing = pin(sorted(pattern.parent.glob(pattern.name)))
         else:
             existing = [pattern] if any(pattern.parent.glob(pattern.name)) else []
         if existing:
@@ -148,8 +164,8 @@ def define_relations(
             continue
         target = model_path(lake.resolve(), model)
         if model.partitioned_by:
-            files = (partition_files(target) if keys is None
-                     else [partition_file(lake.resolve(), model, k) for k in keys])
+            files = ([partition_file(lake.resolve(), model, k) for k in keys] if restricted(model)
+                     else partition_files(target))
             relation = files_relation([f for f in files if f.exists()], project.columns.get(name, ()))
             con.execute(f"create or replace view {name} as {relation}")
         elif target.exists():
@@ -159,12 +175,16 @@ def define_relations(
     return skipped
 
 
-def hold_partitioned_in_memory(con: duckdb.DuckDBPyConnection, project: Project) -> None:
-    """Read every partitioned table on `con` into memory once. A reader asking for one run at a time (a run's
-    report page issues a dozen such queries) would otherwise open the footer of every run's file per query:
-    ~25 ms a query at 200 runs, against ~2 ms on a table in memory."""
+def hold_partitioned_in_memory(
+    con: duckdb.DuckDBPyConnection, project: Project, dimension: str | None = None
+) -> None:
+    """Read every partitioned table defined on `con` (or those partitioned by `dimension`) into memory once. A reader
+    asking for one run at a time (a run's report page issues a dozen such queries) would otherwise open the
+    footer of every run's file per query: ~25 ms a query at 200 runs, against ~2 ms on a table in memory."""
+    defined = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
     for name, model in project.models.items():
-        if model.partitioned_by and model.materialized == "table":
+        chosen = model.partitioned_by and dimension in (None, model.partitioned_by) and name in defined
+        if chosen and model.materialized == "table":
             con.execute(f"create or replace temp table __in_memory__{name} as select * from {name}")
             con.execute(f"create or replace view {name} as select * from __in_memory__{name}")
 
@@ -173,7 +193,7 @@ def hold_partitioned_in_memory(con: duckdb.DuckDBPyConnection, project: Project)
 # lake/marts/<name>.parquet, and exposed like table models. Each with the relations it reads (its asset's deps).
 PYTHON_MARTS: dict[str, tuple[str, ...]] = {
     "power_law_fits": ("metric_points", "runs"),
-    "findings": ("int_findings__run_steps", "int_findings__runs", "int_findings__agents"),
+    "findings": ("int_findings__run_steps", "int_findings__runs", "int_findings__agents", "run_baselines"),
 }
 
 
@@ -193,16 +213,10 @@ def define_python_marts(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]
 
 
 def _copy_atomic(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
-    """Write `query` to `target` as Parquet through a temp file renamed into place: a reader sees the old file
-    or the new one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
+    """Write `query` to `target` as Parquet through a temp file renamed into place (in a bucket, one object
+    that appears when its upload completes): a reader sees the old file or the new one."""
+    with atomic_target(target) as tmp:
         con.execute(f"copy ({query}) to {quote(tmp)} (format parquet, compression zstd)")
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def materialize(

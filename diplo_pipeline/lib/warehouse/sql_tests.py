@@ -17,13 +17,17 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from diplo_pipeline.lib.lake.io import read_json, write_text_atomic
+from diplo_pipeline.lib.lake.io import (
+    read_json,
+    replace_folder_with_links,
+    replace_with_link,
+    same_file,
+    write_text_atomic,
+)
 from diplo_pipeline.lib.warehouse.sql_project import Project
 from diplo_pipeline.lib.warehouse.sql_runner import PYTHON_MARTS, model_path, partition_files, python_mart_path
 
@@ -142,35 +146,9 @@ def keep_last_good(lake: Path, project: Project, model: str) -> bool:
             return False
     good = good_path(lake, project, model)
     if current.is_dir():
-        _keep_partitions(current, good)
+        if file_version(good) != file_version(current):
+            replace_folder_with_links(partition_files(current), good)
         return True
-    if good.exists() and os.path.samefile(good, current):
-        return True
-    tmp = good.with_name(f".{good.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    _link(current, tmp)
-    os.replace(tmp, good)
+    if not (good.exists() and same_file(good, current)):
+        replace_with_link(current, good)
     return True
-
-
-def _link(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # a file system without hard links: a copy costs more but keeps the same promise
-        shutil.copyfile(source, target)
-
-
-def _keep_partitions(current: Path, good: Path) -> None:
-    """`good/` becomes links to every partition file of `current/`: built aside, then swapped in."""
-    if file_version(good) == file_version(current):
-        return
-    tmp = good.with_name(f".{good.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for path in partition_files(current):
-        _link(path, tmp / path.name)
-    old = good.with_name(f".{good.name}.{os.getpid()}.old")
-    if good.exists():
-        os.replace(good, old)
-    os.replace(tmp, good)
-    shutil.rmtree(old, ignore_errors=True)

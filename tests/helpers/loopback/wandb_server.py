@@ -4,7 +4,8 @@ This machine cannot reach WandB's cloud, and no realistic local server exists (s
 this small server answers the operations the real SDK sends, with response shapes taken from the query
 text in the installed wheel and in wandb-core (wandb>=0.31,<0.32; re-check when bumping the SDK):
 `Viewer`, `GetDefaultEntity`, `Runs` (filters, order, cursor paging), `Run`, `RunHistoryKeys`,
-`RunParquetHistory`, `HistoryPage`, and `GET` of Parquet history exports with HTTP Range support.
+`RunParquetHistory`, `HistoryPage`, and `GET` of Parquet history exports with HTTP Range support; the
+artifact and run-file operations are in `wandb_artifacts.py`.
 
 It is a contract test of our assumptions, not of WandB: what it checks is that we send what the SDK
 sends and read what WandB documents it answers. Faults (429 with rate-limit headers, 5xx, slow answers,
@@ -27,6 +28,8 @@ from typing import Any, Self
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from tests.helpers.loopback.wandb_artifacts import ArtifactOperations, FakeArtifact
 
 OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 
@@ -53,6 +56,8 @@ class FakeRun:
     notes: str | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
     exported_steps: int | None = None  # None: everything exported (a finished run)
+    artifacts: list[FakeArtifact] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # run files (media/table/…), by name
 
     def node(self, project_id: int) -> dict[str, Any]:
         keys: dict[str, Any] = {}
@@ -132,7 +137,7 @@ class Fault:
     only: str = ""  # only requests whose path or variables contain this (e.g. one run id)
 
 
-class FakeWandb:
+class FakeWandb(ArtifactOperations):
     """The server's state: projects of runs, injected faults, and a log of every request."""
 
     def __init__(self, api_key: str, entity: str = "diplo-lab", project: str = "diplomacy-grpo"):
@@ -361,16 +366,23 @@ def _handler(fake: FakeWandb) -> type[BaseHTTPRequestHandler]:
             self._send(200, json.dumps(fake.answer(operation, record["variables"])).encode())
 
         def do_GET(self) -> None:
+            # A run file (a logged table's JSON) is RUNFILE; FILE is a Parquet history export.
+            operation = "RUNFILE" if self.path.startswith("/runfiles/") else "FILE"
             with fake.lock:
-                fake.requests.append({"operation": "FILE", "path": self.path, "headers": dict(self.headers),
+                fake.requests.append({"operation": operation, "path": self.path, "headers": dict(self.headers),
                                       "variables": {}})
-            fault = fake.take_fault("FILE", self.path)
+            fault = fake.take_fault(operation, self.path)
             if fault and fault.status is None:
                 time.sleep(fault.delay_s)
             elif fault:
                 self._fault(fault)
                 return
             parts = self.path.split("?")[0].strip("/").split("/")
+            if parts[0] == "runfiles" and len(parts) > 4:
+                data = fake.run_file(parts[3], "/".join(parts[4:]))
+                self._send(*((200, data) if data is not None else (404, b"not found")),
+                           content_type="application/octet-stream")
+                return
             if len(parts) != 5 or parts[0] != "files":
                 self._send(404, b"not found", content_type="text/plain")
                 return
@@ -431,10 +443,26 @@ def runs_from_offline(roots: list[Path]) -> list[FakeRun]:
             config.update(wf.config)
             summary.update(wf.summary)
         last_ts = max((r.get("_timestamp", 0.0) for r in rows), default=info["created_at"].timestamp())
+        files = {m["path"]: Path(m["local_path"]).read_bytes() for m in tables.media.to_pylist() if m["local_path"]}
         fakes.append(FakeRun(
             run_id=run.run_id, display_name=info["run_name"], state=info["state"],
             created_at=info["created_at"].timestamp(), heartbeat_at=last_ts, config=config, summary=summary,
             tags=list(info["tags"]), group=info["group_name"], job_type=info["job_type"], notes=info["notes"],
-            rows=rows,
+            rows=rows, files=files, artifacts=synced_artifacts(tables.artifacts.to_pylist()),
         ))
     return fakes
+
+
+def synced_artifacts(offline: list[dict[str, Any]]) -> list[FakeArtifact]:
+    """Offline artifact rows as the server holds them once synced: each collection numbered from v0 in the
+    order logged, the files' bytes from the SDK's staging copies."""
+    versions: Counter[str] = Counter()
+    out = []
+    for row in offline:
+        files = {name: Path(local).read_bytes() if local else b""
+                 for name, local in zip(row["files"], row["file_local_paths"], strict=True)}
+        out.append(FakeArtifact(name=row["name"], type=row["type"], version_index=versions[row["name"]],
+                                digest=row["digest"] or "", direction=row["direction"],
+                                aliases=list(row["aliases"]), files=files, metadata=row["metadata"] or "{}"))
+        versions[row["name"]] += 1
+    return out

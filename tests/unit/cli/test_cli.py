@@ -139,6 +139,8 @@ def test_export_to_json_and_parquet(demo, diplo, tmp_path):
         f"select decode(key), decode(value) from parquet_kv_metadata('{tmp_path / 'run.parquet'}')"
     ).fetchall())
     assert json.loads(metadata["run"])["run_name"] == run.name
+    assert json.loads(metadata["artifacts"]) == exported["artifacts"]  # the JSON export's, in both formats
+    assert json.loads(metadata["tables"]) == exported["tables"]
     assert diplo("export", run.name, "--output", str(tmp_path / "run.csv"))[0] == 2
 
 

@@ -37,7 +37,7 @@ def test_an_analysis_pasted_into_the_duckdb_cli_gives_the_cli_answer(demo, diplo
     script = (
         f"prepare q as {analysis('cli/rollout_timing')};\n"
         "execute q(start := timestamptz '2025-12-26 00:00:00+00', \"end\" := timestamptz '2025-12-27 00:00:00+00', "
-        "end_inclusive := false, by_horizon := true);\n"
+        "end_inclusive := false, by_horizon := true, run_name := NULL);\n"
     )
     done = subprocess.run([duckdb_cli, str(demo["paths"].catalog), "-readonly", "-json"], input=script,
                           capture_output=True, text=True, timeout=120, check=False)

@@ -17,6 +17,7 @@ from diplo_pipeline.demo.next_steps import demo_hints
 from diplo_pipeline.demo.planted_checks import planted_check_failures
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.wandb.records import read_wandb_file
+from diplo_pipeline.lib.warehouse.thresholds import limit
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -48,6 +49,14 @@ def test_the_demo_build_fails_exactly_its_planted_checks(demo):
     assert meta["marts/run_steps:grad_norm_below_50"]["actual"] == pytest.approx(planted.DIVERGENCE.grad_norm_spike)
     assert meta["marts/extraction_by_power:extraction_rate_above_0_95"]["actual"] == pytest.approx(
         planted.EXTRACTION_DROP.rate)
+    # The operating targets' two planted misses: the extraction drop's burst of empty orders, the evaluation's
+    # small batches (each the only hour missing its target).
+    assert meta["marts/health_hourly:no_empty_orders_alert"]["actual"] > limit("empty_orders_alert_count")
+    assert meta["marts/health_hourly:output_tps_at_least_50"]["actual"] < limit("output_tps_min")
+    missed = demo["con"].execute(
+        "select hour, targets_missed from health_hourly where len(targets_missed) > 0 order by hour").fetchall()
+    assert {(hour.date(), tuple(names)) for hour, names in missed} == {
+        (planted.EXTRACTION_DROP.day, ("empty_orders_alert",)), (planted.STARTS["evaluation"].date(), ("output_tps",))}
     failed = meta["marts/rollouts:no_failed_rollouts"]["actual"]
     assert planted_failures["marts/rollouts:no_failed_rollouts"].startswith(f"{failed:g} failed rollouts")
     errors = {rule for (rule,) in demo["con"].execute("select rule from findings where severity = 'error'").fetchall()}

@@ -38,6 +38,7 @@ INFERENCE = ["requests", "avg_batch_size", "avg_total_time_s", "avg_generation_t
 DROP_DAY = (planted.EXTRACTION_DROP.day.isoformat(), (planted.EXTRACTION_DROP.day + timedelta(days=1)).isoformat())
 DEGRADED_DAY = ("2025-12-21T00:00Z", "2025-12-22T00:00Z")
 CACHE_HOUR = ("2025-12-20T10:00Z", "2025-12-20T11:00Z")
+EVENT_COLUMNS = ["event_time", "event", "run_name", "attribution", "rollout_id", "key_fields"]
 
 
 def columns(spec: str) -> list[str]:
@@ -114,6 +115,12 @@ def check_elo(demo, got):
 def check_sweep(demo, got):
     assert got["winner_run_name"] == planted.SWEEP.run_name(planted.SWEEP.expected_winner)
     return [planted.SWEEP.run_name(letter) for letter in "ABC"]
+
+
+def check_run_set(demo, got):
+    # --runs judges any runs by the sweep's rules: on the demo's sweep runs, the same winner and verdict
+    assert got["winner_run_name"] == SWEEP_C and got["verdict"] == "clear_winner" and got["sweep_name"] is None
+    return [SWEEP_A, SWEEP_C, "clear winner"]
 
 
 def check_findings(demo, got):
@@ -216,6 +223,100 @@ def check_cache(demo, got):
     return ["0.62"]
 
 
+# --- per-run answers (--run): each against int_axiom__event_runs, the planted episodes and the rollouts mart --
+
+
+def run_of(demo, key: str):
+    return demo["plan"].run(key)
+
+
+def attributed(demo, run_name: str, where: str) -> int:
+    ((count,),) = sql(demo, f"""
+        select count(*) from axiom_events as e join int_axiom__event_runs as a using (event_id)
+        where a.run_name = $run and {where}
+    """, {"run": run_name})
+    return count
+
+
+def check_errors_of_run(demo, got):
+    crashed = run_of(demo, planted.CRASH.run_key).name
+    expected = attributed(demo, crashed, "(e.event like '%error%' or e.event like '%fail%' "
+                                         "or (e.event = 'span_duration' and e.status = 'error'))")
+    assert got["count"] == expected > 0 and {r["run_name"] for r in got["errors"]} == {crashed}
+    assert got["time_range"]["run_name"] == crashed
+    return [crashed]
+
+
+def check_health_of_run(demo, got):
+    crashed = run_of(demo, planted.CRASH.run_key).name
+    degraded = [h for h in got["hours"] if h["status"] != "healthy"]
+    assert [h["hour"] for h in degraded] == ["2025-12-21T08:00:00Z"]
+    assert degraded[0]["rollouts_failed"] >= planted.DEGRADED_HOUR.failed_rollouts
+    assert got["totals"]["rollouts_failed"] == attributed(demo, crashed, "e.event = 'rollout_error'")
+    assert got["totals"]["events"] == attributed(demo, crashed, "true")
+    assert {t["target"]: t["met"] for t in got["operating_targets"]}["rollout_error_alert"] is True
+    return ["degraded", "2025-12-21 08:00:00Z"]
+
+
+def check_extraction_of_run(demo, got):
+    italy = next(r for r in got["stats"] if r["power_name"] == planted.EXTRACTION_DROP.power)
+    assert (italy["orders_expected"], italy["orders_extracted"]) == (planted.EXTRACTION_DROP.orders_expected,
+                                                                     planted.EXTRACTION_DROP.orders_extracted)
+    assert {r["power_name"]: (r["orders_expected"], r["orders_extracted"]) for r in got["stats"]} == \
+        _drop_day_orders(demo)  # the run's only day, which no other run shares
+    return list(planted.POWERS)
+
+
+def check_rollout_timing_of_run(demo, got):
+    ((rollouts,),) = sql(demo, "select count(*) from rollouts where run_name = $run and status = 'completed' "
+                               "and duration_s is not null", {"run": healthy(demo).name})
+    assert [(r["horizon_type"], r["rollouts"]) for r in got["timing"]] == [("all", rollouts)] and rollouts > 0
+    return ["all", str(rollouts)]
+
+
+def check_inference_of_run(demo, got):
+    ((stats),) = got["stats"]
+    calls = attributed(demo, healthy(demo).name, "e.event = 'inference_timing_breakdown'")
+    assert stats["requests"] == calls > 0
+    return [str(calls)]
+
+
+def check_cache_of_run(demo, got):
+    # the hour of the engine restart, inside the diverging run: counter differences across the reset
+    assert got["cache_stats"]["hit_rate"] == pytest.approx(planted.CACHE_RESET.exact_hit_rate, abs=1e-9)
+    assert got["time_range"]["run_name"] == run_of(demo, planted.DIVERGENCE.run_key).name
+    return ["0.62"]
+
+
+def check_events(demo, got):
+    ((total,),) = sql(demo, """
+        select count(*) from axiom_events
+        where event_time >= (select max(event_time) from axiom_events) - interval 1 hour
+    """)
+    assert got["count"] == total and got["shown"] == len(got["events"]) == min(total, 50)
+    assert json.loads(got["events"][0]["key_fields"])  # the event's own fields
+    return [got["events"][0]["event"]]
+
+
+def check_events_of_run(demo, got):
+    crashed = run_of(demo, planted.CRASH.run_key).name
+    failures = attributed(demo, crashed, "e.event = 'rollout_error'")
+    assert got["count"] == got["shown"] == failures >= planted.DEGRADED_HOUR.failed_rollouts
+    assert {(r["event"], r["run_name"], r["attribution"]) for r in got["events"]} == {
+        ("rollout_error", crashed, "rollout")}
+    return [crashed, "rollout_error"]
+
+
+def check_metrics_runtime(demo, got):
+    runtimes = [r for (r,) in sql(demo, """
+        select runtime_s from metric_points where run_id = $id and key = 'benchmark/loss'
+        qualify write_seq = max(write_seq) over (partition by run_id, row_kind, step, key) order by runtime_s
+    """, {"id": healthy(demo).run_id})]
+    values = got["metrics"]["benchmark/loss"]["values"]
+    assert got["x_axis"] == "_runtime" and [v["_runtime"] for v in values] == runtimes and runtimes[0] is not None
+    return ["benchmark/loss", "_runtime"]
+
+
 def check_sql(demo, got):
     names = [name for (name,) in sql(demo, "select run_name from runs order by run_name")]
     assert [r["run_name"] for r in got] == names
@@ -250,6 +351,15 @@ WINDOWED = {
                                     ["power_name", *EXTRACTION], check_extraction_by_power),
     "inference-stats": (["inference-stats", "--since", CACHE_HOUR[0], "--until", CACHE_HOUR[1]], INFERENCE,
                         check_inference),
+    "errors --run": (["errors", "--run", "{crashed}"],
+                     ["event_time", "event", "run_name", "rollout_id", "span_name", "error"], check_errors_of_run),
+    "extraction-stats --run --by-power": (["extraction-stats", "--by-power", "--run", "{extraction}"],
+                                          ["power_name", *EXTRACTION], check_extraction_of_run),
+    "rollout-timing --run": (["rollout-timing", "--run", "{healthy}"], TIMING, check_rollout_timing_of_run),
+    "inference-stats --run": (["inference-stats", "--run", "{healthy}"], INFERENCE, check_inference_of_run),
+    "events": (["events"], EVENT_COLUMNS, check_events),
+    "events --run --event": (["events", "--run", "{crashed}", "--event", "rollout_error"], EVENT_COLUMNS,
+                             check_events_of_run),
     "inference-stats --by-adapter": (["inference-stats", "--by-adapter", "--since", CACHE_HOUR[0], "--until",
                                       CACHE_HOUR[1]], ["lora_name", "adapter_kind", *INFERENCE],
                                      check_inference_by_adapter),
@@ -270,6 +380,9 @@ CASES: dict[str, Case] = {
     "sweep": Case(lambda d: ["sweep", planted.SWEEP.name], _sweep_rows,
                   lambda d, got: SWEEP_HEADER + [f"config.{k}" for k in got["sweep_runs"][0]["varying_params"]],
                   check_sweep),
+    "sweep --runs": Case(lambda d: ["sweep", "--runs", SWEEP_A, SWEEP_C], _sweep_rows,
+                         lambda d, got: SWEEP_HEADER + [f"config.{k}" for k in got["sweep_runs"][0]["varying_params"]],
+                         check_run_set),
     "findings": Case(lambda d: ["findings", d["plan"].run(planted.DIVERGENCE.run_key).name],
                      lambda got: got["findings"], fixed(columns(FINDING_COLUMNS)), check_findings),
     "report": Case(lambda d: ["report", healthy(d).name], lambda got: [got],
@@ -278,6 +391,18 @@ CASES: dict[str, Case] = {
                   fixed(header), check) for name, (argv, header, check) in WINDOWED.items()},
     "health": Case(lambda d: ["health", "--since", DEGRADED_DAY[0], "--until", DEGRADED_DAY[1]],
                    lambda got: got["hours"], lambda d, got: table_columns(d, "health_hourly"), check_health),
+    "health --run": Case(lambda d: ["health", "--run", run_of(d, planted.CRASH.run_key).run_id],
+                         lambda got: got["hours"], lambda d, got: table_columns(d, "health_hourly"),
+                         check_health_of_run),
+    "cache-stats --run": Case(lambda d: ["cache-stats", "--run", run_of(d, planted.DIVERGENCE.run_key).name,
+                                         "--since", CACHE_HOUR[0], "--until", CACHE_HOUR[1]],
+                              lambda got: got["hours"], lambda d, got: table_columns(d, "cache_stats"),
+                              check_cache_of_run),
+    "metrics --x-axis _runtime": Case(lambda d: ["metrics", healthy(d).name, "-m", "benchmark/loss", "--x-axis",
+                                                 "_runtime"],
+                                      lambda got: [{"key": "benchmark/loss", **p}
+                                                   for p in got["metrics"]["benchmark/loss"]["values"]],
+                                      fixed(["key", "step", "_runtime", "value"]), check_metrics_runtime),
     "cache-stats": Case(lambda d: ["cache-stats", "--since", CACHE_HOUR[0], "--until", CACHE_HOUR[1]],
                         lambda got: got["hours"], lambda d, got: table_columns(d, "cache_stats"), check_cache),
     "sql": Case(lambda d: ["sql", "select run_name, last_step from runs order by run_name"], lambda got: got,
@@ -288,7 +413,9 @@ ELO_CSV_ROWS = "select {} from elo_agent_summary where run_id = $id"
 
 
 def argv_of(case: Case, demo, tmp_path: Path) -> list[str]:
-    return [arg.replace("{tmp}", str(tmp_path)) for arg in case.argv(demo)]
+    runs = {"{crashed}": planted.CRASH.run_key, "{extraction}": planted.EXTRACTION_DROP.run_key, "{healthy}": "healthy"}
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in case.argv(demo)]
+    return [demo["plan"].run(runs[arg]).name if arg in runs else arg for arg in argv]
 
 
 def json_answer(diplo, argv: list[str]):

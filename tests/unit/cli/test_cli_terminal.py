@@ -86,7 +86,10 @@ def test_the_sweep_at_80_columns_is_one_block_per_run_with_every_value_whole(dip
         assert any(re.fullmatch(rf"  run_name\s+{re.escape(run['run_name'])}", line) for line in lines)
         assert any(re.fullmatch(rf"  final_elo_gap\s+{re.escape(cell_text(run['final_elo_gap']))}", line)
                    for line in lines)
-    assert len(lines) < 100  # was 147, with one-character header columns
+    # About a line per field (a run's block holds analyze_sweep's ~36 columns): titles, rules, the rankings table
+    # and wrapped free text add a few; one-character header columns once made it half as many again.
+    fields = sum(len(run) for run in sweep["sweep_runs"]) + len(sweep)
+    assert len(lines) < fields + 25
 
 
 def test_findings_at_80_columns_take_a_few_lines_each(demo, diplo, terminal):
@@ -98,9 +101,11 @@ def test_findings_at_80_columns_take_a_few_lines_each(demo, diplo, terminal):
     words = " ".join(lines).split()
     for finding in findings:  # free text wraps between words, every word whole and in order
         for text in (finding["message"], finding["hypothesis"]):
-            first = words.index(text.split()[0])
-            assert words[first:first + len(text.split())] == text.split()
-    assert len(findings) == 4 and len(lines) < 80  # was 194 for these 4 findings
+            wanted = text.split()  # anywhere: a message's first word may also start an earlier one
+            assert any(words[i:i + len(wanted)] == wanted for i in range(len(words))), text
+    # the divergence's four episodes, and its regressions against its baseline (run_baselines)
+    assert len([f for f in findings if f["rule"] != "regression_vs_baseline"]) == 4
+    assert len(lines) < 20 * len(findings)  # was 194 lines for the four episodes alone
 
 
 def test_a_real_80_column_terminal(demo):

@@ -21,7 +21,10 @@ from diplo_pipeline.lib.reports import (
     render_tracker,
 )
 from diplo_pipeline.lib.reports.charts import downsample, extreme_indices, fit_curve
+from diplo_pipeline.lib.reports.page_inputs import RunIndex
+from diplo_pipeline.lib.reports.run_data import load_run
 from diplo_pipeline.lib.reports.run_page import key_chart_png, run_html
+from diplo_pipeline.lib.reports.runs import RunPages
 from tests.helpers.devtools import browser_problems, wait_for_charts
 
 # --- The downsampler ------------------------------------------------------------------------------------
@@ -117,8 +120,15 @@ BUILDERS = {
     ),
     "sweep_metric": lambda: charts.sweep_metric_chart(_steps(), "kl", "KL", (0.1, "0.1 warn")),
     "sweep_ranking": lambda: charts.sweep_ranking_chart(
-        [{"label": "C", "rank_by_elo_gap": 1, "final_elo_gap": 87.0, "is_winner": True},
-         {"label": "A", "rank_by_elo_gap": 2, "final_elo_gap": 49.0, "is_winner": False}]
+        [{"label": "C", "rank_by_elo_gap": 1, "final_elo_gap": 257.0, "final_elo_gap_ci_low": 157.0,
+          "final_elo_gap_ci_high": 357.0, "is_winner": True},
+         {"label": "A", "rank_by_elo_gap": 2, "final_elo_gap": 49.0, "is_winner": False}]  # no band logged
+    ),
+    "sweep_elo_gap": lambda: charts.sweep_elo_gap_chart(
+        [{"label": label, "step": s, "elo_gap": s * k, "elo_gap_ci_low": s * k - 300 + 5 * s,
+          "elo_gap_ci_high": s * k + 300 - 5 * s} for label, k in (("A", 1.0), ("C", 4.0)) for s in range(1, 50)]
+        + [{"label": "B", "step": s, "elo_gap": -s, "elo_gap_ci_low": None, "elo_gap_ci_high": None}
+           for s in range(1, 50)]
     ),
     "health": lambda: charts.health_chart(_hours()),
 }
@@ -149,7 +159,7 @@ def _render_all(wh: Warehouse, root: Path) -> list:
     outs = []
     for renderer in RENDERERS:
         out = renderer(wh, root)
-        outs.append(out[0] if isinstance(out, tuple) else out)
+        outs.append(out.out if isinstance(out, RunPages) else out)
     return outs
 
 
@@ -189,8 +199,10 @@ def test_rendering_twice_rewrites_nothing(reports):
 
 def test_pages_render_byte_for_byte_the_same_from_the_same_inputs(reports, healthy):
     """Without the fingerprint shortcut, too: nothing in a page depends on the clock or on chance."""
-    _, loaded = render_run_reports(reports["wh"], reports["root"])
-    data = next(d for d in loaded if d.name == healthy)
+    wh = reports["wh"]
+    index = RunIndex.of(wh)
+    run = next(r for r in index.runs if r["run_name"] == healthy)
+    data = load_run(wh, run, index.pages[run["run_id"]], index.sweep_page(run))
     assert run_html(reports["wh"], data) == run_html(reports["wh"], data)
     assert key_chart_png(data) == (reports["root"] / "runs" / f"{healthy}.png").read_bytes()
 
@@ -199,8 +211,9 @@ def test_a_page_whose_inputs_changed_is_rewritten_alone(reports, healthy):
     page = reports["root"] / "runs" / f"{healthy}.html"
     meta = 'name="diplo-report-inputs" content="'
     page.write_text(page.read_text().replace(meta, meta + "0"))
-    out, _ = render_run_reports(reports["wh"], reports["root"])
-    assert out.written == [page]  # its .md and .png came out identical, so they were left alone
+    pages = render_run_reports(reports["wh"], reports["root"])
+    assert pages.out.written == [page]  # its .md and .png came out identical, so they were left alone
+    assert [d.name for d in pages.rendered] == [healthy]  # and no other run was read
 
 
 def test_pages_fetch_nothing(reports):
@@ -234,7 +247,7 @@ def test_pages_of_runs_gone_from_the_warehouse_are_removed_and_only_then(demo_ca
     render_run_reports(wh, tmp_path)
     assert gone.exists()
     wh.tables.add("runs")
-    out, _ = render_run_reports(wh, tmp_path)
+    out = render_run_reports(wh, tmp_path).out
     assert out.removed == [gone] and not gone.exists()
 
 

@@ -4,7 +4,8 @@ One function per rule of WAREHOUSE.md's table, by what it reads:
 
 - `training_rules`: gradients, KL, loss and reward (one run's `run_steps` rows, sorted by step);
 - `rollout_rules`: extraction, empty responses, failed, slow and cache-missing rollouts (the same rows);
-- `run_rules`: the run's `runs` row (a crash) and its `elo_agent_summary` rows (the league).
+- `run_rules`: the run's `runs` row (a crash) and its `elo_agent_summary` rows (the league);
+- `baseline_rules`: the run's `run_baselines` row (a significant change for the worse against its baseline).
 
 Each returns `Finding`s (`finding`); `episodes` says how offending steps group into one finding. Every
 threshold, target and window comes from `dbt_like_sql/thresholds.yml` (`rule_limits`), and the hypothesis
@@ -19,6 +20,7 @@ from dataclasses import asdict
 import duckdb
 import polars as pl
 
+from diplo_pipeline.lib.analytics.findings.baseline_rules import regression_vs_baseline
 from diplo_pipeline.lib.analytics.findings.finding import ERROR, INFO, WARN, Finding
 from diplo_pipeline.lib.analytics.findings.hypotheses import hypotheses
 from diplo_pipeline.lib.analytics.findings.rollout_rules import (
@@ -47,8 +49,9 @@ __all__ = [
     "ERROR", "FINDINGS_SCHEMA", "INFO", "INPUTS", "PREVIEW_COLUMNS", "STEP_RULES", "WARN", "Finding", "RuleLimits",
     "baselines_rising", "cache_hit_low", "checkpoint_regression", "empty_response_share", "empty_responses_spike",
     "extraction_rate_low", "find_all", "findings_from", "grad_norm_spike", "hypotheses", "invalid_ema_reference",
-    "kl_high", "kl_max_explosion", "loss_divergence", "preview_rows", "reward_early_decline", "reward_plateau",
-    "rollout_failures", "rollout_slow", "run_crashed", "run_findings", "volume_reload_slow",
+    "kl_high", "kl_max_explosion", "loss_divergence", "ordered", "preview_rows", "regression_vs_baseline",
+    "reward_early_decline", "reward_plateau", "rollout_failures", "rollout_slow", "run_crashed", "run_findings",
+    "volume_reload_slow",
 ]
 
 FINDINGS_SCHEMA = {
@@ -64,7 +67,7 @@ FINDINGS_SCHEMA = {
     "hypothesis": pl.String,
 }
 
-INPUTS = PYTHON_MARTS["findings"]  # dbt_like_sql/intermediate: run steps, runs, agents
+INPUTS = PYTHON_MARTS["findings"]  # dbt_like_sql/intermediate: run steps, runs, agents; marts: run_baselines
 PREVIEW_COLUMNS = ["run_name", "rule", "severity", "step_start", "step_end", "value", "message"]
 
 StepRule = Callable[[pl.DataFrame, RuleLimits | None], list[Finding]]
@@ -84,46 +87,60 @@ STEP_RULES: tuple[StepRule, ...] = (
 )
 
 
-def run_findings(run: dict, steps: pl.DataFrame, agents: pl.DataFrame, limits: RuleLimits) -> list[Finding]:
-    """Every rule over one run: its `runs` row, its run_steps rows, its elo_agent_summary rows."""
+def run_findings(
+    run: dict, steps: pl.DataFrame, agents: pl.DataFrame, limits: RuleLimits, baseline: dict | None = None
+) -> list[Finding]:
+    """Every rule over one run: its `runs` row, its run_steps rows, its elo_agent_summary rows and its
+    run_baselines row (None: the run has no baseline)."""
     steps = steps.sort("step")
     found = [finding for rule in STEP_RULES for finding in rule(steps, limits)]
     found += invalid_ema_reference(steps, bool(run.get("use_ema_reference")), limits)
     found += run_crashed(run) + checkpoint_regression(agents, limits) + baselines_rising(agents, limits)
+    if baseline is not None:
+        found += regression_vs_baseline(baseline, limits)
     return found
 
 
 def find_all(
-    run_steps: pl.DataFrame, runs: pl.DataFrame, agents: pl.DataFrame, limits: RuleLimits | None = None
+    run_steps: pl.DataFrame,
+    runs: pl.DataFrame,
+    agents: pl.DataFrame,
+    limits: RuleLimits | None = None,
+    baselines: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The `findings` table, judged by `limits` (thresholds.yml's unless given).
 
     run_steps: the `run_steps` table, plus `used_cached_ref_logprobs` (bool) where known.
     runs: run_id, run_name, state, last_step, total_steps, use_ema_reference (bool).
     agents: `elo_agent_summary`, plus `initial_step` (the step of each agent's first rating).
+    baselines: `run_baselines` (None or empty: no regression_vs_baseline findings).
     """
     limits = limits or RuleLimits.load()
     hypothesis = hypotheses(limits)
     steps_by_run = run_steps.partition_by("run_id", as_dict=True)
     agents_by_run = agents.partition_by("run_id", as_dict=True)
+    baseline_by_run = {row["run_id"]: row for row in (baselines.iter_rows(named=True) if baselines is not None else ())}
     rows = []
     for run in runs.sort("run_name", "run_id").iter_rows(named=True):  # names may repeat: ids break ties
         steps = steps_by_run.get((run["run_id"],), run_steps.clear())
         run_agents = agents_by_run.get((run["run_id"],), agents.clear())
-        for finding in run_findings(run, steps, run_agents, limits):
+        for finding in run_findings(run, steps, run_agents, limits, baseline_by_run.get(run["run_id"])):
             identity = {"run_id": run["run_id"], "run_name": run["run_name"]}
             rows.append({**identity, **asdict(finding), "hypothesis": hypothesis[finding.rule]})
-    # maintain_order: rows that tie on every key keep the order the rules made them in, so each build
-    # writes the same bytes.
-    return pl.DataFrame(rows, schema=FINDINGS_SCHEMA).sort(
-        "run_name", "run_id", "step_start", "rule", nulls_last=True, maintain_order=True
-    )
+    return ordered(pl.DataFrame(rows, schema=FINDINGS_SCHEMA))
+
+
+def ordered(table: pl.DataFrame) -> pl.DataFrame:
+    """The mart's row order. maintain_order: rows that tie on every key keep the order the rules made them in
+    (and the rows of runs computed apart keep theirs: lib/analytics/findings/run_cache.py), so each build
+    writes the same bytes."""
+    return table.sort("run_name", "run_id", "step_start", "rule", nulls_last=True, maintain_order=True)
 
 
 def findings_from(con: duckdb.DuckDBPyConnection, limits: RuleLimits | None = None) -> pl.DataFrame:
     """The `findings` table of the warehouse on `con` (a connection with the INPUTS models defined)."""
-    run_steps, runs, agents = (con.sql(f"select * from {name}").pl() for name in INPUTS)
-    return find_all(run_steps, runs, agents, limits)
+    run_steps, runs, agents, baselines = (con.sql(f"select * from {name}").pl() for name in INPUTS)
+    return find_all(run_steps, runs, agents, limits, baselines)
 
 
 def preview_rows(table: pl.DataFrame, severities: tuple[str, ...]) -> list[dict]:

@@ -87,6 +87,12 @@ def hypotheses(limits: RuleLimits) -> dict[str, str]:
             "timeout. Check the Modal logs and gpu_stats around the last step (the trainer's own Axiom events "
             "are lost in a crash), then resume from the last saved state."
         ),
+        "regression_vs_baseline": (
+            "The config keys this run changed against its baseline (run_baselines.differing_keys) made it "
+            "worse by more than the noise allows (significant at z = " + f"{limits.significance_z:g}" + "): "
+            "revert or shrink the change, or check that the baseline is the right comparison (same base model, "
+            "tagged baseline preferred) before concluding. `diplo compare RUN --baseline` shows both side by side."
+        ),
         "invalid_ema_reference": (
             "The EMA-reference bug (fixed 2025-12-28): the cached reference logprobs came from the rollout "
             "policy, so KL was measured against the wrong model. The run's results are invalid: exclude it from "

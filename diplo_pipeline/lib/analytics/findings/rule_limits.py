@@ -44,6 +44,8 @@ class RuleLimits:
     # league
     checkpoint_decline: float
     baseline_rise_max: float
+    # against the run's baseline (run_baselines judged the significance with the same number)
+    significance_z: float
 
     @classmethod
     def load(cls, root: Path = SQL_ROOT) -> RuleLimits:

@@ -1,9 +1,9 @@
 """Altair chart builders for the reports, by what they draw.
 
 `common` holds what they share (sizes and colours, the spike-keeping downsampler, the chart data, the
-reference line at a thresholds.yml limit, `chart_spec`); `training` a run's step curves, `league` ratings,
-the Elo gap and power-law fits, `pipeline` rollouts, hourly cache and health, `sweeps` a sweep's runs side
-by side. The pages call them as `charts.<builder>`.
+reference line at a thresholds.yml limit, `chart_spec`); `training` a run's step curves, `league` ratings
+and power-law fits, `gaps` the Elo gap with its band (a run's, a sweep's), `pipeline` rollouts, hourly cache
+and health, `sweeps` a sweep's runs side by side. The pages call them as `charts.<builder>`.
 """
 
 from diplo_pipeline.lib.reports.charts.common import (
@@ -13,7 +13,8 @@ from diplo_pipeline.lib.reports.charts.common import (
     extreme_indices,
     limit_line,
 )
-from diplo_pipeline.lib.reports.charts.league import elo_gap_chart, fit_curve, power_law_chart, ratings_chart
+from diplo_pipeline.lib.reports.charts.gaps import elo_gap_chart, sweep_elo_gap_chart
+from diplo_pipeline.lib.reports.charts.league import fit_curve, power_law_chart, ratings_chart
 from diplo_pipeline.lib.reports.charts.pipeline import (
     failed_rollouts_chart,
     health_chart,
@@ -51,6 +52,7 @@ __all__ = [
     "ratings_chart",
     "reward_chart",
     "rollout_status_chart",
+    "sweep_elo_gap_chart",
     "sweep_metric_chart",
     "sweep_ranking_chart",
     "throughput_chart",

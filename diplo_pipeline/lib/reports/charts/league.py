@@ -1,4 +1,4 @@
-"""Charts of the league and of scaling: every agent's rating, the Elo gap to base_model, power-law fits."""
+"""Charts of the league and of scaling: every agent's rating, power-law fits (the Elo gap: gaps.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 import altair as alt
 
 from diplo_pipeline.lib.reports.charts.common import (
-    BAND_COLOR,
-    HEIGHT,
-    LINE_COLOR,
     WIDE,
     WIDTH,
     Row,
     chart_data,
-    downsample,
     downsample_by,
     finite_rows,
     is_finite,
@@ -64,33 +60,6 @@ def ratings_chart(rows: Sequence[Row]) -> alt.LayerChart:
         alt.layer(checkpoints, baselines, title="Ratings of every agent")
         .resolve_scale(color="independent")
         .properties(width=WIDE - 220, height=260)
-    )
-
-
-def elo_gap_chart(rows: Sequence[Row], width: int = WIDTH) -> alt.LayerChart:
-    """Best checkpoint minus base_model, with its 95 % band from the TrueSkill sigmas, and the zero line."""
-    points = downsample(finite_rows(rows, "elo_gap"), ["elo_gap", "elo_gap_ci_low", "elo_gap_ci_high"])
-    banded = finite_rows(points, "elo_gap_ci_low", "elo_gap_ci_high")
-    band = (
-        alt.Chart(chart_data(banded, ["step", "elo_gap_ci_low", "elo_gap_ci_high"]))
-        .mark_area(color=BAND_COLOR, opacity=0.45)
-        .encode(x=step_x(), y=alt.Y("elo_gap_ci_low:Q", title="Elo gap"), y2="elo_gap_ci_high:Q")
-    )
-    line = (
-        alt.Chart(chart_data(points, ["step", "best_checkpoint", "elo_gap", "elo_gap_ci_low", "elo_gap_ci_high"]))
-        .mark_line(color=LINE_COLOR)
-        .encode(
-            x=step_x(),
-            y=alt.Y("elo_gap:Q", title="Elo gap"),
-            tooltip=[
-                "step:Q", "best_checkpoint:N", alt.Tooltip("elo_gap:Q", format=".1f"),
-                alt.Tooltip("elo_gap_ci_low:Q", format=".1f"), alt.Tooltip("elo_gap_ci_high:Q", format=".1f"),
-            ],
-        )
-    )
-    zero = alt.Chart(chart_data([{"zero": 0}], ["zero"])).mark_rule(color="#555").encode(y="zero:Q")
-    return alt.layer(band, line, zero, title="Elo gap: best checkpoint − base_model (95 % band)").properties(
-        width=width, height=HEIGHT
     )
 
 

@@ -1,4 +1,4 @@
-"""Charts of a sweep: one metric for every run of it, and the ranking by final Elo gap."""
+"""Charts of a sweep: one metric for every run of it, and the ranking by final Elo gap with its bands."""
 
 from __future__ import annotations
 
@@ -41,23 +41,39 @@ def sweep_metric_chart(
     return alt.layer(*layers, title=title).properties(width=WIDTH, height=HEIGHT)
 
 
-def sweep_ranking_chart(rows: Sequence[Row]) -> alt.Chart:
-    """Final Elo gap per run, best first; the winner in its own colour."""
+def sweep_ranking_chart(rows: Sequence[Row]) -> alt.LayerChart:
+    """Final Elo gap per run, best first, the winner in its own colour, each with its 95 % band as a whisker
+    (a bar's length alone would claim more than the league knows) and the zero line."""
     bars = [{**r, "role": "winner" if r.get("is_winner") else "other"} for r in finite_rows(rows, "final_elo_gap")]
-    return (
-        alt.Chart(
-            chart_data(bars, ["label", "role", "rank_by_elo_gap", "final_elo_gap"]),
-            title="Final Elo gap by run (ranking)",
-        )
-        .mark_bar()
+    fields = ["label", "role", "rank_by_elo_gap", "final_elo_gap", "final_elo_gap_ci_low", "final_elo_gap_ci_high"]
+    # The order spelled out: a sort by field is not shared across the layers (each would sort its own rows).
+    order = [r["label"] for r in sorted(bars, key=lambda r: (r.get("rank_by_elo_gap") or 0, str(r["label"])))]
+    y = alt.Y("label:N", title=None, sort=order, axis=alt.Axis(labelLimit=WIDTH // 2))
+    tooltip = ["label:N", "rank_by_elo_gap:Q",
+               *(alt.Tooltip(f"{field}:Q", format=".1f") for field in fields[3:])]
+    bar = (
+        alt.Chart(chart_data(bars, fields))
+        .mark_bar(opacity=0.8)
         .encode(
-            y=alt.Y("label:N", title=None, sort=alt.EncodingSortField("rank_by_elo_gap", order="ascending"),
-                    axis=alt.Axis(labelLimit=WIDTH // 2)),
-            x=alt.X("final_elo_gap:Q", title="final Elo gap"),
+            y=y,
+            x=alt.X("final_elo_gap:Q", title="final Elo gap (95 % band)"),
             color=alt.Color(
                 "role:N", legend=None, scale=alt.Scale(domain=["winner", "other"], range=["#2ca02c", "#9e9e9e"])
             ),
-            tooltip=["label:N", "rank_by_elo_gap:Q", alt.Tooltip("final_elo_gap:Q", format=".1f")],
+            tooltip=tooltip,
         )
-        .properties(width=WIDTH, height=max(60, 28 * len(bars)))
+    )
+    banded = finite_rows(bars, "final_elo_gap_ci_low", "final_elo_gap_ci_high")
+    whisker = (
+        alt.Chart(chart_data(banded, fields))
+        .mark_rule(color="#333", strokeWidth=1.5)
+        .encode(y=y, x="final_elo_gap_ci_low:Q", x2="final_elo_gap_ci_high:Q", tooltip=tooltip)
+    )
+    ends = [
+        alt.Chart(chart_data(banded, fields)).mark_tick(color="#333", thickness=1.5, size=12).encode(y=y, x=f"{end}:Q")
+        for end in ("final_elo_gap_ci_low", "final_elo_gap_ci_high")
+    ]
+    zero = alt.Chart(chart_data([{"zero": 0}], ["zero"])).mark_rule(color="#555", strokeDash=[4, 3]).encode(x="zero:Q")
+    return alt.layer(bar, whisker, *ends, zero, title="Final Elo gap by run (ranking, 95 % band)").properties(
+        width=WIDTH, height=max(60, 28 * len(bars))
     )

@@ -1,0 +1,275 @@
+"""The lake and the catalog in an S3-compatible bucket (DIPLO_LAKE_URL), and many writers sharing it.
+
+The bucket is moto's server mode on 127.0.0.1 (tests/helpers/loopback/s3_server.py): it stands in for S3, MinIO
+or GCS's S3 interoperability, speaking the same REST API (path-style URLs, SigV4, conditional PUTs). Every
+`diplo` here is a separate process, configured only through the environment, as on another machine; the inbox
+is small (three runs written by the real WandB SDK, a few Axiom events) so the module stays quick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from diplo_pipeline.demo.sdk import run_in_subprocess
+from tests.helpers import sdk_runs
+from tests.helpers.files import set_mtime
+from tests.helpers.loopback.s3_server import loopback_s3
+
+pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
+
+ROOT = Path(__file__).resolve().parents[2]
+DUCKDB_CLI = Path(sys.executable).with_name("duckdb")
+EVENTS = [
+    {"_time": "2025-12-22T19:10:00Z", "event": "rollout_start", "rollout_id": "r1", "horizon_type": "short"},
+    {"_time": "2025-12-22T19:11:00Z", "event": "rollout_complete", "rollout_id": "r1", "total_duration_ms": 45000.0},
+]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with loopback_s3() as store:
+        yield store
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory) -> Path:
+    """Two finished runs and an Axiom export; `add_run` writes a third when a test needs new input."""
+    root = tmp_path_factory.mktemp("inbox")
+    for folder in ("wandb", "axiom", "sweeps"):
+        (root / folder).mkdir()
+    for run_id in ("s3run0001", "s3run0002"):
+        run_in_subprocess(sdk_runs.simple_run, str(root / "wandb"), run_id, f"grpo-{run_id}", 6)
+    (root / "axiom" / "events.ndjson").write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
+    set_mtime(root / "wandb", sdk_runs.START + 86400)  # every writer stopped long ago
+    return root
+
+
+def add_run(inbox: Path, run_id: str) -> None:
+    run_in_subprocess(sdk_runs.simple_run, str(inbox / "wandb"), run_id, f"grpo-{run_id}", 4)
+    set_mtime(inbox / "wandb", sdk_runs.START + 86400)
+
+
+def host_env(s3, home: Path, inbox: Path, prefix: str, **extra: str) -> dict[str, str]:
+    """What a process on its own "host" sees: its own data dir and Dagster home, the shared bucket."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIPLO_", "DAGSTER_", "AWS_"))}
+    return {**env, **s3.env, "DIPLO_LAKE_URL": f"s3://{s3.bucket}/{prefix}", "PYTHONPATH": str(ROOT),
+            "DAGSTER_HOME": str(home / "dagster_home"), "DIPLO_DATA_DIR": str(home / "data"),
+            "DIPLO_WANDB_DIR": str(inbox / "wandb"), "DIPLO_AXIOM_DIR": str(inbox / "axiom"),
+            "DIPLO_SWEEP_DIR": str(inbox / "sweeps"), **extra}
+
+
+def diplo(env: dict[str, str], *argv: str, cwd: Path) -> subprocess.CompletedProcess:
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([sys.executable, "-m", "diplo_pipeline.cli", *argv], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def start_build(env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([sys.executable, "-m", "diplo_pipeline.cli", "build"], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def lake_objects(s3, prefix: str) -> dict[str, str]:
+    """Every object of the lake's tables (not the state, not the catalog's pinned versions) -> its ETag."""
+    client, out = s3.client(), {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3.bucket, Prefix=f"{prefix}/lake/"):
+        for item in page.get("Contents", []):
+            key = item["Key"].removeprefix(f"{prefix}/lake/")
+            if not key.startswith(("_state/", "_versions/", "_lease/")):
+                out[key] = item["ETag"]
+    return out
+
+
+def mart_digests(s3, prefix: str) -> dict[str, str]:
+    """sha256 of every intermediate and mart file: the same inputs give byte-identical files
+    (tests/integration/test_determinism.py), so two warehouses are the same when these are."""
+    client = s3.client()
+    return {key: hashlib.sha256(client.get_object(Bucket=s3.bucket, Key=f"{prefix}/lake/{key}")["Body"].read())
+            .hexdigest() for key in lake_objects(s3, prefix)
+            if key.startswith(("intermediate/", "marts/")) and ".good" not in key}
+
+
+@pytest.fixture(scope="module")
+def first_build(s3, inbox, tmp_path_factory):
+    host = tmp_path_factory.mktemp("host-a")
+    env = host_env(s3, host, inbox, "team")
+    done = diplo(env, "build", cwd=host)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "check failed" not in done.stderr  # a healthy inbox: no warning
+    return {"host": host, "env": env, "build": done}
+
+
+def test_the_demo_lake_goes_into_the_bucket_and_diplo_answers_from_it_on_another_machine(
+        s3, inbox, first_build, tmp_path):
+    keys = s3.keys()
+    for key in ("lake/raw/wandb/runs/s3run0001.parquet", "lake/raw/wandb/metric_points/s3run0002.parquet",
+                "lake/marts/run_steps/s3run0001.parquet", "lake/marts/rollouts.parquet",
+                "lake/_state/last_build.json", "lake/_state/partitions/run_id.json", "catalog.json",
+                "warehouse.duckdb"):
+        assert key in keys
+    pointer = json.loads(s3.client().get_object(Bucket=s3.bucket, Key="team/catalog.json")["Body"].read())
+    assert pointer["catalog"] in keys and pointer["catalog"].startswith("catalogs/")
+    # Nothing of the lake on the build host's disk: only its own copy of the catalog and the reports.
+    assert not (first_build["host"] / "data" / "lake").exists()
+    assert not (first_build["host"] / "data" / "quarantine").exists()
+    # Every file is whole (one PUT each): each reads as Parquet.
+    client = s3.client()
+    for key in keys:
+        if key.endswith(".parquet"):
+            pq.read_table(io.BytesIO(client.get_object(Bucket=s3.bucket, Key=f"team/{key}")["Body"].read()))
+
+    # Another machine: no data dir of its own, the same bucket. `diplo` attaches the published catalog.
+    elsewhere = host_env(s3, tmp_path, inbox, "team")
+    runs = diplo(elsewhere, "runs", "--format", "json", cwd=tmp_path)
+    assert runs.returncode == 0, runs.stderr[-3000:]
+    assert sorted(r["run_id"] for r in json.loads(runs.stdout)) == ["s3run0001", "s3run0002"]
+    assert not (tmp_path / "data").exists()
+
+    # The one-line recipe opens it in the DuckDB CLI, which reads the credentials from its own environment.
+    recipe = diplo(elsewhere, "catalog-url", cwd=tmp_path)
+    assert recipe.returncode == 0, recipe.stderr
+    line = recipe.stdout.strip()
+    assert "\n" not in line and f"ATTACH 's3://{s3.bucket}/team/{pointer['catalog']}'" in line
+    assert "loopback-secret" not in line  # getenv(...), never the secret itself
+    points = diplo(elsewhere, "sql", "select count(*) as n from metric_points", "--format", "json", cwd=tmp_path)
+    expected_points = json.loads(points.stdout)[0]["n"]
+    assert expected_points > 0
+    sql = f"{line}\nselect count(*) as runs from runs;\nselect count(*) from metric_points;"
+    cli = subprocess.run([str(DUCKDB_CLI), "-csv", "-noheader"], input=sql, env=elsewhere, capture_output=True,
+                         text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert cli.stdout.split()[-2:] == ["2", str(expected_points)]  # after CREATE SECRET's own "true"
+
+
+def test_a_build_with_nothing_new_rewrites_nothing_in_the_bucket(s3, first_build):
+    before = lake_objects(s3, "team")
+    again = diplo(first_build["env"], "build", cwd=first_build["host"])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "nothing new since the last build" in again.stderr
+    assert lake_objects(s3, "team") == before  # idempotent: not one table object written again
+
+
+READER = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    from diplo_pipeline.lib.lake.object_store import ObjectPath
+    from diplo_pipeline.lib.warehouse.catalog_reader import connect_readonly
+    con = connect_readonly(ObjectPath(sys.argv[1]))
+    stop = Path(sys.argv[2])
+    while True:
+        done = stop.exists()
+        row = con.execute(
+            "select (select count(*) from runs), (select count(distinct run_id) from run_steps),"
+            " (select count(*) from metric_points), (select count(distinct run_id) from run_learning)").fetchone()
+        print(json.dumps(row), flush=True)
+        if done:
+            break
+        time.sleep(0.2)
+""")
+
+
+def test_a_reader_holding_the_catalog_open_sees_one_build_while_another_is_published(
+        s3, inbox, first_build, tmp_path):
+    env = first_build["env"]
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, f"s3://{s3.bucket}/team/warehouse.duckdb", str(stop)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_line = reader.stdout.readline()
+    assert first_line, reader.stderr.read()
+    add_run(inbox, "s3run0003")
+    build = diplo(env, "build", cwd=first_build["host"])
+    assert build.returncode == 0, build.stderr[-3000:]
+    stop.touch()
+    out, err = reader.communicate(timeout=120)
+    seen = [tuple(json.loads(line)) for line in [first_line, *out.splitlines()]]
+    assert reader.returncode == 0, err[-3000:]
+    assert len(seen) >= 5  # it kept asking all through the build
+    # the first build, whole, however the lake changed under it
+    assert len(set(seen)) == 1 and seen[0][:2] == (2, 2) and seen[0][2] > 0, seen
+    # A new reader gets the new build, whole.
+    fresh = diplo(env, "sql", "select (select count(*) from runs) || '/' || (select count(distinct run_id) "
+                  "from run_steps) as n", "--format", "json", cwd=first_build["host"])
+    assert json.loads(fresh.stdout) == [{"n": "3/3"}]
+
+
+DAGSTER_PG_YAML = """\
+telemetry:
+  enabled: false
+storage:
+  postgres:
+    postgres_db:
+      hostname: {env: DAGSTER_PG_HOST}
+      port: {env: DAGSTER_PG_PORT}
+      db_name: {env: DAGSTER_PG_DB}
+      username: {env: DAGSTER_PG_USER}
+      password: {env: DAGSTER_PG_PASSWORD}
+      scheme: postgresql+psycopg2  # SQLAlchemy 2.1 would pick psycopg 3, which is not installed
+"""
+
+
+def _pg_runs(pg_env: dict[str, str]) -> list[tuple[str, str]]:
+    import psycopg2
+
+    con = psycopg2.connect(host=pg_env["DAGSTER_PG_HOST"], port=pg_env["DAGSTER_PG_PORT"],
+                           dbname=pg_env["DAGSTER_PG_DB"], user=pg_env["DAGSTER_PG_USER"],
+                           password=pg_env["DAGSTER_PG_PASSWORD"])
+    try:
+        with con.cursor() as cur:
+            cur.execute("select run_id, status from runs")
+            return cur.fetchall()
+    finally:
+        con.close()
+
+
+def test_two_hosts_building_into_one_bucket_take_turns_lose_no_run_and_converge_to_one_build(
+        s3, inbox, postgres, tmp_path):
+    """Two "hosts": two processes, each with its own Dagster home (so its own code server) and data dir, one
+    PostgreSQL instance for both, one bucket. They cannot see each other's file locks; the bucket's lease
+    (lib/lake/bucket_lease.py) makes one wait for the other."""
+    shared = tmp_path / "inbox"
+    shutil.copytree(inbox, shared, copy_function=shutil.copy2)  # mtimes kept: the same inputs as one build
+    pg_env = postgres.create_database("many_writers")
+    hosts = []
+    for name in ("host-a", "host-b"):
+        (tmp_path / name / "dagster_home").mkdir(parents=True)
+        (tmp_path / name / "dagster_home" / "dagster.yaml").write_text(DAGSTER_PG_YAML)
+        hosts.append(host_env(s3, tmp_path / name, shared, "shared", **pg_env))
+    # The instance's schema is created once, before the hosts start (as a deployment's migration job does).
+    subprocess.run([sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().get_runs(limit=1)"],
+                   env=hosts[0], check=True, capture_output=True, timeout=300)
+    started = time.monotonic()
+    builds = [start_build(env, tmp_path / name) for env, name in zip(hosts, ("host-a", "host-b"), strict=True)]
+    outcomes = [(b.pid, *b.communicate(timeout=900), b.returncode) for b in builds]
+    elapsed = time.monotonic() - started
+    assert [code for *_, code in outcomes] == [0, 0], [err[-3000:] for _, _, err, _ in outcomes]
+    waited = [(pid, out + err) for pid, out, err, _ in outcomes if "waiting for the build started by PID" in out + err]
+    assert len(waited) == 1, [out[-2000:] for _, out, _, _ in outcomes]  # exactly one had to wait
+    waiter, message = waited[0]
+    assert "_lease/build.json" in message and str(next(p for p, *_ in outcomes if p != waiter)) in message
+    assert "_lease/build.json" not in "".join(s3.keys())  # released
+
+    # Nothing lost: every Dagster run of both hosts is in the one instance, and every one succeeded.
+    runs = _pg_runs(pg_env)
+    assert len(runs) >= 2 and {status for _, status in runs} == {"SUCCESS"}, runs
+
+    # The same warehouse as one build of the same inbox on its own (another prefix, a SQLite home).
+    single = tmp_path / "single"
+    done = diplo(host_env(s3, single, shared, "single"), "build", cwd=single)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ours, theirs = mart_digests(s3, "shared"), mart_digests(s3, "single")
+    assert "marts/run_steps/s3run0003.parquet" in ours and len(ours) > 20
+    assert ours == theirs
+    print(f"two hosts into one bucket: {elapsed:.1f}s")
