@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from diplo_pipeline.lib.analytics.verdicts import learning_signal_text
+from diplo_pipeline.lib.analytics.verdicts import MINUS, learning_signal_text
 from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
 from diplo_pipeline.lib.reports.data import Warehouse, parse_json
 from diplo_pipeline.lib.reports.markdown import md_code, md_text
@@ -145,7 +145,7 @@ def _change_with_band(change: float | None, low: float | None, high: float | Non
         return MISSING
 
     def signed(value: float) -> str:
-        return f"{value:+.2f}".replace("-", "\N{MINUS SIGN}")
+        return f"{value:+.2f}".replace("-", MINUS)  # the true minus, as verdicts.signed writes an Elo gap
     if low is None or high is None:
         return signed(change)
     return f"{signed(change)} [{signed(low)}, {signed(high)}]"
