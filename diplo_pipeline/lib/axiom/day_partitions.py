@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from diplo_pipeline.lib.axiom.schema import EVENTS_SCHEMA
 from diplo_pipeline.lib.axiom.staging import index_path, staged_days, staged_dir
-from diplo_pipeline.lib.lake.duck import connect, lake_connection_setup
+from diplo_pipeline.lib.lake.duck import duckdb_session
 from diplo_pipeline.lib.lake.io import read_json, read_parquet, write_parquet_atomic
 from diplo_pipeline.lib.settings import DataPaths
 
@@ -45,8 +45,7 @@ def build_days(paths: DataPaths, days: list[str]) -> dict[str, int]:
             counts[day] = 0
     if not groups:
         return counts
-    con = lake_connection_setup(connect())
-    try:
+    with duckdb_session() as con:  # bounded, UTC, the lake's storage; closed on exit
         zone = con.execute("select current_setting('TimeZone')").fetchone()[0]
         with ThreadPoolExecutor(max_workers=2) as writers:  # Parquet encoding releases the GIL
             for sources, group_days in groups.items():
@@ -58,8 +57,6 @@ def build_days(paths: DataPaths, days: list[str]) -> dict[str, int]:
                 for future in written:
                     future.result()
                 counts.update(_counted(table, group_days))
-    finally:
-        con.close()
     return counts
 
 
