@@ -32,7 +32,8 @@ from diplo_pipeline.defs.partitions import (
     wandb_runs_partitions,
 )
 from diplo_pipeline.defs.resources import AxiomApi, DiploData, WandbApi
-from diplo_pipeline.defs.warehouse.sql_models import PARTITIONED_KEYS, PROJECT, asset_key
+from diplo_pipeline.defs.warehouse.project import PROJECT, asset_key
+from diplo_pipeline.defs.warehouse.sql_models import PARTITIONED_KEYS
 from diplo_pipeline.lib.axiom import apl_sync, pending_days, staging
 from diplo_pipeline.lib.deploy.instance_yaml import write_instance_yaml
 from diplo_pipeline.lib.settings import DataPaths

@@ -1,7 +1,7 @@
 """Every asset key more than one module names: the assets that define them, their sensors, schedules and
 automation, and `diplo build` import them from here, so a key is spelled once.
 
-Keys of the SQL models follow from their files (defs/warehouse/sql_models.py `asset_key`); the raw sources
+Keys of the SQL models follow from their files (defs/warehouse/project.py `asset_key`); the raw sources
 the SQL reads are named again in dbt_like_sql/sources.yml, which must match these.
 """
 

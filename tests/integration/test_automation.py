@@ -201,7 +201,7 @@ def test_a_warning_other_than_the_preview_one_is_not_hidden(monkeypatch):
 
 def test_the_raw_tables_the_sql_reads_are_written_by_assets_keyed_in_defs_keys():
     from diplo_pipeline.defs import keys
-    from diplo_pipeline.defs.warehouse.sql_models import PROJECT
+    from diplo_pipeline.defs.warehouse.project import PROJECT
 
     named = {dg.AssetKey(source.asset.split("/")) for source in PROJECT.sources.values()}
     defined = {value for value in vars(keys).values() if isinstance(value, dg.AssetKey)}

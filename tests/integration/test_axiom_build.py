@@ -20,7 +20,7 @@ import pytest
 
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
-from diplo_pipeline.defs.warehouse.sql_models import PROJECT
+from diplo_pipeline.defs.warehouse.project import PROJECT
 from diplo_pipeline.lib.lake.duck import duckdb_session
 from tests.helpers.axiom_exports import planted_events, write_export
 from tests.helpers.materialisations import cursor, materialised_since

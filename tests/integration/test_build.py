@@ -15,7 +15,7 @@ import pytest
 
 from diplo_pipeline.build import build
 from diplo_pipeline.definitions import defs
-from diplo_pipeline.defs.warehouse.sql_models import PROJECT
+from diplo_pipeline.defs.warehouse.project import PROJECT
 from diplo_pipeline.demo.sdk import run_in_subprocess
 from diplo_pipeline.lib.lake.duck import duckdb_session
 from diplo_pipeline.lib.settings import DataPaths

@@ -12,7 +12,7 @@ from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.keys import FINDINGS
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key, lake_connection
+from diplo_pipeline.defs.warehouse.project import PROJECT, asset_key, lake_connection
 from diplo_pipeline.lib.analytics.findings import ERROR, INPUTS, WARN, findings_from, ordered, preview_rows
 from diplo_pipeline.lib.analytics.findings.run_cache import cached_findings, record
 from diplo_pipeline.lib.lake.io import read_parquet, write_parquet_atomic

@@ -10,7 +10,7 @@ from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.asset_metadata import column_schema
 from diplo_pipeline.defs.keys import POWER_LAW_FITS
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.defs.warehouse.sql_models import asset_key, lake_connection
+from diplo_pipeline.defs.warehouse.project import asset_key, lake_connection
 from diplo_pipeline.lib.analytics.fits import MODELS
 from diplo_pipeline.lib.analytics.fits.mart import (
     PREVIEW_COLUMNS,

@@ -15,7 +15,7 @@ import dagster as dg
 
 from diplo_pipeline.defs.keys import FINDINGS, POWER_LAW_FITS, SWEEP_DEFINITIONS
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key, lake_connection
+from diplo_pipeline.defs.warehouse.project import PROJECT, asset_key, lake_connection
 from diplo_pipeline.lib.reports import (
     PagesWritten,
     Warehouse,

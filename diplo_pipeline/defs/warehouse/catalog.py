@@ -5,7 +5,7 @@ import dagster as dg
 from diplo_pipeline.defs.automation import publish_after_inputs
 from diplo_pipeline.defs.keys import CATALOG
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.defs.warehouse.sql_models import PROJECT, asset_key
+from diplo_pipeline.defs.warehouse.project import PROJECT, asset_key
 from diplo_pipeline.lib.previews import markdown_table
 from diplo_pipeline.lib.warehouse.catalog import build_catalog
 from diplo_pipeline.lib.warehouse.catalog_status import problems

@@ -2,81 +2,26 @@
 
 Dependencies are the tables each query names (parsed by DuckDB), so adding a model is adding a file and its
 entry in the YAML. The asset's description and its column schema (every column with its type and meaning)
-come from the YAML; the data tests that guard each table are in defs/warehouse/data_tests.py.
+come from the YAML. Each model's data tests and threshold checks run in its own step, after the table is
+written (data_tests.py, checks.py): one step a table rather than three, since each Dagster step costs more in
+event-log writes and data-version lookups than most models take to compute.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import dagster as dg
-import duckdb
 
 from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.partitions import PARTITIONS_BY_DIMENSION
 from diplo_pipeline.defs.resources import DiploData
-from diplo_pipeline.lib.lake.duck import connect, lake_connection_setup, records
+from diplo_pipeline.defs.warehouse.checks import THRESHOLD_READS, evaluate_threshold, threshold_spec, thresholds_of
+from diplo_pipeline.defs.warehouse.data_tests import run_tests, test_spec, tests_in_step, tests_reading
+from diplo_pipeline.defs.warehouse.project import PROJECT, asset_key, column_schema, lake_connection
+from diplo_pipeline.lib.lake.duck import records
 from diplo_pipeline.lib.previews import markdown_table
-from diplo_pipeline.lib.warehouse.catalog import RAW_SCHEMAS
 from diplo_pipeline.lib.warehouse.partitions import present_keys
-from diplo_pipeline.lib.warehouse.sql_project import Project, SqlFile, SqlModelError
-from diplo_pipeline.lib.warehouse.sql_runner import (
-    PYTHON_MARTS,
-    define_python_marts,
-    define_relations,
-    materialize,
-    model_path,
-)
-
-# Loading checks the YAML against what every model outputs: a drift fails here, when the definitions load.
-PROJECT = Project.load()
-
-
-def asset_key(name: str) -> dg.AssetKey:
-    """The asset that produces a table a query names: a model, a Python mart, or the ingestion asset of a
-    source."""
-    if name in PROJECT.models:
-        return dg.AssetKey([PROJECT.models[name].layer, name])
-    if name in PYTHON_MARTS:
-        return dg.AssetKey(["marts", name])
-    return dg.AssetKey(PROJECT.sources[name].asset.split("/"))
-
-
-def lake_connection(
-    diplo: DiploData,
-    upstream_of: str | None = None,
-    reading: Iterable[str] | None = None,
-    running: Iterable[str] | None = None,
-    partition_keys: Iterable[str] | None = None,
-    dimension: str | None = None,
-) -> duckdb.DuckDBPyConnection:
-    """In-memory DuckDB with sources and models under their plain names (as in the catalog): every one, or
-    what model `upstream_of` is built on, or only what the tables in `reading` need (cheaper); with
-    `partition_keys`, the partitioned ones (with `dimension`, those partitioned by it) hold only those
-    partitions' rows. Every macro is defined, or, when
-    the SQL that will run is known (`running`, or the model's own), those it calls."""
-    paths = diplo.paths()
-    con = lake_connection_setup(connect())
-    models = PROJECT.upstream(upstream_of)[:-1] if upstream_of else None
-    if reading is not None:
-        needed = {m for table in reading if table in PROJECT.models for m in PROJECT.upstream(table)}
-        models = [m for m in PROJECT.order() if m in needed]
-    macros_for = [PROJECT.models[upstream_of].body] if upstream_of else running
-    missing = define_relations(con, PROJECT, paths.lake, RAW_SCHEMAS, models, macros_for, partition_keys, dimension)
-    if not upstream_of:
-        define_python_marts(con, paths.lake)
-    if upstream_of and missing:
-        con.close()
-        raise SqlModelError(f"{PROJECT.models[upstream_of].path}: upstream models not materialised yet: "
-                            f"{missing}")
-    return con
-
-
-def column_schema(name: str, columns: list[tuple[str, str]]) -> dg.TableSchema:
-    """(column, type) pairs of `name` as the Dagster UI shows them, each with its meaning from the YAML."""
-    meaning = PROJECT.docs[name].descriptions
-    return dg.TableSchema(columns=[dg.TableColumn(column, kind, description=meaning.get(column))
-                                   for column, kind in columns])
+from diplo_pipeline.lib.warehouse.sql_project import SqlFile
+from diplo_pipeline.lib.warehouse.sql_runner import materialize, model_path
 
 
 def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
@@ -84,6 +29,10 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
     where = model.path.relative_to(PROJECT.root.parent)
 
     partitioned = model.partitioned_by is not None
+    tests, thresholds = tests_in_step(model.name), thresholds_of(model.name)
+    test_tables, test_sql = tests_reading(tests)
+    check_tables = test_tables + [table for t in thresholds for table in THRESHOLD_READS[t.name]]
+    check_sql = test_sql + [sql for t in thresholds for sql in (t.value_sql, t.worst_sql)]
 
     @dg.asset(
         key=asset_key(model.name),
@@ -100,19 +49,30 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
         f"`{model.doc.path.relative_to(PROJECT.root.parent)}`",
         # Known before the first run: the columns the SQL outputs (bound over empty sources when it loads).
         metadata={"dagster/column_schema": column_schema(model.name, list(PROJECT.columns[model.name]))},
+        check_specs=[test_spec(test, in_its_step=True) for test in tests] + [threshold_spec(t) for t in thresholds],
     )
     def _sql_model(context, diplo: DiploData) -> dg.MaterializeResult:  # context: AssetExecutionContext
         lake = diplo.paths().lake
         keys = list(context.partition_keys) if partitioned else None
-        con = lake_connection(diplo, upstream_of=model.name, partition_keys=keys)
+        con = lake_connection(diplo, upstream_of=model.name, partition_keys=keys, running=check_sql,
+                              reading=None if partitioned else check_tables)
         try:
             present = present_keys(PROJECT, lake, model.partitioned_by, keys) if partitioned else ()
             rows = materialize(con, model, lake, keys, present)
             preview = records(con.sql(f"select * from {model.name} limit 10"))
             described = con.sql(f"describe {model.name}").fetchall()
             schema = column_schema(model.name, [(row[0], str(row[1])) for row in described])
+            # After the table is written, on the whole table. Here the connection holds exactly what the checks
+            # read (the model and what it is built on), unless it holds only this run's partitions.
+            checks = [] if partitioned else _checks(con, diplo)
         finally:
             con.close()
+        if partitioned:
+            whole = lake_connection(diplo, reading=[model.name, *check_tables], running=check_sql)
+            try:
+                checks = _checks(whole, diplo)
+            finally:
+                whole.close()
         metadata = {
             "dagster/row_count": rows,
             "dagster/column_schema": schema,
@@ -123,7 +83,11 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
             metadata["partitions_computed"] = len(keys)
         if model.materialized == "table":
             metadata["path"] = dg.MetadataValue.path(str(model_path(diplo.paths().lake, model)))
-        return dg.MaterializeResult(metadata=metadata)
+        # A failed blocking test fails this step, so nothing downstream builds on the table in this run.
+        return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+    def _checks(con, diplo: DiploData) -> list[dg.AssetCheckResult]:
+        return [*run_tests(con, diplo, model.name, tests), *(evaluate_threshold(con, t) for t in thresholds)]
 
     return _sql_model
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -269,3 +269,18 @@ class Project:
             needed.add(current)
             stack.extend(d for d in self.models[current].table_names if d in self.models)
         return [m for m in self.order() if m in needed]
+
+    def relations_read(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
+        """What a connection must define to run SQL naming `names`: (models in build order, sources). A table
+        model is read from its own Parquet, so only a view model brings in what it reads; a name that is
+        neither (a Python mart) is left to the caller."""
+        models, sources, stack = set(), set(), list(names)
+        while stack:
+            current = stack.pop()
+            if current in self.sources:
+                sources.add(current)
+            elif current in self.models and current not in models:
+                models.add(current)
+                if self.models[current].materialized == "view":
+                    stack.extend(self.models[current].table_names)
+        return [m for m in self.order() if m in models], [s for s in self.sources if s in sources]

@@ -119,6 +119,7 @@ def define_relations(
     partition_keys: Iterable[str] | None = None,
     dimension: str | None = None,
     pin: Pin = None,
+    sources: Iterable[str] | None = None,
 ) -> list[str]:
     """Create the sources and models as relations on `con`, as users see them. Returns models skipped.
 
@@ -130,6 +131,7 @@ def define_relations(
     computes exactly them. The project's macros
     (limits, shared rules) come first: all of them, or with `macros_for` (SQL that will run on `con`) those
     it and the view models need. With `pin`, the sources read the exact versions of their files listed now.
+    With `sources`, only those sources are defined (each is a listing and a footer read: in a bucket, HTTP).
     """
     keys = None if partition_keys is None else list(partition_keys)
 
@@ -140,6 +142,8 @@ def define_relations(
         macros_for = [*macros_for, *views]
     define_macros(con, project, macros_for)
     for source in project.sources.values():
+        if sources is not None and source.name not in sources:
+            continue
         pattern = lake.resolve() / source.path
         if restricted(source):
             existing = [f for f in (lake.resolve() / source.partition_path(k) for k in keys) if f.exists()]

@@ -1,6 +1,6 @@
 """What the blocking SQL tests last found, kept beside the lake, and the last good version of each table.
 
-The Dagster check that runs a data test (defs/warehouse/sql_models.py) records its outcome here, in
+The Dagster step that runs a table's data tests (defs/warehouse/data_tests.py) records their outcomes here, in
 `lake/_state/sql_tests/<test>.json`, so the catalog builder (lib/warehouse/catalog.py) can read it without Dagster.
 An outcome names the file it was found on (inode, size, mtime), so an outcome always refers to one version
 of the table and a rebuilt table is never judged by an older version's test.
@@ -102,23 +102,33 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def record_outcomes(lake: Path, project: Project, table: str,
+                    found: list[tuple[str, int, list[dict[str, Any]]]]) -> list[CheckOutcome]:
+    """Keep what each test of `table` found, as (test, offending rows, first rows), on the table's current
+    version; then keep that version if all its tests pass (once for the table, not once a test)."""
+    tested = _tested_file(lake, project, table)
+    version = file_version(tested) if tested else None
+    outcomes = []
+    for test, offending_rows, first_rows in found:
+        outcome = CheckOutcome(
+            test=test,
+            table=table,
+            offending_rows=offending_rows,
+            first_rows=[{str(k): _plain(v) for k, v in row.items()} for row in first_rows],
+            file=version,
+        )
+        # Not write_json_atomic: it sorts keys, and the offending rows read best in the test's column order.
+        write_text_atomic(json.dumps(asdict(outcome), indent=1), outcome_path(lake, test))
+        outcomes.append(outcome)
+    if tested is not None:
+        keep_last_good(lake, project, table)
+    return outcomes
+
+
 def record_outcome(lake: Path, project: Project, test: str, offending_rows: int,
                    first_rows: list[dict[str, Any]]) -> CheckOutcome:
     """Keep what `test` found on the current version of its table; keep that version if all its tests pass."""
-    table = project.test_target(test)
-    tested = _tested_file(lake, project, table)
-    outcome = CheckOutcome(
-        test=test,
-        table=table,
-        offending_rows=offending_rows,
-        first_rows=[{str(k): _plain(v) for k, v in row.items()} for row in first_rows],
-        file=file_version(tested) if tested else None,
-    )
-    # Not write_json_atomic: it sorts keys, and the offending rows read best in the test's column order.
-    write_text_atomic(json.dumps(asdict(outcome), indent=1), outcome_path(lake, test))
-    if tested is not None:
-        keep_last_good(lake, project, table)
-    return outcome
+    return record_outcomes(lake, project, project.test_target(test), [(test, offending_rows, first_rows)])[0]
 
 
 def read_outcome(lake: Path, test: str) -> CheckOutcome | None:

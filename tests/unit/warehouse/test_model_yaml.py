@@ -167,7 +167,8 @@ def test_a_python_mart_that_fails_its_generic_test_is_served_at_its_last_good_ve
 
 def test_the_dagster_assets_carry_the_yaml_and_every_data_test_is_a_blocking_check():
     from diplo_pipeline.defs.warehouse.data_tests import data_test_checks
-    from diplo_pipeline.defs.warehouse.sql_models import PROJECT, sql_model_assets
+    from diplo_pipeline.defs.warehouse.project import PROJECT
+    from diplo_pipeline.defs.warehouse.sql_models import sql_model_assets
 
     specs = {spec.key.path[-1]: spec for asset in sql_model_assets for spec in asset.specs}
     assert set(specs) == set(PROJECT.models)
@@ -183,8 +184,12 @@ def test_the_dagster_assets_carry_the_yaml_and_every_data_test_is_a_blocking_che
     runs = {c.name: c.description for c in specs["runs"].metadata["dagster/column_schema"].columns}
     assert runs["state"] == PROJECT.docs["stg_wandb__runs"].descriptions["state"]  # given by name: inherited
 
-    checks = {spec.name: spec for definition in data_test_checks for spec in definition.check_specs}
+    # A SQL model's tests run in its own step (its check specs); a Python mart's as checks of their own.
+    checks = {spec.name: spec for definition in [*sql_model_assets, *data_test_checks]
+              for spec in definition.check_specs if spec.name in PROJECT.tests}
     assert set(checks) == set(PROJECT.tests)
+    assert {spec.name for definition in data_test_checks for spec in definition.check_specs} == {
+        test for test in PROJECT.tests if PROJECT.test_target(test) not in PROJECT.models}
     assert all(spec.blocking for spec in checks.values())
     assert checks["unique_run_steps_run_id__step"].asset_key.path == ["marts", "run_steps"]
     assert checks["accepted_values_findings_severity"].asset_key.path == ["marts", "findings"]
