@@ -234,11 +234,21 @@ def _pg_runs(pg_env: dict[str, str]) -> list[tuple[str, str]]:
         con.close()
 
 
+def _one_host_holds_the_third_run(s3, inbox, first_build) -> None:
+    """The reader test above adds s3run0003 to the inbox and builds it on one host (prefix "team"); run on
+    its own, this test does the same."""
+    if "marts/run_steps/s3run0003.parquet" not in lake_objects(s3, "team"):
+        add_run(inbox, "s3run0003")
+        done = diplo(first_build["env"], "build", cwd=first_build["host"])
+        assert done.returncode == 0, done.stderr[-3000:]
+
+
 def test_two_hosts_building_into_one_bucket_take_turns_lose_no_run_and_converge_to_one_build(
-        s3, inbox, postgres, tmp_path):
+        s3, inbox, first_build, postgres, tmp_path):
     """Two "hosts": two processes, each with its own Dagster home (so its own code server) and data dir, one
     PostgreSQL instance for both, one bucket. They cannot see each other's file locks; the bucket's lease
     (lib/lake/bucket_lease.py) makes one wait for the other."""
+    _one_host_holds_the_third_run(s3, inbox, first_build)
     shared = tmp_path / "inbox"
     shutil.copytree(inbox, shared, copy_function=shutil.copy2)  # mtimes kept: the same inputs as one build
     pg_env = postgres.create_database("many_writers")
@@ -265,11 +275,9 @@ def test_two_hosts_building_into_one_bucket_take_turns_lose_no_run_and_converge_
     runs = _pg_runs(pg_env)
     assert len(runs) >= 2 and {status for _, status in runs} == {"SUCCESS"}, runs
 
-    # The same warehouse as one build of the same inbox on its own (another prefix, a SQLite home).
-    single = tmp_path / "single"
-    done = diplo(host_env(s3, single, shared, "single"), "build", cwd=single)
-    assert done.returncode == 0, done.stderr[-3000:]
-    ours, theirs = mart_digests(s3, "shared"), mart_digests(s3, "single")
+    # The same warehouse as one host building the same inbox alone (prefix "team", a SQLite home): that host
+    # built two runs, then the third; these two hosts all three at once. The same files either way.
+    ours, theirs = mart_digests(s3, "shared"), mart_digests(s3, "team")
     assert "marts/run_steps/s3run0003.parquet" in ours and len(ours) > 20
     assert ours == theirs
     print(f"two hosts into one bucket: {elapsed:.1f}s")
