@@ -44,8 +44,9 @@ NIGHTLY_TABLES = (
 # on a connection holding only the runs those pages draw (`_runs_loader`).
 RUN_INDEX_TABLES = ("runs", "sweeps", "rollouts", "evaluations", "cache_stats", "extraction_by_power", "run_learning")
 SWEEP_INDEX_TABLES = ("runs", "sweeps", "sweep_runs")
-# The tracker reads the run index, each run's baseline row and the sweep entries' small tables across runs.
-TRACKER_INDEX_TABLES = (*RUN_INDEX_TABLES, "run_baselines", "sweep_runs")
+# The tracker reads the run index, each run's baseline row and the sweep entries' small tables across runs,
+# with the sweep definitions themselves (a planned sweep has an entry before it has a run).
+TRACKER_INDEX_TABLES = (*RUN_INDEX_TABLES, "run_baselines", "sweep_runs", "raw_sweeps__definitions")
 NIGHTLY_INDEX_TABLES = ("runs", "axiom_events")
 OWNERS = ["team:diplo-pipeline"]
 CHART_KINDS = {"python", "altair", "html"}
