@@ -20,6 +20,19 @@ def test_the_real_project_loads_and_every_dependency_is_parsed():
     assert project.order().index("rollouts") > project.order().index("int_wandb__run_windows")
 
 
+def test_a_connection_defines_what_its_sql_reads_through_views_only():
+    """`Project.relations_read`: a table model is read from its own Parquet, so it brings nothing else in; a view
+    model brings in what it reads, down to the sources (each one is a listing and a footer read)."""
+    project = Project.load(SQL_ROOT)
+    assert project.relations_read(["run_steps"]) == (["run_steps"], [])
+    assert project.relations_read(["metric_points"]) == (
+        ["stg_wandb__metric_points", "metric_points"], ["raw_wandb__metric_points"])
+    models, sources = project.relations_read(["run_steps", "runs", "raw_sweeps__definitions", "findings"])
+    assert "run_steps" in models and "stg_wandb__runs" in models and "int_wandb__run_windows" not in models
+    assert sources == [s for s in project.sources if s in {"raw_wandb__runs", "raw_sweeps__definitions"}]
+    assert "findings" not in models  # a Python mart: the caller defines it
+
+
 def test_ctes_are_not_dependencies_and_lines_are_reported(tmp_path):
     root = project_dir(tmp_path, {
         **STG_THINGS,
