@@ -65,7 +65,7 @@ def thresholds_of(model: str) -> list[Threshold]:
     """The thresholds a SQL model evaluates in its own step: each reads only the model and what it is built on."""
     if model not in PROJECT.models:
         return []
-    built_on = set(PROJECT.upstream(model)) | set(PROJECT.sources)
+    built_on = PROJECT.built_on(model)
     return [spec for spec in THRESHOLDS if spec.model == model and set(THRESHOLD_READS[spec.name]) <= built_on]
 
 

@@ -61,7 +61,7 @@ def tests_in_step(table: str) -> list[str]:
     """The data tests a SQL model runs in its own step: each reads only the model and what it is built on."""
     if table not in PROJECT.models:
         return []
-    built_on = set(PROJECT.upstream(table)) | set(PROJECT.sources)
+    built_on = PROJECT.built_on(table)
     return [test for test in PROJECT.tests_of(table) if set(PROJECT.tests[test].table_names) <= built_on]
 
 

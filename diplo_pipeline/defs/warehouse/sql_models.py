@@ -54,8 +54,9 @@ def _model_asset(model: SqlFile) -> dg.AssetsDefinition:
     def _sql_model(context, diplo: DiploData) -> dg.MaterializeResult:  # context: AssetExecutionContext
         lake = diplo.paths().lake
         keys = list(context.partition_keys) if partitioned else None
-        con = lake_connection(diplo, upstream_of=model.name, partition_keys=keys, running=check_sql,
-                              reading=None if partitioned else check_tables)
+        # Unpartitioned, the checks run on this connection too: it also holds what they read.
+        con = lake_connection(diplo, upstream_of=model.name, partition_keys=keys,
+                              reading=None if partitioned else check_tables, running=None if partitioned else check_sql)
         try:
             present = present_keys(PROJECT, lake, model.partitioned_by, keys) if partitioned else ()
             rows = materialize(con, model, lake, keys, present)

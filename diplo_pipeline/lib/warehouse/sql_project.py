@@ -270,6 +270,11 @@ class Project:
             stack.extend(d for d in self.models[current].table_names if d in self.models)
         return [m for m in self.order() if m in needed]
 
+    def built_on(self, name: str) -> set[str]:
+        """Every table model `name` comes after in a build: the models upstream of it, itself, every source. A
+        check reading only these can run in the model's own step."""
+        return set(self.upstream(name)) | set(self.sources)
+
     def relations_read(self, names: Iterable[str]) -> tuple[list[str], list[str]]:
         """What a connection must define to run SQL naming `names`: (models in build order, sources). A table
         model is read from its own Parquet, so only a view model brings in what it reads; a name that is

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ def record_outcomes(lake: Path, project: Project, table: str,
         write_text_atomic(json.dumps(asdict(outcome), indent=1), outcome_path(lake, test))
         outcomes.append(outcome)
     if tested is not None:
-        keep_last_good(lake, project, table)
+        keep_last_good(lake, project, table, fresh=outcomes)
     return outcomes
 
 
@@ -144,14 +145,16 @@ def current_failures(lake: Path, project: Project, table: str) -> list[CheckOutc
     return [o for o in outcomes if o is not None and not o.passed and o.file == version]
 
 
-def keep_last_good(lake: Path, project: Project, model: str) -> bool:
-    """Link `<model>.good.parquet` to the current file when every test guarding the model passed on it."""
+def keep_last_good(lake: Path, project: Project, model: str, fresh: Iterable[CheckOutcome] = ()) -> bool:
+    """Link `<model>.good.parquet` to the current file when every test guarding the model passed on it.
+    `fresh`: outcomes just recorded, used as they are rather than read back from the lake."""
     current = _tested_file(lake, project, model)
     version = file_version(current) if current is not None else None
     if version is None:
         return False
+    known = {outcome.test: outcome for outcome in fresh}
     for test in project.tests_of(model):
-        outcome = read_outcome(lake, test)
+        outcome = known[test] if test in known else read_outcome(lake, test)
         if outcome is None or not outcome.passed or outcome.file != version:
             return False
     good = good_path(lake, project, model)
