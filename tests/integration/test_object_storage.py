@@ -8,6 +8,7 @@ is small (three runs written by the real WandB SDK, a few Axiom events) so the m
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import io
 import json
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import pytest
 from diplo_pipeline.demo.sdk import run_in_subprocess
 from tests.helpers import sdk_runs
 from tests.helpers.files import set_mtime
-from tests.helpers.loopback.s3_server import loopback_s3
+from tests.helpers.loopback.s3_server import CREDENTIALS, loopback_s3
 
 pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
 
@@ -205,6 +207,30 @@ def test_a_reader_holding_the_catalog_open_sees_one_build_while_another_is_publi
     assert json.loads(fresh.stdout) == [{"n": "3/3"}]
 
 
+def test_of_many_builds_asking_for_the_bucket_lease_at_once_exactly_one_gets_it(s3):
+    """The lease's promise, asked for by eight builds in the same instant: one PUT creates it, seven are refused
+    (and wait). (moto needed help to keep S3's atomic conditional PUT: tests/helpers/loopback/s3_server.py.)"""
+    from diplo_pipeline.lib.lake.bucket_lease import Lease, _client, lease_path
+    from diplo_pipeline.lib.lake.object_store import ObjectPath, S3Settings
+
+    settings = S3Settings(key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"], secret=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                          region=CREDENTIALS["AWS_REGION"], endpoint=s3.endpoint)
+    path = lease_path(ObjectPath(f"s3://{s3.bucket}/lease-race", settings))
+    for attempt in range(5):  # a race: ask five times, so one lucky interleaving cannot hide a broken lock
+        askers = [(Lease(path, seconds=60), _client(path)) for _ in range(8)]
+        at_once = threading.Barrier(len(askers))
+
+        def ask(asker, at_once=at_once):
+            lease, client = asker
+            at_once.wait()
+            return lease._put(client, b"{}", IfNoneMatch="*")
+
+        with concurrent.futures.ThreadPoolExecutor(len(askers)) as pool:
+            granted = [etag for etag in pool.map(ask, askers) if etag]
+        assert len(granted) == 1, (attempt, granted)
+        s3.client().delete_object(Bucket=s3.bucket, Key=path.key)
+
+
 DAGSTER_PG_YAML = """\
 telemetry:
   enabled: false
@@ -234,6 +260,11 @@ def _pg_runs(pg_env: dict[str, str]) -> list[tuple[str, str]]:
         con.close()
 
 
+def _lease_held(s3, prefix: str) -> bool:
+    return f"{prefix}/lake/_lease/build.json" in {o["Key"] for o in s3.client().list_objects_v2(
+        Bucket=s3.bucket, Prefix=f"{prefix}/lake/_lease/").get("Contents", [])}
+
+
 def _one_host_holds_the_third_run(s3, inbox, first_build) -> None:
     """The reader test above adds s3run0003 to the inbox and builds it on one host (prefix "team"); run on
     its own, this test does the same."""
@@ -260,13 +291,20 @@ def test_two_hosts_building_into_one_bucket_take_turns_lose_no_run_and_converge_
     # The instance's schema is created once, before the hosts start (as a deployment's migration job does).
     subprocess.run([sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().get_runs(limit=1)"],
                    env=hosts[0], check=True, capture_output=True, timeout=300)
+    # Host B starts once host A holds the lease, so the two overlap however the machine schedules them (how
+    # two builds asking in the same instant fare is the test above).
     started = time.monotonic()
-    builds = [start_build(env, tmp_path / name) for env, name in zip(hosts, ("host-a", "host-b"), strict=True)]
+    builds = [start_build(hosts[0], tmp_path / "host-a")]
+    while not _lease_held(s3, "shared"):
+        assert builds[0].poll() is None, builds[0].communicate()[1][-3000:]
+        assert time.monotonic() - started < 300, "host A never took the bucket's lease"
+        time.sleep(0.2)
+    builds.append(start_build(hosts[1], tmp_path / "host-b"))
     outcomes = [(b.pid, *b.communicate(timeout=900), b.returncode) for b in builds]
     elapsed = time.monotonic() - started
     assert [code for *_, code in outcomes] == [0, 0], [err[-3000:] for _, _, err, _ in outcomes]
     waited = [(pid, out + err) for pid, out, err, _ in outcomes if "waiting for the build started by PID" in out + err]
-    assert len(waited) == 1, [out[-2000:] for _, out, _, _ in outcomes]  # exactly one had to wait
+    assert [pid for pid, _ in waited] == [builds[1].pid], [err[-2000:] for _, _, err, _ in outcomes]  # B waited
     waiter, message = waited[0]
     assert "_lease/build.json" in message and str(next(p for p, *_ in outcomes if p != waiter)) in message
     assert "_lease/build.json" not in "".join(s3.keys())  # released

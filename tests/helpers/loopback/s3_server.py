@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -45,10 +46,35 @@ class LoopbackS3:
         return sorted(o["Key"].removeprefix(f"{self.prefix}/") for page in pages for o in page.get("Contents", []))
 
 
+_CONDITIONAL_WRITES = threading.Lock()
+
+
+def _make_conditional_puts_atomic() -> None:
+    """S3 decides `PUT If-None-Match: *` and `PUT If-Match` atomically: of two at once exactly one wins. moto
+    5.2 checks the condition and then stores, in the request's own thread, so two hosts asking for the bucket's
+    lease in the same millisecond could both get it (CI saw it: neither host waited). One lock around its
+    conditional PUTs makes the fake keep S3's promise; unconditional PUTs still run in parallel."""
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response.put_object, "diplo_atomic", False):
+        return
+    put_object = S3Response.put_object
+
+    def atomic_put_object(self):
+        if self.headers.get("If-Match") or self.headers.get("If-None-Match"):
+            with _CONDITIONAL_WRITES:
+                return put_object(self)
+        return put_object(self)
+
+    atomic_put_object.diplo_atomic = True
+    S3Response.put_object = atomic_put_object
+
+
 @contextlib.contextmanager
 def loopback_s3(prefix: str = "team") -> Iterator[LoopbackS3]:
     from moto.server import ThreadedMotoServer
 
+    _make_conditional_puts_atomic()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
