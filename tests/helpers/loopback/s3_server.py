@@ -52,8 +52,9 @@ _CONDITIONAL_WRITES = threading.Lock()
 def _make_conditional_puts_atomic() -> None:
     """S3 decides `PUT If-None-Match: *` and `PUT If-Match` atomically: of two at once exactly one wins. moto
     5.2 checks the condition and then stores, in the request's own thread, so two hosts asking for the bucket's
-    lease in the same millisecond could both get it (CI saw it: neither host waited). One lock around its
-    conditional PUTs makes the fake keep S3's promise; unconditional PUTs still run in parallel."""
+    lease in the same millisecond could both get it (one explanation of a CI run where neither host waited).
+    One lock around its conditional PUTs makes the fake keep S3's promise; unconditional PUTs still run in
+    parallel. A fake only because moto is: lib/lake/bucket_lease.py relies on what real S3 guarantees."""
     from moto.s3.responses import S3Response
 
     if getattr(S3Response.put_object, "diplo_atomic", False):
