@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from diplo_pipeline.defs import pools
 from diplo_pipeline.defs.automation import DOWNSTREAM_GROUPS
 from diplo_pipeline.defs.keys import (
     AXIOM_APL,
@@ -174,6 +175,18 @@ def _record_outcome(report: BuildReport, result: dg.ExecuteInProcessResult) -> N
         for event in result.all_events
         if event.event_type_value == "STEP_FAILURE" and not _is_check_failure(event)
     )
+    # A run can fail with no step failing (its storage or executor broke): that is a failed build too.
+    report.failed_steps.extend(
+        f"run {result.run_id}: {event.message} {_error_text(event.event_specific_data.error)}".strip()
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE and _run_broke(event)
+    )
+
+
+def _run_broke(event: dg.DagsterEvent) -> bool:
+    """A run failed by something other than its steps (they report themselves above)."""
+    reason = event.event_specific_data.failure_reason  # JobFailureData; its enum has no public name
+    return reason is None or reason.value != "STEP_FAILURE"
 
 
 def _is_check_failure(event: dg.DagsterEvent) -> bool:
@@ -184,7 +197,10 @@ def _is_check_failure(event: dg.DagsterEvent) -> bool:
 
 
 def _failure_message(event: dg.DagsterEvent) -> str:
-    error = event.step_failure_data.error if event.step_failure_data else None
+    return _error_text(event.step_failure_data.error if event.step_failure_data else None)
+
+
+def _error_text(error) -> str:
     while error is not None and error.cause is not None and "dagster" in error.cls_name.lower():
         error = error.cause  # the user's exception, not Dagster's wrapper around it
     return error.message.strip() if error else ""
@@ -199,6 +215,7 @@ def build(
     """Everything, phase by phase. Raises SourceFolderMissing, before building anything, when a source folder
     the user named (paths.explicit) does not exist."""
     report = BuildReport(live=LiveSources.of(defs))
+    pools.ensure_pool_limits(instance)  # before any run claims a slot (why: defs/pools.py)
     report.source_warnings = [
         p.message for p in require_named_folders(folder_problems(paths, report.live.wandb, report.live.axiom))
     ]

@@ -69,6 +69,20 @@ def _step_pools() -> dict[str, str]:
             if isinstance(a, dg.AssetsDefinition) and a.node_def.pool}
 
 
+def _failures(instance: dg.DagsterInstance, runs) -> list[tuple[str, str, str]]:
+    """What went wrong in the runs that did not succeed: their tags, and each failed step's or run's message."""
+    found = []
+    for run in runs:
+        if run.status == dg.DagsterRunStatus.SUCCESS:
+            continue
+        for entry in instance.all_logs(run.run_id):
+            event = entry.dagster_event
+            if event and event.event_type in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
+                found.append((str(run.tags), str(event.step_key), (entry.user_message or "")[-1500:]
+                              + str(getattr(event.event_specific_data, "error", ""))[-3000:]))
+    return found
+
+
 def _overlaps(spans: list[tuple[float, float]]) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     ordered = sorted(spans)
     return [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if b[0] < a[1]]
@@ -97,7 +111,7 @@ def test_two_builds_at_once_on_two_hosts_land_in_one_postgres_instance_and_their
                                             instance.schedule_storage)}
         assert kinds == {"PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"}
         runs = instance.get_runs()
-        assert runs and {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
+        assert runs and {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}, _failures(instance, runs)
         step_pools = _step_pools()
         materialised: Counter = Counter()
         spans: dict[str, list[tuple[float, float]]] = {pool: [] for pool in pools.POOLS}
@@ -184,3 +198,31 @@ def test_the_daemons_sensor_and_schedule_ticks_land_in_postgres_each_run_once(po
     by_schedule = [r for r in runs.values() if r.tags.get("dagster/schedule_name") == "nightly_rebuild"]
     assert len(by_schedule) == len([t for t in ticks["nightly_rebuild"] if t.run_ids]) >= 1  # a run per tick
     assert {r.status for r in runs.values()} == {dg.DagsterRunStatus.QUEUED}
+
+
+
+def test_a_build_that_loses_the_race_to_create_a_pools_limit_finds_the_winners_row(postgres, tmp_path, monkeypatch):
+    """Two builds starting at once on a fresh instance both find no limit row for a pool and both insert it.
+    Dagster's own insert, made inside a run, crashes the loser's run on PostgreSQL (dagster-io/dagster#33552;
+    it failed the two-builds test above once in a full suite); `diplo build` writes the rows first, where
+    losing is caught. The loser is replayed exactly: its first read of the rows is the one it made before the
+    winner's insert landed."""
+    from diplo_pipeline.lib.deploy.instance_yaml import write_instance_yaml
+
+    pg = postgres.create_database("pool_race")
+    home = tmp_path / "dagster_home"
+    write_instance_yaml(home, pg)
+    with _opened(pg, home, monkeypatch) as winner, dg.DagsterInstance.from_config(str(home)) as loser:
+        storage = loser.event_log_storage
+        before_the_winner = storage.get_pool_limits()
+        assert before_the_winner == []
+        pools.ensure_pool_limits(winner)
+        with pytest.raises(Exception, match="aborted"):  # what the loser's run does in Dagster 1.13
+            storage.initialize_concurrency_limit_to_default(pools.INGEST)
+        reads = iter([before_the_winner])
+        real_read = storage.get_pool_limits
+        monkeypatch.setattr(storage, "get_pool_limits", lambda: next(reads, None) or real_read())
+        pools.ensure_pool_limits(loser)  # the race lost, the winner's row found: no error
+        monkeypatch.undo()
+        assert {p.name: (p.limit, p.from_default) for p in storage.get_pool_limits()} == {
+            pool: (1, True) for pool in pools.POOLS}
