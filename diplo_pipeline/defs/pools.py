@@ -27,9 +27,8 @@ def ensure_pool_limits(instance: dg.DagsterInstance) -> None:
     storage = instance.event_log_storage
     if instance.global_op_concurrency_default_limit is None or not storage.supports_global_concurrency_limits:
         return
-    for pool in POOLS:
-        if pool in _pools_with_limits(storage):
-            continue
+    held = _pools_with_limits(storage)
+    for pool in (p for p in POOLS if p not in held):
         try:
             storage.initialize_concurrency_limit_to_default(pool)
         except sqlalchemy.exc.DBAPIError:

@@ -200,13 +200,12 @@ def test_the_daemons_sensor_and_schedule_ticks_land_in_postgres_each_run_once(po
     assert {r.status for r in runs.values()} == {dg.DagsterRunStatus.QUEUED}
 
 
-
 def test_a_build_that_loses_the_race_to_create_a_pools_limit_finds_the_winners_row(postgres, tmp_path, monkeypatch):
     """Two builds starting at once on a fresh instance both find no limit row for a pool and both insert it.
     Dagster's own insert, made inside a run, crashes the loser's run on PostgreSQL (dagster-io/dagster#33552;
-    it failed the two-builds test above once in a full suite); `diplo build` writes the rows first, where
-    losing is caught. The loser is replayed exactly: its first read of the rows is the one it made before the
-    winner's insert landed."""
+    very probably why the two-builds test above once had a failed run in a full suite); `diplo build` writes
+    the rows first, where losing is caught. The loser is replayed exactly: its first read of the rows is the
+    one it made before the winner's insert landed, its later reads see the winner's rows."""
     from diplo_pipeline.lib.deploy.instance_yaml import write_instance_yaml
 
     pg = postgres.create_database("pool_race")
@@ -219,10 +218,10 @@ def test_a_build_that_loses_the_race_to_create_a_pools_limit_finds_the_winners_r
         pools.ensure_pool_limits(winner)
         with pytest.raises(Exception, match="aborted"):  # what the loser's run does in Dagster 1.13
             storage.initialize_concurrency_limit_to_default(pools.INGEST)
-        reads = iter([before_the_winner])
-        real_read = storage.get_pool_limits
-        monkeypatch.setattr(storage, "get_pool_limits", lambda: next(reads, None) or real_read())
-        pools.ensure_pool_limits(loser)  # the race lost, the winner's row found: no error
-        monkeypatch.undo()
+        real_read, stale = storage.get_pool_limits, [before_the_winner]
+        with monkeypatch.context() as patch:
+            patch.setattr(storage, "get_pool_limits", lambda: stale.pop() if stale else real_read())
+            pools.ensure_pool_limits(loser)  # the race lost, the winner's row found: no error
+        assert not stale  # the stale read was the one ensure_pool_limits acted on
         assert {p.name: (p.limit, p.from_default) for p in storage.get_pool_limits()} == {
             pool: (1, True) for pool in pools.POOLS}
