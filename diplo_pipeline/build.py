@@ -92,6 +92,8 @@ class BuildReport:
     catalog_problems: list[dict] = field(default_factory=list)
     # The partitions of the partitioned models this build computed, by dimension (run_id: run ids; day: days)
     partitions_built: dict[str, list[str]] = field(default_factory=dict)
+    # The whole (unpartitioned) tables, marts and reports this build materialised (the catalog aside)
+    whole_built: list[str] = field(default_factory=list)
     # True when nothing downstream was materialised because no input changed (lib/warehouse/build_state.py);
     # the checks, table rows and catalog problems are then the last build's, which still hold.
     downstream_skipped: bool = False
@@ -296,12 +298,14 @@ def build(
     graph = defs.resolve_asset_graph()
     current, whole = _whole_asset_inputs(graph, paths, code)
     held_back = _descendants(graph, failed) - {CATALOG}
-    stale = set(staleness.stale(paths, current, [key.to_user_string() for key in whole]))
+    stale = set(staleness.stale(paths, current, [key.to_user_string() for key in whole], _host_local(graph)))
     todo = [key for key in whole if key != CATALOG and key not in held_back and key.to_user_string() in stale]
     if todo:
         progress(f"running {len(todo)} SQL models, marts and reports whose inputs changed, with their checks")
         # A blocking data test that fails stops what depends on its table in this run, and only that.
-        _record_whole(paths, current, materialize(dg.AssetSelection.assets(*todo)), graph)
+        result = materialize(dg.AssetSelection.assets(*todo))
+        _record_whole(paths, current, result, graph)
+        report.whole_built = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
         built_anything = True
 
     # Published when anything was built (a table's file or its test outcome may have changed even when its
@@ -345,7 +349,7 @@ def _whole_asset_inputs(graph, paths: DataPaths, code: str) -> tuple[dict[str, s
         WANDB_RUNS.to_user_string(): staleness.files_fingerprint([paths.raw / "wandb"]),
         AXIOM_EVENTS.to_user_string(): staleness.files_fingerprint([paths.raw / "axiom" / "events"]),
         # the sweep definitions asset reads the sweep files (and writes raw/sweeps itself)
-        SWEEP_DEFINITIONS.to_user_string(): staleness.files_fingerprint([paths.sweep_dir]) + code,
+        SWEEP_DEFINITIONS.to_user_string(): staleness.files_fingerprint([paths.sweep_dir], named=False) + code,
     }
     for name, model in PROJECT.models.items():  # a partitioned table by its files (a view by its parents)
         if model.partitioned_by and model.materialized == "table":
@@ -353,6 +357,12 @@ def _whole_asset_inputs(graph, paths: DataPaths, code: str) -> tuple[dict[str, s
     parents = {key.to_user_string(): [p.to_user_string() for p in graph.get(key).parent_keys] for key in order}
     current = staleness.fingerprints([k.to_user_string() for k in order], parents, given, code)
     return current, [key for key in order if key not in PARTITIONED_KEYS]
+
+
+def _host_local(graph) -> set[str]:
+    """The assets whose output is on this host, not in the lake: the reports and the build's catalog file."""
+    return {key.to_user_string() for key in graph.get_all_asset_keys()
+            if key == CATALOG or graph.get(key).group_name == "reports"}
 
 
 def _descendants(graph, keys: set[dg.AssetKey]) -> set[dg.AssetKey]:
@@ -372,7 +382,8 @@ def _record_whole(paths: DataPaths, current: dict[str, str], result: dg.ExecuteI
     passed = {e.asset_check_key for e in result.get_asset_check_evaluations() if e.passed}
     built = [event.asset_key for event in result.get_asset_materialization_events()]
     staleness.record(paths, current, [key.to_user_string() for key in built if all(
-        check in passed for check in graph.get_check_keys_for_assets({key}) if graph.get(check).blocking)])
+        check in passed for check in graph.get_check_keys_for_assets({key}) if graph.get(check).blocking)],
+        _host_local(graph))
 
 
 def _keep_checks_not_run(report: BuildReport, last: dict) -> None:

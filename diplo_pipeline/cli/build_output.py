@@ -62,9 +62,12 @@ def run_build_report(paths: DataPaths, console: Console) -> tuple[int, BuildRepo
     console.print(
         f"[bold]built in {elapsed:.1f}s[/]: {report.runs_discovered} runs found, "
         f"{len(report.runs_changed)} read, {len(report.runs_removed)} removed, "
-        f"{len(report.axiom_days_built)} Axiom days rebuilt"
+        f"{len(report.axiom_days_built)} Axiom days rebuilt; recomputed "
+        f"{len(report.partitions_built.get('run_id', []))} run and {len(report.partitions_built.get('day', []))} "
+        f"day partitions, {len(report.whole_built)} whole tables and reports"
         + (f"; live WandB: {len(report.live_runs_changed)} runs new or changed" if report.live.wandb else "")
-        + (f"; live Axiom: {len(report.live_days_fetched)} days fetched" if report.live.axiom else "")
+        + (f"; live Axiom: {len(report.live_days_fetched)} days fetched" if report.live.axiom else ""),
+        soft_wrap=True,
     )
     for warning in report.source_warnings:
         console.print(Text("no input: ", style="yellow") + Text(warning), soft_wrap=True, highlight=False)

@@ -79,6 +79,13 @@ class DataPaths:
         return self.lake / "_state"
 
     @property
+    def host_state(self) -> Path | ObjectPath:
+        """Bookkeeping of what this host's own outputs (its reports, its copy of the catalog) were built from.
+        With the lake in a bucket that is the data root's `_state/`: each host builds its own, and a host that
+        finds the shared tables up to date still builds its reports. Else the lake's state, as always."""
+        return self.data_dir / "_state" if self.lake_url else self.state
+
+    @property
     def quarantine(self) -> Path | ObjectPath:
         return self.store_root / "quarantine"
 

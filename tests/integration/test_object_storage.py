@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,9 +121,13 @@ def test_the_demo_lake_goes_into_the_bucket_and_diplo_answers_from_it_on_another
     keys = s3.keys()
     for key in ("lake/raw/wandb/runs/s3run0001.parquet", "lake/raw/wandb/metric_points/s3run0002.parquet",
                 "lake/marts/run_steps/s3run0001.parquet", "lake/marts/rollouts.parquet",
-                "lake/_state/last_build.json", "lake/_state/partitions/run_id.json", "catalog.json",
+                "lake/_state/assets.json", "lake/_state/partitions/run_id.json", "catalog.json",
                 "warehouse.duckdb"):
         assert key in keys
+    # What the host's own outputs (its catalog file, its reports) were built from is the host's: another
+    # host sharing the bucket still builds its own.
+    assert "lake/_state/last_build.json" not in keys
+    assert (first_build["host"] / "data" / "_state" / "last_build.json").exists()
     pointer = json.loads(s3.client().get_object(Bucket=s3.bucket, Key="team/catalog.json")["Body"].read())
     assert pointer["catalog"] in keys and pointer["catalog"].startswith("catalogs/")
     # Nothing of the lake on the build host's disk: only its own copy of the catalog and the reports.
@@ -309,6 +314,12 @@ def test_two_hosts_building_into_one_bucket_take_turns_lose_no_run_and_converge_
     waiter, message = waited[0]
     assert "_lease/build.json" in message and str(next(p for p, *_ in outcomes if p != waiter)) in message
     assert not _lease_held(s3, "shared")  # released
+    # The waiting host found the warehouse the other had just built up to date (the hosts' own paths are not
+    # part of what a table is built from): it built its own reports and catalog, no model, no partition.
+    waited_out = next(out + err for pid, out, err, _ in outcomes if pid == waiter)
+    summary = re.search(r"recomputed (\d+) run and (\d+) day partitions, (\d+) whole tables and reports", waited_out)
+    assert summary, waited_out[-3000:]
+    assert summary.groups() == ("0", "0", "4"), summary.group(0)  # the four report assets
 
     # Nothing lost: every Dagster run of both hosts is in the one instance, and every one succeeded.
     runs = _pg_runs(pg_env)

@@ -23,7 +23,7 @@ from typing import Any
 
 from diplo_pipeline.lib.lake.duck import MEMORY_LIMIT_ENV, THREADS_ENV
 from diplo_pipeline.lib.lake.io import read_json, write_text_atomic
-from diplo_pipeline.lib.settings import DataPaths
+from diplo_pipeline.lib.settings import SOURCE_VARIABLES, DataPaths
 from diplo_pipeline.lib.warehouse.sql_project import SQL_ROOT
 
 PACKAGE = Path(__file__).resolve().parents[2]  # diplo_pipeline/
@@ -31,7 +31,8 @@ CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml"}
 
 
 def state_path(paths: DataPaths) -> Path:
-    return paths.state / "last_build.json"
+    # this host's: the record says its catalog and reports are complete (lib/settings.py DataPaths.host_state)
+    return paths.host_state / "last_build.json"
 
 
 def stat_lines(root: Path, skip: tuple[str, ...] = ()) -> Iterable[str]:
@@ -62,13 +63,17 @@ def fingerprint(parts: Iterable[tuple[str, Iterable[str]]]) -> str:
 
 # Settings that change how fast a build goes, never what it writes: changing them rebuilds nothing.
 RESOURCE_SETTINGS = frozenset({MEMORY_LIMIT_ENV, THREADS_ENV})
+# Settings that say where this host keeps its files, never what the tables hold: downstream reads the raw
+# lake (fingerprinted by its files) and the sweep files (by their listing), not the inboxes, and each host's
+# own outputs keep their state in its data dir. Two hosts sharing a bucket so agree on what is up to date.
+HOST_SETTINGS = frozenset({"DIPLO_DATA_DIR", *SOURCE_VARIABLES})
 
 
 def _code_parts(code_roots: Iterable[Path]) -> list[tuple[str, Iterable[str]]]:
     return [
         ("code", _code_lines(code_roots)),
         ("settings", (f"{k}={v}" for k, v in sorted(os.environ.items())
-                      if k.startswith("DIPLO_") and k not in RESOURCE_SETTINGS)),
+                      if k.startswith("DIPLO_") and k not in RESOURCE_SETTINGS | HOST_SETTINGS)),
     ]
 
 

@@ -5,15 +5,15 @@ listing of its files (size and modification time: every write is a new file rena
 table's is the listing of its partition files (lib/warehouse/partitions.py writes them), and any other
 asset's (a partitioned view's too) is the hash of the code and settings with the fingerprints of the assets
 it reads. An asset is stale when that fingerprint differs from the one it was last built from
-(`lake/_state/assets.json`), so a new WandB run rebuilds what reads runs and leaves the tables of Axiom
-events alone. Nothing here knows Dagster: the graph
-comes in as plain names.
+(`lake/_state/assets.json`; a host's own reports and catalog in its data dir's `_state/` when the lake is
+in a bucket), so a new WandB run rebuilds what reads runs and leaves the tables of Axiom events alone.
+Nothing here knows Dagster: the graph comes in as plain names.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 
 from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
@@ -21,13 +21,18 @@ from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.warehouse import build_state
 
 
-def state_path(paths: DataPaths) -> Path:
-    return paths.state / "assets.json"
+def state_path(paths: DataPaths, host_local: bool = False) -> Path:
+    """Where the assets' record lives: the lake's state, or, for an asset whose output is on this host (its
+    reports, its copy of the catalog), the host's (the same file unless the lake is in a bucket)."""
+    return (paths.host_state if host_local else paths.state) / "assets.json"
 
 
-def files_fingerprint(roots: Iterable[Path]) -> str:
-    """The listing of every file under `roots`: path, size and modification time."""
-    return build_state.fingerprint((str(root), build_state.stat_lines(root)) for root in roots)
+def files_fingerprint(roots: Iterable[Path], named: bool = True) -> str:
+    """The listing of every file under `roots`: path, size and modification time; with `named`, where the
+    roots are too (not for a host's own folder, such as its sweep files: two hosts holding the same files
+    agree)."""
+    return build_state.fingerprint((str(root) if named else str(i), build_state.stat_lines(root))
+                                   for i, root in enumerate(roots))
 
 
 def fingerprints(
@@ -47,14 +52,21 @@ def fingerprints(
     return found
 
 
-def stale(paths: DataPaths, current: Mapping[str, str], assets: Iterable[str]) -> list[str]:
-    """The assets among `assets` whose inputs changed since they were last built (or never were)."""
-    built = read_json(state_path(paths), {})
-    return [asset for asset in assets if built.get(asset) != current[asset]]
+def stale(paths: DataPaths, current: Mapping[str, str], assets: Iterable[str],
+          host_local: Container[str] = ()) -> list[str]:
+    """The assets among `assets` whose inputs changed since they were last built (or never were); those in
+    `host_local` as this host last built them."""
+    built = {local: read_json(state_path(paths, local), {}) for local in (False, True)}
+    return [asset for asset in assets if built[asset in host_local].get(asset) != current[asset]]
 
 
-def record(paths: DataPaths, current: Mapping[str, str], built: Iterable[str]) -> None:
+def record(paths: DataPaths, current: Mapping[str, str], built: Iterable[str],
+           host_local: Container[str] = ()) -> None:
     """Keep what the assets in `built` (materialised successfully) were computed from."""
-    state = read_json(state_path(paths), {})
-    state.update({asset: current[asset] for asset in built})
-    write_json_atomic(state, state_path(paths))
+    by_file: dict[Path, list[str]] = {}
+    for asset in built:
+        by_file.setdefault(state_path(paths, asset in host_local), []).append(asset)
+    for path, assets in by_file.items():
+        state = read_json(path, {})
+        state.update({asset: current[asset] for asset in assets})
+        write_json_atomic(state, path)

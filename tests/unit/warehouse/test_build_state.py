@@ -3,6 +3,7 @@ it changes with every input the downstream phases read, and only with those."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -76,3 +77,24 @@ def test_a_record_is_reused_only_for_its_inputs_and_while_the_catalog_exists(lak
     assert build_state.unchanged_since_last_build(paths, "other inputs") is None
     build_state.forget_build(paths)
     assert build_state.unchanged_since_last_build(paths, inputs) is None
+
+
+@pytest.mark.parametrize("setting", ["DIPLO_DATA_DIR", "DIPLO_WANDB_DIR", "DIPLO_AXIOM_DIR", "DIPLO_SWEEP_DIR"])
+def test_where_a_host_keeps_its_files_does_not_change_the_fingerprint(lake, setting, monkeypatch):
+    """Two hosts sharing a bucket set their own data dir and inboxes; downstream reads neither, so they must
+    agree on what is up to date (else the second host rebuilds the whole warehouse the first just built)."""
+    paths, code = lake
+    monkeypatch.setenv(setting, "/host-a/somewhere")
+    before = build_state.downstream_inputs(paths, code)
+    monkeypatch.setenv(setting, "/host-b/elsewhere")
+    assert build_state.downstream_inputs(paths, code) == before
+    assert build_state.code_and_settings(code) == build_state.code_and_settings(code)
+
+
+def test_with_the_lake_in_a_bucket_the_build_record_is_the_hosts_own(lake):
+    """The record says this host's catalog and reports are complete, so it lives in the host's data dir, not
+    in the bucket where another host would find it."""
+    paths, code = lake
+    shared = dataclasses.replace(paths, lake_url="s3://bucket/team")
+    assert build_state.state_path(shared) == paths.data_dir / "_state" / "last_build.json"
+    assert build_state.state_path(paths) == paths.data_dir / "lake" / "_state" / "last_build.json"

@@ -3,6 +3,7 @@ rule that a partition is computed from its own rows alone. Planted on a small pr
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -134,3 +135,23 @@ def test_a_changed_input_makes_stale_what_reads_it_and_nothing_else(tmp_path):
     assert staleness.stale(paths, new_run, marts) == ["runs_mart", "report"]
     new_code = staleness.fingerprints(order, parents, {"raw/runs": "r1", "raw/events": "e1"}, "code 2")
     assert staleness.stale(paths, new_code, marts) == marts
+
+
+def test_a_hosts_own_outputs_are_stale_on_another_host_that_shares_the_lake(tmp_path):
+    """With the lake in a bucket, a host that finds the shared tables built by another still builds its own
+    reports: their record is in its data dir, the tables' in the bucket."""
+    order = ["raw/runs", "runs_mart", "report"]
+    parents = {"runs_mart": ["raw/runs"], "report": ["runs_mart"]}
+    current = staleness.fingerprints(order, parents, {"raw/runs": "r1"}, "code")
+
+    class SharedLake(DataPaths):  # the bucket's `_state/` as a local folder: the S3 tests build the real one
+        state = property(lambda self: tmp_path / "bucket" / "_state")
+
+    host_a, host_b = (SharedLake(tmp_path / host, (), (), tmp_path / "sweeps", lake_url="s3://b/team")
+                      for host in ("a", "b"))
+    staleness.record(host_a, current, ["runs_mart", "report"], host_local={"report"})
+    assert staleness.stale(host_a, current, ["runs_mart", "report"], host_local={"report"}) == []
+    assert staleness.stale(host_b, current, ["runs_mart", "report"], host_local={"report"}) == ["report"]
+    assert set(json.loads((tmp_path / "a" / "_state" / "assets.json").read_text())) == {"report"}
+    assert set(json.loads((tmp_path / "bucket" / "_state" / "assets.json").read_text())) == {"runs_mart"}
+    assert not (tmp_path / "b" / "_state").exists()
