@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
@@ -299,3 +300,33 @@ def test_unreadable_sweep_definition_is_quarantined(data_env, instance):
     rows = _query(data_env.catalog, "select sweep_name, runs, expected_ranking from raw_sweeps__definitions")
     assert rows[0][0] == "lr-sweep" and rows[0][2] == ["A"]
     assert '"experiment_tag": "lr-A-base"' in rows[0][1]  # ${metadata.…} resolved as the trainer does
+
+
+def test_a_run_page_counts_only_the_events_the_catalog_attributes_to_its_run(data_env, instance):
+    """Two runs at the same time: an inference call inside both windows belongs to neither (ambiguous). A
+    page is rendered on a connection holding its own run's partitions only, where only that run's window is
+    seen; the page must still count what the catalog counts, not claim the call for its run."""
+    from diplo_pipeline.defs.reports.assets import RUN_TABLES, _index_connection, _runs_loader
+    from diplo_pipeline.defs.resources import DiploData
+    from diplo_pipeline.lib.reports.data import Warehouse
+
+    for run_id in ("over0001", "over0002"):  # both start at sdk_runs.START: their windows overlap
+        run_in_subprocess(sdk_runs.simple_run, str(data_env.wandb_dirs[0]), run_id, f"grpo-{run_id}", 4)
+    set_mtime(data_env.wandb_dirs[0], sdk_runs.START + 86400)
+    call = {"_time": "2025-12-22T19:01:00Z", "event": "inference_timing_breakdown", "batch_size": 8,
+            "lora_name": "mixed:2_adapters", "adapter_load_time_s": 0.1, "generation_time_s": 2.0,
+            "total_time_s": 2.2, "tokens_generated": 400, "tokens_per_second": 181.8, "prompt_tokens": 900,
+            "input_tokens_per_second": 450.0, "output_tokens_per_second": 200.0, "prefix_cache_hit_rate": None}
+    (data_env.axiom_dirs[0] / "calls.ndjson").write_text(json.dumps(call) + "\n")
+    build(defs(), instance, data_env)
+    attributed = "select count(*) from int_axiom__event_runs where run_name = 'grpo-over0001'"
+    assert _query(data_env.catalog, "select attribution from int_axiom__event_runs") == [("ambiguous",)]
+    assert _query(data_env.catalog, attributed) == [(0,)]
+
+    diplo = DiploData.of(data_env)
+    with _index_connection(diplo, ("runs", "int_axiom__event_runs")) as index:
+        with _runs_loader(diplo, RUN_TABLES, Warehouse(index))(["over0001"]) as page:
+            assert page.con.execute(attributed).fetchall() == [(0,)]
+        # what the page's own connection would say on its own: the one window it holds claims the call
+        with _runs_loader(diplo, RUN_TABLES)(["over0001"]) as alone:
+            assert alone.con.execute(attributed).fetchall() == [(1,)]

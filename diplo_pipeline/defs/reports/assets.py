@@ -26,7 +26,7 @@ from diplo_pipeline.lib.reports import (
 )
 from diplo_pipeline.lib.reports.ui_previews import index_rows, key_chart_preview, newest_entry, page_links, run_index
 from diplo_pipeline.lib.warehouse.partitions import built_fingerprints
-from diplo_pipeline.lib.warehouse.sql_runner import hold_partitioned_in_memory
+from diplo_pipeline.lib.warehouse.sql_runner import hold_in_memory, hold_partitioned_in_memory
 
 # The tables each report reads. A run's page links to its sweep's page, so it waits for `sweeps` too: without
 # it, a first build could render the run pages before the sweeps were built, and leave the links out.
@@ -42,7 +42,11 @@ NIGHTLY_TABLES = (
 # What decides which pages are out of date, read across every run: one row a run (or a few), never a run's
 # steps or points (lib/reports/page_inputs.py). The rows of the pages to render come from the tables above,
 # on a connection holding only the runs those pages draw (`_runs_loader`).
-RUN_INDEX_TABLES = ("runs", "sweeps", "rollouts", "evaluations", "cache_stats", "extraction_by_power", "run_learning")
+RUN_INDEX_TABLES = (
+    "runs", "sweeps", "rollouts", "evaluations", "cache_stats", "extraction_by_power", "run_learning",
+    "int_axiom__event_runs",
+)
+ATTRIBUTION = "int_axiom__event_runs"
 SWEEP_INDEX_TABLES = ("runs", "sweeps", "sweep_runs")
 # The tracker reads the run index, each run's baseline row and the sweep entries' small tables across runs,
 # with the sweep definitions themselves (a planned sweep has an entry before it has a run).
@@ -59,9 +63,15 @@ def _partition_fingerprints(diplo: DiploData) -> Callable[[Iterable[str]], dict[
     return lambda run_ids: built_fingerprints(PROJECT, lake, "run_id", run_ids)
 
 
-def _runs_loader(diplo: DiploData, reading: tuple[str, ...], in_memory: bool = True):
+def _runs_loader(
+    diplo: DiploData, reading: tuple[str, ...], index: Warehouse | None = None, in_memory: bool = True
+):
     """A Warehouse over the tables in `reading` whose per-run tables hold only the runs asked for (in memory
-    with `in_memory`: a page asks a dozen queries of its run); the whole tables are as the catalog shows them."""
+    with `in_memory`: a page asks a dozen queries of its run); the whole tables are as the catalog shows them.
+
+    With `index` (every run's), the runs' attributed Axiom events are taken from there: attributing them on the
+    loaded runs alone would see only their windows, and an event another run's window overlaps (ambiguous in
+    the catalog) would count for the loaded run. Taken once, they also spare each page the attribution."""
 
     @contextmanager
     def load(run_ids: list[str]) -> Iterator[Warehouse]:
@@ -69,7 +79,15 @@ def _runs_loader(diplo: DiploData, reading: tuple[str, ...], in_memory: bool = T
         try:
             if in_memory:
                 hold_partitioned_in_memory(con, PROJECT, dimension="run_id")
-            yield Warehouse(con)
+            loaded = Warehouse(con)
+            if index is not None and loaded.has(ATTRIBUTION) and index.has(ATTRIBUTION, "runs"):
+                attributed = index.con.execute(
+                    f"select a.* from {ATTRIBUTION} as a inner join runs as r using (run_name) "
+                    "where r.run_id in (select unnest($run_ids))", {"run_ids": run_ids}).arrow()
+                con.register("__attributed", attributed)
+                hold_in_memory(con, ATTRIBUTION, "select * from __attributed")
+                con.unregister("__attributed")
+            yield loaded
         finally:
             con.close()
 
@@ -114,7 +132,7 @@ def _counts(out: PagesWritten) -> dict[str, dg.RawMetadataValue]:
 def run_reports(diplo: DiploData) -> dg.MaterializeResult:
     with _index_connection(diplo, RUN_INDEX_TABLES) as con:
         wh = Warehouse(con)
-        load = _runs_loader(diplo, RUN_TABLES)
+        load = _runs_loader(diplo, RUN_TABLES, wh)
         pages = render_run_reports(wh, diplo.paths().reports, _partition_fingerprints(diplo), load)
         index = index_rows(wh, pages.index)
     out = pages.out
@@ -162,7 +180,8 @@ def sweep_reports(diplo: DiploData) -> dg.MaterializeResult:
 )
 def nightly_digest(diplo: DiploData) -> dg.MaterializeResult:
     # the window's runs are read by grouped queries, not one run at a time: no copy in memory
-    out = _render(diplo, NIGHTLY_INDEX_TABLES, render_nightly_digest, _runs_loader(diplo, NIGHTLY_TABLES, False))
+    load = _runs_loader(diplo, NIGHTLY_TABLES, in_memory=False)
+    out = _render(diplo, NIGHTLY_INDEX_TABLES, render_nightly_digest, load)
     latest = out.root / "latest.html"
     metadata = _counts(out)
     if latest.exists():
@@ -187,8 +206,10 @@ def nightly_digest(diplo: DiploData) -> dg.MaterializeResult:
 )
 def experiment_tracker(diplo: DiploData) -> dg.MaterializeResult:
     entries = diplo.paths().state / "reports" / "tracker_entries.json"  # each entry with what it was written from
-    load = _runs_loader(diplo, RUN_TABLES)
-    out = _render(diplo, TRACKER_INDEX_TABLES, render_tracker, _partition_fingerprints(diplo), load, entries)
+    with _index_connection(diplo, TRACKER_INDEX_TABLES) as con:
+        wh = Warehouse(con)
+        load = _runs_loader(diplo, RUN_TABLES, wh)
+        out = render_tracker(wh, diplo.paths().reports, _partition_fingerprints(diplo), load, entries)
     tracker = out.root / "tracker.md"
     text = tracker.read_text()
     return dg.MaterializeResult(metadata=_counts(out) | {

@@ -2,13 +2,14 @@
 
 A run's page shows its own partition of the per-run tables and its slice of a few whole tables (the rollouts
 attributed to it, the evaluations other runs made of it, its findings, the fits its points went into with
-every point behind them, the cache hours and extraction days it was active). Its inputs fingerprint is made
-of small things only: the run's row of `runs`, the fingerprint of its partition's files (size and mtime,
-`lib/warehouse/partitions.built_fingerprints`, given by the caller), one fingerprint per run of each whole
-table's slice (`analyses/reports/page_inputs_*.sql`, each one grouped query over that table, with the
-macro `rows_digest`), the page names it links, and the renderer. A page whose stored fingerprint is this one
-is neither read nor rendered; only the pages of a changed run (and of the runs whose fits or evaluations
-it joined) are loaded, on a connection holding those runs' partitions alone (`RunLoader`).
+every point behind them, the cache hours and extraction days it was active, the Axiom events attributed to
+it). Its inputs fingerprint is made of small things only: the run's row of `runs`, the fingerprint of its
+partition's files (size and mtime, `lib/warehouse/partitions.built_fingerprints`, given by the caller), one
+fingerprint per run of each whole table's slice (`analyses/reports/page_inputs_*.sql`, each one grouped
+query over that table, mostly with the macro `rows_digest`), the page names it links, and the renderer. A
+page whose stored fingerprint is this one is neither read nor rendered; only the pages of a changed run (and
+of the runs whose fits or evaluations it joined) are loaded, on a connection holding those runs' partitions
+alone (`RunLoader`).
 
 A new whole table read by a page adds its slice here (a `page_inputs_<table>.sql` with `key`, `digest`);
 a new per-run table needs nothing: its partition files are in the partition fingerprint.
@@ -105,6 +106,7 @@ def page_inputs(wh: Warehouse, index: RunIndex, partitions: PartitionFingerprint
     findings = _slices(wh, "page_inputs_findings", "findings")
     fits = _slices(wh, "page_inputs_fits", "power_law_fits")
     cache = _slices(wh, "page_inputs_cache", "cache_stats") if wh.has("runs") else {}
+    events = _slices(wh, "page_inputs_events", "int_axiom__event_runs")
     days = sorted(_slices(wh, "page_inputs_extraction", "extraction_by_power").items())
     built = [wh.has("findings"), wh.has("power_law_fits")]
     out = PageInputs()
@@ -117,7 +119,7 @@ def page_inputs(wh: Warehouse, index: RunIndex, partitions: PartitionFingerprint
         out.digests[run_id] = inputs_digest([
             index.pages[run_id], index.sweep_page(run), run, held[run_id], built,
             rollouts.get(name, {}).get("digest"), evaluated.get("digest"), findings.get(run_id, {}).get("digest"),
-            fit.get("digest"), cache.get(run_id, {}).get("digest"),
+            fit.get("digest"), cache.get(run_id, {}).get("digest"), events.get(name, {}).get("digest"),
             [(day, d["digest"]) for day, d in days if first_day and first_day <= day <= last_day],
             # what the page draws of its fits' other runs: their points, their names
             sorted(held.get(r) or "" for r in out.companions[run_id]),

@@ -189,8 +189,14 @@ def hold_partitioned_in_memory(
     for name, model in project.models.items():
         chosen = model.partitioned_by and dimension in (None, model.partitioned_by) and name in defined
         if chosen and model.materialized == "table":
-            con.execute(f"create or replace temp table __in_memory__{name} as select * from {name}")
-            con.execute(f"create or replace view {name} as select * from __in_memory__{name}")
+            hold_in_memory(con, name, f"select * from {name}")
+
+
+def hold_in_memory(con: duckdb.DuckDBPyConnection, name: str, query: str, params: dict | None = None) -> None:
+    """Relation `name` on `con` becomes the rows of `query` (which may read it), held in memory: the views
+    that read it see those rows from then on."""
+    con.execute(f"create or replace temp table __in_memory__{name} as {query}", params)
+    con.execute(f"create or replace view {name} as select * from __in_memory__{name}")
 
 
 # Marts computed in Python (fits, robust statistics) rather than SQL: written by their Dagster assets to

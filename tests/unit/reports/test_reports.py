@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from diplo_pipeline.lib.reports import (
@@ -21,7 +22,7 @@ from diplo_pipeline.lib.reports import (
     render_tracker,
 )
 from diplo_pipeline.lib.reports.charts import downsample, extreme_indices, fit_curve
-from diplo_pipeline.lib.reports.page_inputs import RunIndex
+from diplo_pipeline.lib.reports.page_inputs import RunIndex, page_inputs, rows_fingerprints
 from diplo_pipeline.lib.reports.run_data import load_run
 from diplo_pipeline.lib.reports.run_page import key_chart_png, run_html
 from diplo_pipeline.lib.reports.runs import RunPages
@@ -300,3 +301,24 @@ def test_the_healthy_run_report_renders_its_charts_in_chromium(reports, healthy,
     assert state["charts"] >= 9, state  # loss, KL, reward, grad norm, throughput, extraction, rollouts, cache, ...
     assert state["failed"] == 0 and state["drawn"] == state["charts"], state
     assert browser_problems(browser.events) == []
+
+
+def test_an_axiom_event_attributed_to_a_run_later_makes_that_runs_page_stale_alone(demo_catalog):
+    """A run's page computes its operating-target hours from the events attributed to it: an event that
+    arrives (or is attributed) after the page was written changes that run's inputs and no other run's."""
+    con = duckdb.connect()
+    con.execute(f"attach '{demo_catalog['paths'].catalog}' as demo (read_only); use demo")
+    before_wh = Warehouse(con)
+    index = RunIndex.of(before_wh)
+    before = page_inputs(before_wh, index, rows_fingerprints(before_wh)).digests
+    run = index.runs[-1]
+    con.execute("create temp table late as select 'late-event' as event_id, "
+                "timestamptz '2025-12-27 10:00:00+00' as event_time, 'inference_timing_breakdown' as event, "
+                "$name::varchar as run_name, 'time_window' as attribution", {"name": run["run_name"]})
+    # a temp view shadows the catalog's for this connection only
+    con.execute("create temp view int_axiom__event_runs as "
+                "select * from demo.main.int_axiom__event_runs union all by name select * from late")
+    after_wh = Warehouse(con)
+    after = page_inputs(after_wh, index, rows_fingerprints(after_wh)).digests
+    assert [r for r in before if before[r] != after[r]] == [run["run_id"]]
+    con.close()
