@@ -17,6 +17,12 @@ def _paths(value: str | None, default: Path) -> tuple[Path, ...]:
     return tuple(Path(p).expanduser().resolve() for p in value.split(":") if p)
 
 
+def user_cache_dir() -> Path:
+    """Where derived files that any checkout can rebuild are kept between runs (the Vega bundle, the SQL
+    models' output columns): `$XDG_CACHE_HOME/diplo-pipeline`, default `~/.cache/diplo-pipeline`."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "diplo-pipeline"
+
+
 def data_dir_from_env(data_dir: str | Path | None = None, cwd: Path | None = None) -> Path:
     """`data_dir`, else $DIPLO_DATA_DIR, else ./data; relative to `cwd` (default: the current folder)."""
     chosen = Path(data_dir or os.environ.get("DIPLO_DATA_DIR") or "data").expanduser()

@@ -11,13 +11,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -27,6 +25,7 @@ from diplo_pipeline.lib.lake.io import write_text_atomic
 from diplo_pipeline.lib.reports.charts.common import chart_spec
 from diplo_pipeline.lib.reports.output import DIGEST_META
 from diplo_pipeline.lib.reports.text import fmt
+from diplo_pipeline.lib.settings import user_cache_dir
 
 CSS = """
 :root { --ink: #1d2733; --muted: #5f6b7a; --line: #dde3ea; --bg: #f6f8fa; --ok: #2e7d32; --warn: #b26a00;
@@ -87,17 +86,13 @@ def vega_bundle() -> str:
     """
     major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
     vl_version = f"v{major}_{minor}"
-    cached = _cache_dir() / f"vega-bundle-{vl_version}-vl-convert-{version('vl-convert-python')}.js"
+    cached = user_cache_dir() / f"vega-bundle-{vl_version}-vl-convert-{version('vl-convert-python')}.js"
     if cached.exists():
         return cached.read_text(encoding="utf-8")
     bundle = vl_convert.javascript_bundle(vl_version=vl_version)
     with contextlib.suppress(OSError):
         write_text_atomic(bundle, cached)
     return bundle
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "diplo-pipeline"
 
 
 def slug(text: str) -> str:

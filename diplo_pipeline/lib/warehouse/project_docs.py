@@ -9,7 +9,10 @@ the project loads (and so when the Dagster definitions load), naming the YAML fi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
+import json
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +21,9 @@ import duckdb
 import pyarrow as pa
 
 from diplo_pipeline.lib.lake.duck import duckdb_session
+from diplo_pipeline.lib.lake.io import write_text_atomic
+from diplo_pipeline.lib.settings import user_cache_dir
+from diplo_pipeline.lib.warehouse import sql_runner
 from diplo_pipeline.lib.warehouse.generic_tests import generic_tests
 from diplo_pipeline.lib.warehouse.model_docs import TableDoc, inherit_descriptions, load_model_docs
 from diplo_pipeline.lib.warehouse.sql_project import Project, SqlModelError
@@ -61,10 +67,40 @@ def _resolved(project: Project, docs: dict[str, TableDoc]) -> dict[str, TableDoc
 
 
 def output_columns(project: Project, source_schemas: Mapping[str, pa.Schema]) -> dict[str, Columns]:
-    """The columns every model's SQL outputs, found by binding it over empty sources (no data is read)."""
+    """The columns every model's SQL outputs, found by binding it over empty sources (no data is read).
+
+    Binding every model costs half a second, in every process that loads the definitions (each `diplo
+    build`, each Dagster code server and run worker). The answer depends only on the SQL, the source schemas,
+    the code that defines the relations and DuckDB's release, so it is kept in the user's cache under their
+    fingerprint: an unchanged project is bound once, any edit binds it again (and a drift still fails)."""
     missing = sorted(set(project.sources) - set(source_schemas))
     if missing:
         raise SqlModelError(f"{project.root / 'sources.yml'}: no column schema for the sources {missing}")
+    cached = user_cache_dir() / f"model-columns-{_binding_inputs(project, source_schemas)}.json"
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        return {name: tuple((column, kind) for column, kind in columns)
+                for name, columns in json.loads(cached.read_text()).items()}
+    found = _bind_output_columns(project, source_schemas)
+    with contextlib.suppress(OSError):
+        write_text_atomic(json.dumps(found), cached)
+    return found
+
+
+def _binding_inputs(project: Project, source_schemas: Mapping[str, pa.Schema]) -> str:
+    digest = hashlib.sha256(f"duckdb {duckdb.__version__}\n".encode())
+    for code in (Path(__file__), Path(sql_runner.__file__)):  # how the relations are defined and bound
+        digest.update(code.read_bytes())
+    for name in sorted(project.sources):
+        source = project.sources[name]
+        digest.update(f"source {name} {source.path} {source.partitioned_by} {source_schemas[name]}\n".encode())
+    for macro in project.macros:
+        digest.update(f"macro {macro}\n".encode())
+    for name in project.order():
+        digest.update(f"model {name}\0{project.models[name].body}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def _bind_output_columns(project: Project, source_schemas: Mapping[str, pa.Schema]) -> dict[str, Columns]:
     found: dict[str, Columns] = {}
     with duckdb_session() as con, tempfile.TemporaryDirectory() as empty_lake:
         define_relations(con, project, Path(empty_lake), dict(source_schemas), models=[])

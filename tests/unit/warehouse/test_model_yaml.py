@@ -193,3 +193,23 @@ def test_the_dagster_assets_carry_the_yaml_and_every_data_test_is_a_blocking_che
     assert all(spec.blocking for spec in checks.values())
     assert checks["unique_run_steps_run_id__step"].asset_key.path == ["marts", "run_steps"]
     assert checks["accepted_values_findings_severity"].asset_key.path == ["marts", "findings"]
+
+
+def test_the_bound_columns_are_kept_in_the_cache_and_an_edited_model_is_bound_again(tmp_path, monkeypatch):
+    """Binding every model is half a second of every process that loads the definitions: an unchanged
+    project reads its columns from the cache, and an edited one is bound again, so a drift still fails."""
+    from diplo_pipeline.lib.warehouse import project_docs
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    root = project_dir(tmp_path, {**STAGED, "marts/things.sql": THINGS,
+                                  "marts/_marts.yml": layer_yml(things="id kind value")})
+    first = Project.load(root, SCHEMAS)
+    assert len(list((tmp_path / "cache" / "diplo-pipeline").glob("model-columns-*.json"))) == 1
+    bound = []
+    real = project_docs._bind_output_columns
+    monkeypatch.setattr(project_docs, "_bind_output_columns", lambda *a: bound.append(1) or real(*a))
+    assert Project.load(root, SCHEMAS).columns == first.columns and bound == []  # from the cache
+    (root / "marts" / "things.sql").write_text("select id, kind from stg_things\n")  # `value` dropped
+    with pytest.raises(SqlModelError, match=r"things lists the columns \['value'\]"):
+        Project.load(root, SCHEMAS)
+    assert bound == [1]
