@@ -165,15 +165,15 @@ def load_macros(root: Path = SQL_ROOT) -> tuple[str, ...]:
     from diplo_pipeline.lib.warehouse.thresholds import limit_macros  # thresholds.yml's reader needs SQL_ROOT
 
     statements = list(limit_macros(root))
-    for path in sorted((root / "macros").glob("*.sql")):
-        statements += [s.strip() for s in _statements(path.read_text()) if s.strip()]
+    with duckdb_session() as con:  # one for every file: opening one costs more than splitting a file
+        for path in sorted((root / "macros").glob("*.sql")):
+            statements += [s.strip() for s in _statements(path.read_text(), con) if s.strip()]
     return tuple(statements)
 
 
-def _statements(sql: str) -> list[str]:
+def _statements(sql: str, con: duckdb.DuckDBPyConnection) -> list[str]:
     """A macros file's statements (each ends in `;`; comments may sit between them)."""
-    with duckdb_session() as con:
-        return [statement.query.strip().rstrip(";") for statement in con.extract_statements(sql)]
+    return [statement.query.strip().rstrip(";") for statement in con.extract_statements(sql)]
 
 
 @dataclass(frozen=True)
