@@ -60,55 +60,102 @@ pairs as (
     left join tagged as t on b.run_id = t.run_id
 ),
 
-pair_keys as (
+-- The keys each run sets to a value (a key set to null counts as unset, as a key one run does not set).
+set_keys as (
+    select
+        run_id,
+        key,
+        value::varchar as value
+    from configs
+    where value is not null
+),
+
+key_counts as (
+    select
+        run_id,
+        count(*) as keys_set
+    from set_keys
+    group by run_id
+),
+
+-- How many keys a pair differs in: the keys either run sets (the two counts less the keys both set), less
+-- those both set to the same value. One row per pair and key both set: no union of both runs' keys per pair.
+shared_keys as (
+    select
+        p.run_id,
+        p.baseline_run_id,
+        count(*) as keys_shared,
+        count(*) filter (where r.value = b.value) as keys_equal
+    from pairs as p
+    inner join set_keys as r on p.run_id = r.run_id
+    inner join set_keys as b on p.baseline_run_id = b.run_id and r.key = b.key
+    group by p.run_id, p.baseline_run_id
+),
+
+pair_counts as (
+    select
+        p.*,
+        coalesce(rk.keys_set, 0) + coalesce(bk.keys_set, 0) - coalesce(s.keys_shared, 0)
+        - coalesce(s.keys_equal, 0) as differing_key_count
+    from pairs as p
+    left join key_counts as rk on p.run_id = rk.run_id
+    left join key_counts as bk on p.baseline_run_id = bk.run_id
+    left join shared_keys as s on p.run_id = s.run_id and p.baseline_run_id = s.baseline_run_id
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by run_id
+            order by
+                baseline_tagged desc, differing_key_count asc, baseline_earlier desc, seconds_apart asc,
+                baseline_run_id asc
+        ) as choice
+    from pair_counts
+),
+
+chosen_pairs as (
+    select *
+    from ranked
+    where choice = 1
+),
+
+-- Which keys the chosen pair differs in, with both values: for one pair a run, not for every pair.
+chosen_keys as (
     select
         p.run_id,
         p.baseline_run_id,
         c.key
-    from pairs as p
+    from chosen_pairs as p
     inner join configs as c on p.run_id = c.run_id
     union
     select
         p.run_id,
         p.baseline_run_id,
         c.key
-    from pairs as p
+    from chosen_pairs as p
     inner join configs as c on p.baseline_run_id = c.run_id
 ),
 
 differences as (
     select
         k.run_id,
-        k.baseline_run_id,
-        count(*) as differing_key_count,
         -- Keys in order (a map gives the same JSON as an object, and can be ordered).
         to_json(map_from_entries(list((k.key, [rc.value, bc.value]) order by k.key))) as differing_keys
-    from pair_keys as k
+    from chosen_keys as k
     left join configs as rc on k.run_id = rc.run_id and k.key = rc.key
     left join configs as bc on k.baseline_run_id = bc.run_id and k.key = bc.key
     where rc.value::varchar is distinct from bc.value::varchar
-    group by k.run_id, k.baseline_run_id
-),
-
-ranked as (
-    select
-        p.*,
-        coalesce(d.differing_key_count, 0) as differing_key_count,
-        coalesce(d.differing_keys, '{}'::json) as differing_keys,
-        row_number() over (
-            partition by p.run_id
-            order by
-                p.baseline_tagged desc, coalesce(d.differing_key_count, 0) asc, p.baseline_earlier desc,
-                p.seconds_apart asc, p.baseline_run_id asc
-        ) as choice
-    from pairs as p
-    left join differences as d using (run_id, baseline_run_id)
+    group by k.run_id
 ),
 
 chosen as (
-    select *
-    from ranked
-    where choice = 1
+    select
+        p.*,
+        coalesce(d.differing_keys, '{}'::json) as differing_keys
+    from chosen_pairs as p
+    left join differences as d using (run_id)
 ),
 
 target_steps as (

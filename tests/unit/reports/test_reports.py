@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -239,17 +240,19 @@ def test_missing_python_marts_are_reported_not_fatal(demo_catalog, tmp_path, hea
     assert "findings not computed yet" in (tmp_path / "tracker.md").read_text()
 
 
-def test_pages_of_runs_gone_from_the_warehouse_are_removed_and_only_then(demo_catalog, tmp_path):
+def test_pages_of_runs_gone_from_the_warehouse_are_removed_and_only_then(reports, demo_catalog, tmp_path):
     wh = Warehouse(demo_catalog["con"])
+    # the current pages of every run (so none is rendered again), and the page of a run that is gone
+    shutil.copytree(reports["root"] / "runs", tmp_path / "runs", copy_function=shutil.copy2)
     gone = tmp_path / "runs" / "a-run-that-was-deleted.html"
-    gone.parent.mkdir()
     gone.write_text("old page")
     wh.tables.discard("runs")  # the table not built yet: no run is known to be gone
     render_run_reports(wh, tmp_path)
     assert gone.exists()
     wh.tables.add("runs")
-    out = render_run_reports(wh, tmp_path).out
-    assert out.removed == [gone] and not gone.exists()
+    pages = render_run_reports(wh, tmp_path)
+    assert pages.out.removed == [gone] and not gone.exists()
+    assert pages.rendered == []
 
 
 def test_the_nightly_digest_covers_the_day_before_the_newest_data(reports, healthy):
