@@ -52,8 +52,10 @@ def media_refs(points: pa.Table) -> list[MediaRef]:
             continue
         if not isinstance(value, dict) or not isinstance(value.get("path"), str) or not value.get("_type"):
             continue
+        # A hash that is not text is no hash (the reference stays whole in metric_points.value_text)
+        sha256 = value.get("sha256") if isinstance(value.get("sha256"), str) else None
         ref = MediaRef(row["key"], row["step"], row["wandb_step"], row["segment"], str(value["_type"]),
-                       value["path"], value.get("sha256"), as_int64(value.get("size")))
+                       value["path"], sha256, as_int64(value.get("size")))
         seen = latest.get((ref.key, ref.step))
         if seen is None or row["write_seq"] > seen[0]:
             latest[(ref.key, ref.step)] = (row["write_seq"], ref)

@@ -165,3 +165,16 @@ def test_an_empty_key_in_a_path_is_part_of_the_name(tmp_path):
     tables, _ = ingest(tmp_path, [good_row(0, (["a"], "1"), (["", "a"], "2"))])
     got = points(tables)
     assert got[(0, "a")] == (1.0, None) and got[(0, ".a")] == (2.0, None)
+
+
+def test_a_media_reference_whose_hash_is_not_text_keeps_its_row_and_its_reference(tmp_path):
+    """Found by tests/fuzz/ (a value mutant): `"sha256": 7` in an image reference stopped the run's media
+    table (ArrowTypeError) and with it the whole run. The row goes in without the hash; the reference is
+    kept whole as the point's text."""
+    image = json.dumps({"_type": "image-file", "path": "media/images/board_1_ab.png", "sha256": 7, "size": 10})
+    tables, quarantined = ingest(tmp_path, [good_row(0), good_row(1, (["board"], image)), good_row(2)])
+    [media] = tables.media.to_pylist()
+    assert (media["key"], media["step"], media["path"], media["sha256"], media["size_bytes"]) == (
+        "board", 1, "media/images/board_1_ab.png", None, 10)
+    assert points(tables)[(1, "board")] == (None, image)
+    assert sorted({step for step, _ in points(tables)}) == [0, 1, 2]
