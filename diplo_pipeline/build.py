@@ -298,13 +298,14 @@ def build(
     graph = defs.resolve_asset_graph()
     current, whole = _whole_asset_inputs(graph, paths, code)
     held_back = _descendants(graph, failed) - {CATALOG}
-    stale = set(staleness.stale(paths, current, [key.to_user_string() for key in whole], _host_local(graph)))
+    host_local = _host_local(graph)
+    stale = set(staleness.stale(paths, current, [key.to_user_string() for key in whole], host_local))
     todo = [key for key in whole if key != CATALOG and key not in held_back and key.to_user_string() in stale]
     if todo:
         progress(f"running {len(todo)} SQL models, marts and reports whose inputs changed, with their checks")
         # A blocking data test that fails stops what depends on its table in this run, and only that.
         result = materialize(dg.AssetSelection.assets(*todo))
-        _record_whole(paths, current, result, graph)
+        _record_whole(paths, current, result, graph, host_local)
         report.whole_built = sorted({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()})
         built_anything = True
 
@@ -320,7 +321,7 @@ def build(
         # at its last good version or leaves it out, and says why (lib/warehouse/catalog_status.py).
         result = materialize([CATALOG])
         materializations = result.asset_materializations_for_node(CATALOG.to_python_identifier())
-        _record_whole(paths, current, result, graph)
+        _record_whole(paths, current, result, graph, host_local)
     elif previous:
         report.table_rows, report.catalog_problems = previous["table_rows"], previous["catalog_problems"]
     if materializations:
@@ -375,7 +376,9 @@ def _descendants(graph, keys: set[dg.AssetKey]) -> set[dg.AssetKey]:
     return found
 
 
-def _record_whole(paths: DataPaths, current: dict[str, str], result: dg.ExecuteInProcessResult, graph) -> None:
+def _record_whole(
+    paths: DataPaths, current: dict[str, str], result: dg.ExecuteInProcessResult, graph, host_local: set[str]
+) -> None:
     """Keep the inputs of what `result` materialised whose blocking tests all passed. A table whose test
     failed, or broke before it could say, is built and tested again next time, so what is built on it stays
     held back."""
@@ -383,7 +386,7 @@ def _record_whole(paths: DataPaths, current: dict[str, str], result: dg.ExecuteI
     built = [event.asset_key for event in result.get_asset_materialization_events()]
     staleness.record(paths, current, [key.to_user_string() for key in built if all(
         check in passed for check in graph.get_check_keys_for_assets({key}) if graph.get(check).blocking)],
-        _host_local(graph))
+        host_local)
 
 
 def _keep_checks_not_run(report: BuildReport, last: dict) -> None:

@@ -42,11 +42,10 @@ NIGHTLY_TABLES = (
 # What decides which pages are out of date, read across every run: one row a run (or a few), never a run's
 # steps or points (lib/reports/page_inputs.py). The rows of the pages to render come from the tables above,
 # on a connection holding only the runs those pages draw (`_runs_loader`).
+ATTRIBUTION = "int_axiom__event_runs"  # each Axiom event's run: page inputs, and the pages' own events
 RUN_INDEX_TABLES = (
-    "runs", "sweeps", "rollouts", "evaluations", "cache_stats", "extraction_by_power", "run_learning",
-    "int_axiom__event_runs",
+    "runs", "sweeps", "rollouts", "evaluations", "cache_stats", "extraction_by_power", "run_learning", ATTRIBUTION,
 )
-ATTRIBUTION = "int_axiom__event_runs"
 SWEEP_INDEX_TABLES = ("runs", "sweeps", "sweep_runs")
 # The tracker reads the run index, each run's baseline row and the sweep entries' small tables across runs,
 # with the sweep definitions themselves (a planned sweep has an entry before it has a run).

@@ -56,8 +56,9 @@ def stale(paths: DataPaths, current: Mapping[str, str], assets: Iterable[str],
           host_local: Container[str] = ()) -> list[str]:
     """The assets among `assets` whose inputs changed since they were last built (or never were); those in
     `host_local` as this host last built them."""
-    built = {local: read_json(state_path(paths, local), {}) for local in (False, True)}
-    return [asset for asset in assets if built[asset in host_local].get(asset) != current[asset]]
+    where = {local: state_path(paths, local) for local in (False, True)}  # one file unless the lake is in a bucket
+    built = {path: read_json(path, {}) for path in set(where.values())}
+    return [asset for asset in assets if built[where[asset in host_local]].get(asset) != current[asset]]
 
 
 def record(paths: DataPaths, current: Mapping[str, str], built: Iterable[str],
