@@ -60,6 +60,18 @@ def ensure_dagster_home(default: Path) -> Path:
     return home
 
 
+def hold_storage_connections(instance: dg.DagsterInstance) -> None:
+    """Keep one database connection per storage open for the build, as the webserver does.
+
+    A build writes a few hundred events. Unless told the process is long-running, Dagster's PostgreSQL
+    storages open a new connection for every statement (SQLAlchemy's NullPool): a fork and an authentication on
+    the server each time, half of a one-run build's time measured against PostgreSQL 15 here. This is the
+    call `dagster-webserver` makes at start (with no statement timeout: a build's statements keep the one
+    they have today). The SQLite storages ignore it.
+    """
+    instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=20)
+
+
 @dataclass(frozen=True)
 class LiveSources:
     """Which live sources are on, as the definitions' resources (and so every run) see them now."""
@@ -217,6 +229,7 @@ def build(
     """Everything, phase by phase. Raises SourceFolderMissing, before building anything, when a source folder
     the user named (paths.explicit) does not exist."""
     report = BuildReport(live=LiveSources.of(defs))
+    hold_storage_connections(instance)
     pools.ensure_pool_limits(instance)  # before any run claims a slot (why: defs/pools.py)
     report.source_warnings = [
         p.message for p in require_named_folders(folder_problems(paths, report.live.wandb, report.live.axiom))
