@@ -238,6 +238,33 @@ def test_of_many_builds_asking_for_the_bucket_lease_at_once_exactly_one_gets_it(
         s3.client().delete_object(Bucket=s3.bucket, Key=path.key)
 
 
+def test_file_stats_in_the_bucket_list_each_folder_once_and_agree_however_many_neighbours_were_asked(
+        s3, monkeypatch):
+    """The partition fingerprints stat every run's files through `file_stats`: one LIST per folder. A path's
+    stat must not depend on how many of its neighbours were asked with it, or a build asking for one run and
+    a build asking for all would disagree on what is up to date."""
+    from diplo_pipeline.lib.lake.io import file_stats
+    from diplo_pipeline.lib.lake.object_store import ObjectPath, S3Settings
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    root = ObjectPath(f"s3://{s3.bucket}/file-stats", S3Settings.from_env())
+    for i, size in enumerate((3, 5, 8)):
+        (root / "runs" / f"r{i}.parquet").write_bytes(b"x" * size)
+    (root / "days" / "d0.parquet").write_bytes(b"y" * 13)
+    asked = [root / "runs" / "r0.parquet", root / "runs" / "r2.parquet", root / "runs" / "gone.parquet",
+             root / "days" / "d0.parquet", root / "nowhere" / "x.parquet"]
+    together = file_stats(asked)
+    assert {p.name: s and s.st_size for p, s in together.items()} == {
+        "r0.parquet": 3, "r2.parquet": 8, "gone.parquet": None, "d0.parquet": 13, "x.parquet": None}
+    for path in asked:
+        alone = file_stats([path])[path]
+        assert (alone and (alone.st_size, alone.st_mtime_ns)) == (
+            together[path] and (together[path].st_size, together[path].st_mtime_ns)), path
+        assert (file_stats([path], existence_only=True)[path] is None) == (together[path] is None)
+
+
 DAGSTER_PG_YAML = """\
 telemetry:
   enabled: false

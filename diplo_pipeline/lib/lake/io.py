@@ -12,14 +12,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from diplo_pipeline.lib.lake.object_store import ObjectPath
+from diplo_pipeline.lib.lake.object_store import ObjectPath, ObjectStat
 
 LakePath = Path | ObjectPath
 
@@ -44,6 +44,40 @@ def atomic_target(path: LakePath) -> Iterator[str]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def file_stats(
+    paths: Iterable[LakePath], *, existence_only: bool = False
+) -> dict[LakePath, os.stat_result | ObjectStat | None]:
+    """Each path's size and modification time, None where it is missing. In a bucket each folder is listed
+    once instead of each object asked for (a HEAD, and a LIST after it when the object is missing): the
+    fingerprints of every run's partitions are then a LIST per table, not a few requests per file. By
+    listing even for one path, so a path's stat is the same however many neighbours were asked with it (a
+    HEAD and a LIST may give the modification time at different precisions: MinIO's do). When only
+    whether a path exists counts (`existence_only`), a folder asked for one path is asked with a HEAD: one
+    run's partitions in a bucket holding a thousand runs' are then not a thousand-key LIST per table."""
+    stats: dict[LakePath, os.stat_result | ObjectStat | None] = {}
+    folders: dict[ObjectPath, list[ObjectPath]] = {}
+    for path in paths:
+        if isinstance(path, ObjectPath):
+            folders.setdefault(path.parent, []).append(path)
+        else:
+            stats[path] = _stat_or_none(path)
+    for folder, wanted in folders.items():
+        if existence_only and len(wanted) == 1:
+            stats[wanted[0]] = _stat_or_none(wanted[0])
+            continue
+        listed = {found.name: found for found in folder.iterdir() if found.is_file()}
+        for path in wanted:
+            stats[path] = listed[path.name].stat() if path.name in listed else None
+    return stats
+
+
+def _stat_or_none(path: LakePath) -> os.stat_result | ObjectStat | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
 
 
 def write_parquet_atomic(table: pa.Table, path: LakePath) -> None:

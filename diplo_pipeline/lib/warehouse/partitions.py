@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from diplo_pipeline.lib.lake.io import read_json, write_json_atomic
+from diplo_pipeline.lib.lake.io import file_stats, read_json, write_json_atomic
 from diplo_pipeline.lib.settings import DataPaths
 from diplo_pipeline.lib.warehouse.sql_project import Project
 from diplo_pipeline.lib.warehouse.sql_runner import model_path, partition_file, partition_files
@@ -39,19 +39,24 @@ def source_keys(project: Project, lake: Path, dimension: str) -> set[str]:
 
 def present_keys(project: Project, lake: Path, dimension: str, keys: Iterable[str]) -> list[str]:
     """The keys among `keys` that still have source files (the others' partitions are to be removed)."""
-    sources = _sources(project, dimension)
-    return [k for k in keys if any((lake / s.partition_path(k)).exists() for s in sources)]
+    sources, keys = _sources(project, dimension), list(keys)
+    stats = file_stats((lake / s.partition_path(k) for k in keys for s in sources), existence_only=True)
+    return [k for k in keys if any(stats[lake / s.partition_path(k)] is not None for s in sources)]
 
 
-def key_fingerprint(project: Project, lake: Path, dimension: str, key: str, code: str) -> str:
-    """What partition `key` is computed from: its source files (each rewritten atomically, so size and
+def key_fingerprints(project: Project, lake: Path, dimension: str, keys: Iterable[str], code: str) -> dict[str, str]:
+    """key -> what its partition is computed from: its source files (each rewritten atomically, so size and
     modification time change with the content) and the code and settings (`code`)."""
-    digest = hashlib.sha256(code.encode())
-    for source in _sources(project, dimension):
-        path = lake / source.partition_path(key)
-        stat = path.stat() if path.exists() else None
-        digest.update(f"{source.name}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    sources, keys = _sources(project, dimension), list(keys)
+    stats = file_stats(lake / s.partition_path(k) for k in keys for s in sources)
+    out = {}
+    for key in keys:
+        digest = hashlib.sha256(code.encode())
+        for source in sources:
+            stat = stats[lake / source.partition_path(key)]
+            digest.update(f"{source.name}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode())
+        out[key] = digest.hexdigest()
+    return out
 
 
 def plan(paths: DataPaths, project: Project, dimension: str, code: str) -> dict[str, str]:
@@ -62,7 +67,7 @@ def plan(paths: DataPaths, project: Project, dimension: str, code: str) -> dict[
     written = {path.stem for name in project.partitioned_models(dimension)
                for path in partition_files(model_path(paths.lake, project.models[name]))}
     keys = source_keys(project, paths.lake, dimension) | set(built) | written
-    fingerprints = {key: key_fingerprint(project, paths.lake, dimension, key, code) for key in sorted(keys)}
+    fingerprints = key_fingerprints(project, paths.lake, dimension, sorted(keys), code)
     return {key: fp for key, fp in fingerprints.items() if built.get(key) != fp}
 
 
@@ -91,11 +96,13 @@ def built_fingerprints(project: Project, lake: Path, dimension: str, keys: Itera
     """key -> the fingerprint of what its partition holds now (every file of `key_files`, by size and
     modification time: each is written atomically, and only when its key is rebuilt). A reader of one key's
     rows (a run's report page, its findings) is up to date when this is what it last read."""
+    keys = list(keys)
+    stats = file_stats(path for key in keys for path in key_files(project, lake, dimension, key))
     out = {}
     for key in keys:
         digest = hashlib.sha256()
         for path in key_files(project, lake, dimension, key):
-            stat = path.stat() if path.exists() else None
+            stat = stats[path]
             where = path.relative_to(lake)
             digest.update(f"{where}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode())
         out[key] = digest.hexdigest()

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from diplo_pipeline.lib.lake.duck import records
-from diplo_pipeline.lib.lake.io import atomic_target
+from diplo_pipeline.lib.lake.io import atomic_target, file_stats
 from diplo_pipeline.lib.warehouse.sql_project import Project, SqlFile, SqlModelError
 
 
@@ -37,7 +37,13 @@ def partition_file(lake: Path, model: SqlFile, key: str) -> Path:
 
 def partition_files(folder: Path) -> list[Path]:
     """The files of a partitioned table, in key order (temp files of a write in progress are not among them)."""
-    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    return sorted(folder.glob("*.parquet"))  # none when the folder is missing (in a bucket: one LIST, no HEAD)
+
+
+def present_files(paths: Iterable[Path]) -> list[Path]:
+    """Those of `paths` that exist, in their order (in a bucket: a LIST per folder, not a HEAD per file)."""
+    stats = file_stats(paths := list(paths), existence_only=True)
+    return [path for path in paths if stats[path] is not None]
 
 
 def empty_relation(columns: Iterable[tuple[str, str]]) -> str:
@@ -146,7 +152,7 @@ def define_relations(
             continue
         pattern = lake.resolve() / source.path
         if restricted(source):
-            existing = [f for f in (lake.resolve() / source.partition_path(k) for k in keys) if f.exists()]
+            existing = present_files(lake.resolve() / source.partition_path(k) for k in keys)
         elif pin is not None:
             existing = pin(sorted(pattern.parent.glob(pattern.name)))
         else:
@@ -168,9 +174,9 @@ def define_relations(
             continue
         target = model_path(lake.resolve(), model)
         if model.partitioned_by:
-            files = ([partition_file(lake.resolve(), model, k) for k in keys] if restricted(model)
+            files = (present_files(partition_file(lake.resolve(), model, k) for k in keys) if restricted(model)
                      else partition_files(target))
-            relation = files_relation([f for f in files if f.exists()], project.columns.get(name, ()))
+            relation = files_relation(files, project.columns.get(name, ()))
             con.execute(f"create or replace view {name} as {relation}")
         elif target.exists():
             con.execute(f"create or replace view {name} as select * from read_parquet({quote(str(target))})")
