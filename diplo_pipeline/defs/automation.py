@@ -32,6 +32,6 @@ follow_inputs = dg.AutomationConditionSensorDefinition(
     "downstream_follows_inputs",
     target=downstream,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=30,  # Dagster's default: after an ingest, its downstream starts within 30 s
     description="Materialises tables and reports whose inputs changed (declarative automation, eager).",
 )
