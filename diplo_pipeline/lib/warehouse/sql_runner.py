@@ -280,8 +280,8 @@ def _materialize_partitions(
 def run_test(con: duckdb.DuckDBPyConnection, test: SqlFile, limit: int = 10) -> tuple[int, list[dict]]:
     """(number of offending rows, the first of them). A data test passes with zero rows."""
     try:
-        relation = con.sql(test.body)
         count = con.execute(f"select count(*) from ({test.body})").fetchone()[0]
-        return count, records(relation.limit(limit))
+        # A passing test (nearly every one, every build) is one query, not a second for rows it has not got.
+        return count, records(con.sql(test.body).limit(limit)) if count else []
     except duckdb.Error as exc:
         raise SqlModelError(f"{test.path}: {type(exc).__name__}: {exc}") from exc
