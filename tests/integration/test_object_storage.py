@@ -2,9 +2,9 @@
 
 The bucket is moto's server mode on 127.0.0.1 (tests/helpers/loopback/s3_server.py): it stands in for S3, MinIO
 or GCS's S3 interoperability, speaking the same REST API (path-style URLs, SigV4, conditional PUTs). Every
-`diplo` here is a separate process, configured only through the environment, as on another machine. One test
-builds the demo's inbox (Dagster on PostgreSQL, the lake in the bucket) and compares it with the embedded build;
-the others use a small inbox (three runs written by the real WandB SDK, a few Axiom events) so they stay quick.
+`diplo` here is a separate process, configured only through the environment, as on another machine; the inbox
+is small (three runs written by the real WandB SDK, a few Axiom events) so the module stays quick. The demo's
+whole inbox on PostgreSQL and the bucket: test_demo_scale_out.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,21 +21,19 @@ import sys
 import textwrap
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
-import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
 from diplo_pipeline.demo.sdk import run_in_subprocess
 from tests.helpers import sdk_runs
+from tests.helpers.bucket_hosts import diplo, host_env
 from tests.helpers.files import set_mtime
 from tests.helpers.loopback.s3_server import loopback_s3
 
 pytestmark = pytest.mark.slow  # builds; tests/conftest.py schedules slow modules first
 
-ROOT = Path(__file__).resolve().parents[2]
 DUCKDB_CLI = Path(sys.executable).with_name("duckdb")
 EVENTS = [
     {"_time": "2025-12-22T19:10:00Z", "event": "rollout_start", "rollout_id": "r1", "horizon_type": "short"},
@@ -66,21 +63,6 @@ def inbox(tmp_path_factory) -> Path:
 def add_run(inbox: Path, run_id: str) -> None:
     run_in_subprocess(sdk_runs.simple_run, str(inbox / "wandb"), run_id, f"grpo-{run_id}", 4)
     set_mtime(inbox / "wandb", sdk_runs.START + 86400)
-
-
-def host_env(s3, home: Path, inbox: Path, prefix: str, **extra: str) -> dict[str, str]:
-    """What a process on its own "host" sees: its own data dir and Dagster home, the shared bucket."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIPLO_", "DAGSTER_", "AWS_"))}
-    return {**env, **s3.env, "DIPLO_LAKE_URL": f"s3://{s3.bucket}/{prefix}", "PYTHONPATH": str(ROOT),
-            "DAGSTER_HOME": str(home / "dagster_home"), "DIPLO_DATA_DIR": str(home / "data"),
-            "DIPLO_WANDB_DIR": str(inbox / "wandb"), "DIPLO_AXIOM_DIR": str(inbox / "axiom"),
-            "DIPLO_SWEEP_DIR": str(inbox / "sweeps"), **extra}
-
-
-def diplo(env: dict[str, str], *argv: str, cwd: Path) -> subprocess.CompletedProcess:
-    cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "diplo_pipeline.cli", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900)
 
 
 def start_build(env: dict[str, str], cwd: Path) -> subprocess.Popen:
@@ -163,58 +145,6 @@ def test_the_lake_goes_into_the_bucket_and_diplo_answers_from_it_on_another_mach
                          text=True, timeout=120)
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.split()[-2:] == ["2", str(expected_points)]  # after CREATE SECRET's own "true"
-
-
-def test_the_demo_built_on_postgres_into_the_bucket_holds_every_row_of_the_embedded_build(
-        s3, postgres, demo_catalog, tmp_path, monkeypatch):
-    """The whole scale-out path on the demo's inbox: `diplo build` with Dagster on PostgreSQL (DAGSTER_PG_*)
-    and the lake in the bucket. Another machine reading the published catalog from the bucket finds every
-    table and view of the embedded build (`make demo`'s default: SQLite instance, lake on disk; the session's
-    shared demo catalog) with exactly its rows, and every Dagster run of the build is in PostgreSQL, succeeded,
-    with each run partition ingested once."""
-    from diplo_pipeline.defs.keys import WANDB_RUNS
-    from diplo_pipeline.lib.lake.object_store import ObjectPath
-    from diplo_pipeline.lib.warehouse.catalog_reader import connect_readonly
-
-    pg = postgres.create_database("demo_scaled")
-    host = tmp_path / "host"
-    started = time.monotonic()
-    done = diplo(host_env(s3, host, demo_catalog["inbox"], "demo", **pg), "build", cwd=host)
-    elapsed = time.monotonic() - started
-    assert done.returncode == 0, done.stderr[-4000:]
-    assert "postgres" in (host / "dagster_home" / "dagster.yaml").read_text()
-
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    for name, value in {**s3.env, **pg}.items():  # what another machine with the same variables sees
-        monkeypatch.setenv(name, value)
-    embedded = demo_catalog["con"]
-    relations = [r for (r,) in embedded.execute(
-        "select table_name from information_schema.tables where table_schema = 'main' order by 1").fetchall()]
-    assert {"runs", "run_steps", "metric_points", "axiom_events", "findings", "power_law_fits"} <= set(relations)
-    scaled = connect_readonly(ObjectPath(f"s3://{s3.bucket}/demo/warehouse.duckdb"))
-    try:
-        differ = {}
-        for name in relations:
-            # Not the same by design: when a run was ingested, and where a served file lives (disk, bucket).
-            columns = [c for (c, *_) in embedded.execute(f'describe "{name}"').fetchall()
-                       if c != "ingested_at" and (name, c) != ("catalog_status", "file")]
-            quoted = ", ".join('"' + c + '"' for c in columns)
-            select = f'select {quoted} from "{name}"'
-            ours, theirs = (Counter(map(repr, c.execute(select).fetchall())) for c in (scaled, embedded))
-            if ours != theirs:
-                differ[name] = (sorted(ours - theirs)[:2], sorted(theirs - ours)[:2])
-        runs_held = scaled.execute("select count(*) from runs").fetchone()[0]
-    finally:
-        scaled.close()
-    assert differ == {}, {name: (ours[:1], theirs[:1]) for name, (ours, theirs) in differ.items()}
-
-    with dg.DagsterInstance.from_config(str(host / "dagster_home")) as instance:
-        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        runs = instance.get_runs()
-        assert runs and {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}
-        ingested = Counter(r.partition_key for r in instance.fetch_materializations(WANDB_RUNS, limit=10_000).records)
-        assert len(ingested) == runs_held and set(ingested.values()) == {1}, ingested
-    print(f"the demo on PostgreSQL + the bucket: {elapsed:.1f}s, {len(runs)} Dagster runs, {runs_held} runs")
 
 
 def test_a_build_with_nothing_new_rewrites_nothing_in_the_bucket(s3, first_build):
