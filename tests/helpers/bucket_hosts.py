@@ -24,3 +24,10 @@ def diplo(env: dict[str, str], *argv: str, cwd: Path) -> subprocess.CompletedPro
     cwd.mkdir(parents=True, exist_ok=True)
     return subprocess.run([sys.executable, "-m", "diplo_pipeline.cli", *argv], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=900)
+
+
+def as_a_bucket_host(monkeypatch, s3, **extra: str) -> None:
+    """This test process sees the bucket (and `extra`) as a `diplo` process of `host_env` does."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)  # it would win over s3.env's AWS_ENDPOINT_URL
+    for name, value in {**s3.env, **extra}.items():
+        monkeypatch.setenv(name, value)

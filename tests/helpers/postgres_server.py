@@ -55,18 +55,24 @@ class PostgresServer:
         """As DAGSTER_PG_URL takes it: the scheme names the driver dagster-postgres installs (psycopg2)."""
         return f"postgresql+psycopg2://{self.user}:{self.password}@{self.host}:{self.port}/{db}"
 
-    def create_database(self, name: str) -> dict[str, str]:
-        """An empty database on this server (a test that must not see another's runs gets its own)."""
+    def execute(self, db: str, *statements: str) -> list[tuple]:
+        """Run `statements` in order on one autocommitted connection to `db`; the last one's rows (none when
+        it returns none)."""
         import psycopg2
 
-        con = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                               dbname="postgres")
+        con = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password, dbname=db)
         try:
-            con.autocommit = True
+            con.autocommit = True  # CREATE DATABASE cannot run inside a transaction
             with con.cursor() as cur:
-                cur.execute(f'create database "{name}"')
+                for statement in statements:
+                    cur.execute(statement)
+                return cur.fetchall() if cur.description else []
         finally:
             con.close()
+
+    def create_database(self, name: str) -> dict[str, str]:
+        """An empty database on this server (a test that must not see another's runs gets its own)."""
+        self.execute("postgres", f'create database "{name}"')
         return self.env_for(name)
 
 

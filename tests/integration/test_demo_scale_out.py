@@ -14,13 +14,15 @@ import pytest
 from diplo_pipeline.defs.keys import WANDB_RUNS
 from diplo_pipeline.lib.lake.object_store import ObjectPath
 from diplo_pipeline.lib.warehouse.catalog_reader import connect_readonly
-from tests.helpers.bucket_hosts import diplo, host_env
+from tests.helpers.bucket_hosts import as_a_bucket_host, diplo, host_env
 from tests.helpers.loopback.s3_server import loopback_s3
 
 pytestmark = pytest.mark.slow  # a demo build; tests/conftest.py schedules slow modules first
 
-# Not the same in two builds by design: when a run was ingested, and where a served file lives (disk, bucket).
-BUILD_OWN_COLUMNS = {("*", "ingested_at"), ("catalog_status", "file")}
+def _compared(relation: str, column: str) -> bool:
+    """Every column but those two builds differ in by design: when a run was ingested, and where a served
+    file lives (on disk, in the bucket)."""
+    return column != "ingested_at" and (relation, column) != ("catalog_status", "file")
 
 
 def _digest(con, relation: str, columns: list[str]) -> tuple:
@@ -37,8 +39,7 @@ def _relations_that_differ(scaled, embedded) -> dict[str, tuple[tuple, tuple]]:
     assert {"runs", "run_steps", "metric_points", "axiom_events", "findings", "power_law_fits"} <= set(relations)
     differ = {}
     for name in relations:
-        columns = [c for (c, *_) in embedded.execute(f'describe "{name}"').fetchall()
-                   if ("*", c) not in BUILD_OWN_COLUMNS and (name, c) not in BUILD_OWN_COLUMNS]
+        columns = [c for (c, *_) in embedded.execute(f'describe "{name}"').fetchall() if _compared(name, c)]
         ours, theirs = _digest(scaled, name, columns), _digest(embedded, name, columns)
         if ours != theirs:
             differ[name] = (ours, theirs)
@@ -70,9 +71,7 @@ def test_the_demo_built_on_postgres_into_the_bucket_holds_every_row_of_the_embed
         assert sorted(r["run_id"] for r in json.loads(listed.stdout)) == sorted(
             r for (r,) in demo_catalog["con"].execute("select run_id from runs").fetchall())
 
-        monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-        for name, value in {**s3.env, **pg}.items():  # what another machine with the same variables sees
-            monkeypatch.setenv(name, value)
+        as_a_bucket_host(monkeypatch, s3, **pg)  # what another machine with the same variables sees
         scaled = connect_readonly(ObjectPath(f"s3://{s3.bucket}/demo/warehouse.duckdb"))
         try:
             differ = _relations_that_differ(scaled, demo_catalog["con"])

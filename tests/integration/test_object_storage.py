@@ -28,7 +28,7 @@ import pytest
 
 from diplo_pipeline.demo.sdk import run_in_subprocess
 from tests.helpers import sdk_runs
-from tests.helpers.bucket_hosts import diplo, host_env
+from tests.helpers.bucket_hosts import as_a_bucket_host, diplo, host_env
 from tests.helpers.files import set_mtime
 from tests.helpers.loopback.s3_server import loopback_s3
 
@@ -204,9 +204,7 @@ def test_of_many_builds_asking_for_the_bucket_lease_at_once_exactly_one_gets_it(
     from diplo_pipeline.lib.lake.bucket_lease import Lease, _client, lease_path
     from diplo_pipeline.lib.lake.object_store import ObjectPath, S3Settings
 
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    for name, value in s3.env.items():  # what a `diplo build` process sees
-        monkeypatch.setenv(name, value)
+    as_a_bucket_host(monkeypatch, s3)  # what a `diplo build` process sees
     path = lease_path(ObjectPath(f"s3://{s3.bucket}/lease-race", S3Settings.from_env()))
     for attempt in range(5):  # a race: ask five times, so one lucky interleaving cannot hide a broken lock
         askers = [(Lease(path, seconds=60), _client(path)) for _ in range(8)]
@@ -231,9 +229,7 @@ def test_file_stats_in_the_bucket_list_each_folder_once_and_agree_however_many_n
     from diplo_pipeline.lib.lake.io import file_stats
     from diplo_pipeline.lib.lake.object_store import ObjectPath, S3Settings
 
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    for name, value in s3.env.items():
-        monkeypatch.setenv(name, value)
+    as_a_bucket_host(monkeypatch, s3)
     root = ObjectPath(f"s3://{s3.bucket}/file-stats", S3Settings.from_env())
     for i, size in enumerate((3, 5, 8)):
         (root / "runs" / f"r{i}.parquet").write_bytes(b"x" * size)
@@ -263,20 +259,6 @@ storage:
       password: {env: DAGSTER_PG_PASSWORD}
       scheme: postgresql+psycopg2  # SQLAlchemy 2.1 would pick psycopg 3, which is not installed
 """
-
-
-def _pg_runs(pg_env: dict[str, str]) -> list[tuple[str, str]]:
-    import psycopg2
-
-    con = psycopg2.connect(host=pg_env["DAGSTER_PG_HOST"], port=pg_env["DAGSTER_PG_PORT"],
-                           dbname=pg_env["DAGSTER_PG_DB"], user=pg_env["DAGSTER_PG_USER"],
-                           password=pg_env["DAGSTER_PG_PASSWORD"])
-    try:
-        with con.cursor() as cur:
-            cur.execute("select run_id, status from runs")
-            return cur.fetchall()
-    finally:
-        con.close()
 
 
 def _lease_held(s3, prefix: str) -> bool:
@@ -334,7 +316,7 @@ def test_two_hosts_building_into_one_bucket_take_turns_lose_no_run_and_converge_
     assert summary.groups() == ("0", "0", "4"), summary.group(0)  # the four report assets
 
     # Nothing lost: every Dagster run of both hosts is in the one instance, and every one succeeded.
-    runs = _pg_runs(pg_env)
+    runs = postgres.execute("many_writers", "select run_id, status from runs")
     assert len(runs) >= 2 and {status for _, status in runs} == {"SUCCESS"}, runs
 
     # The same warehouse as one host building the same inbox alone (prefix "team", a SQLite home): that host

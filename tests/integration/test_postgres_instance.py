@@ -85,16 +85,9 @@ def _failures(instance: dg.DagsterInstance, runs) -> list[tuple[str, str, str]]:
 
 def _sessions(postgres, db: str) -> int:
     """The sessions PostgreSQL has established to `db` since it was created (pg_stat_database, PostgreSQL 14+)."""
-    import psycopg2
-
-    con = psycopg2.connect(postgres.url_for(db).replace("+psycopg2", ""))
-    try:
-        with con.cursor() as cur:
-            cur.execute("select pg_stat_force_next_flush()")  # this backend's own counts, before reading
-            cur.execute("select sessions from pg_stat_database where datname = %s", (db,))
-            return cur.fetchone()[0]
-    finally:
-        con.close()
+    rows = postgres.execute(db, "select pg_stat_force_next_flush()",  # this backend's own counts, before reading
+                            f"select sessions from pg_stat_database where datname = '{db}'")
+    return rows[0][0]
 
 
 # Dagster's claim of a pool slot on PostgreSQL is a SELECT … FOR UPDATE and an UPDATE run as separate

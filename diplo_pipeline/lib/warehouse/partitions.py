@@ -96,12 +96,12 @@ def built_fingerprints(project: Project, lake: Path, dimension: str, keys: Itera
     """key -> the fingerprint of what its partition holds now (every file of `key_files`, by size and
     modification time: each is written atomically, and only when its key is rebuilt). A reader of one key's
     rows (a run's report page, its findings) is up to date when this is what it last read."""
-    keys = list(keys)
-    stats = file_stats(path for key in keys for path in key_files(project, lake, dimension, key))
+    files = {key: key_files(project, lake, dimension, key) for key in keys}
+    stats = file_stats(path for paths in files.values() for path in paths)
     out = {}
-    for key in keys:
+    for key, paths in files.items():
         digest = hashlib.sha256()
-        for path in key_files(project, lake, dimension, key):
+        for path in paths:
             stat = stats[path]
             where = path.relative_to(lake)
             digest.update(f"{where}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode())
