@@ -7,7 +7,9 @@ through the public `diplo_pipeline.build.build` as `diplo build` calls it:
 1. cold build of N runs and N × events-per-run Axiom events;
 2. no-op build (nothing changed);
 3. one new run added, then build;
-4. one more step of a running run (a history row appended to its `.wandb` file), then build.
+4. one more step of a running run (a history row appended to its `.wandb` file), then build;
+5. one more step again, through the sensors: the real `dagster-daemon` on that lake, and the seconds until
+   `run_steps`, the findings and the run's page show it (bench/sensor_path.py).
 Each build: wall seconds (and the CPU seconds of the building process, which other work on a shared machine
 disturbs less), the asset materialisations and distinct (asset, partition) pairs materialised in it (from the
 instance's event log, with the slowest steps), the peak RSS of the building process during it (VmHWM, reset
@@ -46,6 +48,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.measure import merge_results, reset_peak_rss, since_reset_peak_rss_mb, timed
+from bench.sensor_path import through_the_daemon
 from bench.wandb_copy import CopySpec, append_step, copy_run
 from bench.workload import write_axiom, write_wandb
 from diplo_pipeline.build import build, ensure_dagster_home
@@ -209,6 +212,10 @@ def measure_size(size: int, templates: list[str], events_per_run: int, scratch: 
         console.log(f"[{size} runs] one more step of {running.parent.name}, build")
         out["builds"]["one_step"] = measured_build(definitions, instance, paths)
         out["lake_after"] = lake_runs(paths.lake)
+        console.log(f"[{size} runs] one more step of {running.parent.name}, through dagster-daemon")
+        spec = copy_spec(size - 1)[0]
+        out["through_the_daemon"] = through_the_daemon(paths, instance, spec.run_id, spec.name,
+                                                       lambda: append_step(running))
     _check(out, size)
     return out
 
@@ -225,6 +232,8 @@ def _check(out: dict, size: int) -> None:
     for key, runs in expected.items():
         if builds[key]["runs_changed"] != runs:
             problems.append(f"the {BUILDS[key]} read {builds[key]['runs_changed']} runs, not {runs}")
+    if "run_steps" not in out["through_the_daemon"]["seconds_to"]:
+        problems.append("through dagster-daemon, run_steps never showed the appended step")
     if problems:
         raise RuntimeError(f"{size} runs: " + "; ".join(problems))
 
@@ -296,6 +305,17 @@ def print_table(section: dict) -> None:
                 end_section=key == "one_step",
             )
     console.print(table)
+    daemon = Table("runs held", "run_steps", "findings", "run page", "Dagster runs launched", title=(
+        "one more step of a running run through dagster-daemon: seconds after the file grew (goal ≤ 30 s)"))
+    for entry in section["sizes"]:
+        path = entry["through_the_daemon"]
+        seen = path["seconds_to"]
+        cells = [f"{seen[key]:.1f}s" if key in seen else f"not within {path['limit_seconds']:.0f}s"
+                       for key in ("run_steps", "findings", "report")]
+        launched = ", ".join(f"{run['by']} ({run['assets'] or 'all'} assets, {run['seconds']:.0f}s)"
+                             for run in path["dagster_runs"])
+        daemon.add_row(f"{entry['runs']:,}", *cells, launched)
+    console.print(daemon)
 
 
 def write_chart(section: dict, path: Path) -> None:

@@ -214,6 +214,55 @@ def test_a_still_growing_run_is_running(built, instance):
     assert _query(paths.catalog, "select state from runs where run_id='crsh0001'") == [("running",)]
 
 
+def test_the_sensors_one_run_takes_a_grown_run_to_its_page_and_recomputes_no_other_run(built, instance):
+    """A step appended to a run: `wandb_offline_runs_sensor` asks for that run's partition, and the run it
+    asks for (executed in-process, as the daemon executes it: the definitions' in-process executor) ingests
+    it, computes that run's per-run partitions and no other, and brings the whole tables, findings, catalog
+    and that run's page up to date. While a run of the sensor is unfinished it asks for nothing more."""
+    from bench.wandb_copy import append_step
+    from diplo_pipeline.defs.wandb.sensors import DAY_PARTITIONED, OFFLINE_SENSOR, RUN_AND_WHAT_FOLLOWS
+
+    paths, _ = built
+    definitions = defs()
+    assert definitions.executor.name == "in_process"
+    sensor = next(s for s in definitions.sensors if s.name == OFFLINE_SENSOR)
+    pages = {p: p.stat().st_mtime_ns for p in (paths.reports / "runs").glob("*.html")}
+    page = paths.reports / "runs" / f"{RUNS['crsh0001']}.html"
+    step = append_step(next(paths.wandb_dirs[0].rglob("run-crsh0001.wandb")))
+    with dg.build_sensor_context(instance=instance, resources=definitions.resources) as context:
+        [request] = sensor(context).run_requests
+    assert request.partition_key == "crsh0001"
+
+    before = cursor(instance)
+    job = definitions.resolve_job_def(sensor.job_name)  # what the daemon launches for the sensor
+    result = job.execute_in_process(instance=instance, partition_key=request.partition_key, raise_on_error=False)
+    assert result.success
+    done = materialised_since(instance, before)
+    graph = definitions.resolve_asset_graph()
+    per_run = {k.to_user_string() for k in RUN_AND_WHAT_FOLLOWS.resolve(graph) if graph.get(k).partitions_def}
+    assert {key for key, partitions in done.items() if partitions == ["crsh0001"]} == per_run
+    assert {"marts/findings", "reports/run_reports", "warehouse/catalog"} <= {
+        key for key, partitions in done.items() if partitions == [None]}
+    assert not {k.to_user_string() for k in DAY_PARTITIONED.resolve(graph)} & set(done)
+    assert _query(paths.catalog, "select max(step) from run_steps where run_id = 'crsh0001'") == [(step,)]
+    assert page.stat().st_mtime_ns != pages[page]
+    # Pages are rendered when their inputs change, as in `diplo build` (which re-renders these same three: the
+    # crashed run now runs, and two others compare themselves with it); the resumed run's page is untouched.
+    untouched = paths.reports / "runs" / f"{RUNS['resm0001']}.html"
+    assert untouched.stat().st_mtime_ns == pages[untouched]
+
+    # The file grows again while a run of the sensor is in progress: nothing is asked for until it has finished.
+    waiting = instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED,
+                                             tags={"dagster/sensor_name": OFFLINE_SENSOR}))
+    grown = append_step(next(paths.wandb_dirs[0].rglob("run-crsh0001.wandb")))
+    with dg.build_sensor_context(instance=instance, resources=definitions.resources) as context:
+        assert "has not finished" in sensor(context).skip_reason.skip_message
+    instance.delete_run(waiting.run_id)
+    with dg.build_sensor_context(instance=instance, resources=definitions.resources) as context:
+        assert [r.partition_key for r in sensor(context).run_requests] == ["crsh0001"]
+    assert grown == step + 1
+
+
 def test_a_reader_holding_the_catalog_never_blocks_a_build(built, instance):
     paths, _ = built
     duckdb_cli = Path(sys.executable).parent / "duckdb"
