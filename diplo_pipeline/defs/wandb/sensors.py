@@ -12,6 +12,7 @@ in the folders, and sees the live source on or off, exactly as the run it starts
 """
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -26,6 +27,17 @@ DAY_PARTITIONED = dg.AssetSelection.assets(*(asset_key(name) for name in PROJECT
 RUN_AND_WHAT_FOLLOWS = dg.AssetSelection.assets(WANDB_RUNS).downstream() - DAY_PARTITIONED
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
              dg.DagsterRunStatus.STARTED]
+# A run whose worker died (a killed process, a reboot) stays "started" on the embedded instance: after this
+# long it no longer holds the sensor back.
+IN_FLIGHT_AT_MOST = timedelta(hours=1)
+
+
+def unfinished_run(instance: dg.DagsterInstance) -> str | None:
+    """This sensor's run that is queued or in progress (created within IN_FLIGHT_AT_MOST), if any."""
+    since = datetime.now(UTC) - IN_FLIGHT_AT_MOST
+    found = instance.get_run_ids(dg.RunsFilter(statuses=IN_FLIGHT, tags={"dagster/sensor_name": OFFLINE_SENSOR},
+                                               created_after=since), limit=1)
+    return found[0] if found else None
 
 
 @dg.sensor(
@@ -46,9 +58,10 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
 def wandb_offline_runs_sensor(context: dg.SensorEvaluationContext, diplo: DiploData) -> dg.SensorResult:
     # One run at a time: a running run's file grows every few seconds, and a run asked for at each growth
     # would queue faster than they finish. What changes meanwhile goes in the next run, as one change.
-    if context.instance.get_run_ids(dg.RunsFilter(statuses=IN_FLIGHT, tags={"dagster/sensor_name": OFFLINE_SENSOR}),
-                                    limit=1):
-        return dg.SensorResult(skip_reason="this sensor's last run has not finished: its changes wait for it")
+    if waiting_for := unfinished_run(context.instance):
+        return dg.SensorResult(skip_reason=(
+            f"this sensor's run {waiting_for} has not finished: the changes since wait for it (a run left "
+            f"unfinished by a worker that died stops counting after {IN_FLIGHT_AT_MOST}; delete it to go on now)"))
     # Stat files only: a sensor lives in a long-running process and must never hold the catalog open.
     paths = diplo.paths()
     discovered = offline.discover(paths)
