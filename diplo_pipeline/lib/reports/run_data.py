@@ -40,19 +40,49 @@ class RunData:
         return self.run["run_name"]
 
 
+@dataclass
+class RunEntry:
+    """What a run's tracker entry shows (lib/reports/tracker.py): the run, its steps, learning, evaluations and
+    findings. The tracker reads only these, a small part of what a page reads (RunData)."""
+
+    run: dict[str, Any]
+    steps: list[dict[str, Any]]
+    learning: dict[str, Any] | None
+    evaluations: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+    page: str
+
+    @property
+    def name(self) -> str:
+        return self.run["run_name"]
+
+
+def load_entry(wh: Warehouse, run: dict[str, Any], page: str) -> RunEntry:
+    run_id = run["run_id"]
+    return RunEntry(
+        run=run,
+        steps=wh.rows("run_steps", needs=("run_steps",), run_id=run_id),
+        learning=wh.one("run_learning", needs=("run_learning",), run_id=run_id),
+        evaluations=wh.rows("run_evaluations", needs=("evaluations",), run_id=run_id, run_name=run["run_name"]),
+        findings=findings_for(wh, [run_id]),
+        page=page,
+    )
+
+
 def load_run(wh: Warehouse, run: dict[str, Any], page: str, sweep_page: str | None = None) -> RunData:
     run_id, name = run["run_id"], run["run_name"]
     first_day = run["created_at"].astimezone(UTC).date() if run.get("created_at") else None
     last_moment = run.get("last_timestamp") or run.get("finished_at") or run.get("created_at")
     last_day = last_moment.astimezone(UTC).date() if last_moment else None
+    entry = load_entry(wh, run, page)
     return RunData(
         run=run,
-        steps=wh.rows("run_steps", needs=("run_steps",), run_id=run_id),
-        learning=wh.one("run_learning", needs=("run_learning",), run_id=run_id),
+        steps=entry.steps,
+        learning=entry.learning,
         ratings=_ratings(wh, run_id),
         gap=wh.rows("run_elo_gap", needs=("elo_gap",), run_id=run_id),
         agents=wh.rows("run_elo_agents", needs=("elo_agent_summary",), run_id=run_id),
-        evaluations=wh.rows("run_evaluations", needs=("evaluations",), run_id=run_id, run_name=name),
+        evaluations=entry.evaluations,
         artifacts=wh.rows("run_artifacts", needs=("run_artifacts", "run_tables"), run_id=run_id),
         replays=wh.rows("run_replays", needs=("run_replays",), run_id=run_id),
         rollout_hours=wh.rows("run_rollout_hours", needs=("rollouts",), run_name=name),
@@ -64,7 +94,7 @@ def load_run(wh: Warehouse, run: dict[str, Any], page: str, sweep_page: str | No
             "run_cache_hours", needs=("cache_stats",), run_start=run.get("created_at"), run_end=last_moment
         ) if last_moment else [],
         targets=operating_targets(wh, run_hours(wh, name)),
-        findings=findings_for(wh, [run_id]),
+        findings=entry.findings,
         fits=run_fits(wh, run_id),
         page=page,
         sweep_page=sweep_page,

@@ -27,7 +27,7 @@ from diplo_pipeline.lib.reports.page_inputs import (
     rows_fingerprints,
     same_warehouse,
 )
-from diplo_pipeline.lib.reports.run_data import RunData, load_run
+from diplo_pipeline.lib.reports.run_data import RunEntry, load_entry
 from diplo_pipeline.lib.reports.run_summary import mean_and_min, reward_arc, status_line
 from diplo_pipeline.lib.reports.text import MISSING, fmt, fmt_duration, fmt_gap, fmt_steps, fmt_time
 from diplo_pipeline.lib.reports.tracker_sweeps import sweep_entries
@@ -51,7 +51,7 @@ def config_changes(config: dict[str, Any], previous: dict[str, Any]) -> list[str
     ]
 
 
-def _changes_line(data: RunData, previous: RunData | None) -> str:
+def _changes_line(data: RunEntry, previous: RunEntry | None) -> str:
     if data.run.get("run_kind") != "training":
         return f"not compared (an {md_text(data.run.get('run_kind') or 'unclassified')} run)"
     if previous is None:
@@ -69,7 +69,7 @@ def evaluation_result(row: dict[str, Any]) -> str:  # numbers only: safe as Mark
             f"{fmt(row.get('avg_centers'))} centres on average over {fmt(row.get('games'))} games")
 
 
-def _hypothesis(data: RunData, sweep_hypotheses: dict[str, str]) -> str:
+def _hypothesis(data: RunEntry, sweep_hypotheses: dict[str, str]) -> str:
     notes = (data.run.get("notes") or "").strip()
     sweep = sweep_hypotheses.get(data.run.get("sweep_name") or "")
     text = notes or (f"(sweep {data.run['sweep_name']}) {sweep}" if sweep else "")
@@ -78,7 +78,7 @@ def _hypothesis(data: RunData, sweep_hypotheses: dict[str, str]) -> str:
     return "not recorded (the run has no WandB notes and belongs to no sweep with one)"
 
 
-def _issues(data: RunData, has_findings: bool) -> list[str]:
+def _issues(data: RunEntry, has_findings: bool) -> list[str]:
     if not has_findings:
         return ["findings not computed yet"]
     flagged = [f for f in data.findings if f["severity"] in ("error", "warn")]
@@ -151,7 +151,7 @@ def _change_with_band(change: float | None, low: float | None, high: float | Non
     return f"{signed(change)} [{signed(low)}, {signed(high)}]"
 
 
-def _results(data: RunData, baselines: dict[str, dict[str, Any]]) -> list[str]:
+def _results(data: RunEntry, baselines: dict[str, dict[str, Any]]) -> list[str]:
     own_evaluations = [e for e in data.evaluations if e["run_id"] == data.run["run_id"] and e["kind"] == "standalone"]
     against = [baseline_result(baselines.get(data.run["run_id"]))] if data.run.get("run_kind") == "training" else []
     return [
@@ -164,8 +164,8 @@ def _results(data: RunData, baselines: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def tracker_entry(
-    data: RunData,
-    previous: RunData | None,
+    data: RunEntry,
+    previous: RunEntry | None,
     sweep_hypotheses: dict[str, str],
     has_findings: bool,
     baselines: dict[str, dict[str, Any]] | None = None,
@@ -258,7 +258,7 @@ def render_tracker(
         wanted = {run["run_id"] for run in stale} | {previous_of[run["run_id"]] for run in stale} - {None}
         by_id = {run["run_id"]: run for run in index.runs}
         with load(sorted(wanted)) as runs_wh:
-            loaded = {r: load_run(runs_wh, by_id[r], index.pages[r], index.sweep_page(by_id[r])) for r in wanted}
+            loaded = {r: load_entry(runs_wh, by_id[r], index.pages[r]) for r in wanted}
             for run in stale:
                 run_id, previous = run["run_id"], previous_of[run["run_id"]]
                 entry = tracker_entry(
