@@ -290,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"written to {out}")
     if not args.no_scaling:
         console.log(f"scaling run: {', '.join(map(str, args.scaling_sizes))} runs held")
-        scaling.run_scaling(args.scaling_sizes, args.scaling_steps, args.scaling_events_per_run,
-                            args.scaling_templates, args.work)
+        section = scaling.run_scaling(args.scaling_sizes, args.scaling_steps, args.scaling_events_per_run,
+                                      args.scaling_templates, args.work)
+        if any(entry["problems"] for entry in section["sizes"]):
+            return 1
     return 0
 
 
