@@ -317,7 +317,7 @@ def print_table(section: dict) -> None:
         path = entry["through_the_daemon"]
         seen = path["seconds_to"]
         cells = [f"{seen[key]:.1f}s" if key in seen else f"not within {path['limit_seconds']:.0f}s"
-                       for key in ("run_steps", "findings", "report")]
+                 for key in ("run_steps", "findings", "report")]
         launched = ", ".join(f"{run['by']} ({run['assets'] or 'all'} assets, {run['seconds']:.0f}s)"
                              for run in path["dagster_runs"])
         daemon.add_row(f"{entry['runs']:,}", *cells, launched)

@@ -4,8 +4,8 @@ request exactly those partitions.
 A changed offline run is brought all the way to its page in one run: its raw partition, its per-run models and
 the whole tables, reports and catalog built on them (`RUN_AND_WHAT_FOLLOWS`), as `diplo build` would. Left
 to the automation sensor, one logged step took a run per level of the graph with a 30 s tick before each:
-minutes on 50 runs (bench/sensor_path.py). The day-partitioned Axiom tables have partitions of their own and
-cannot share that run; the automation re-attributes the days whose runs' windows moved on its next tick.
+minutes on 50 runs (bench/sensor_path.py). A day-partitioned model could not share that run (it is partitioned
+otherwise): none is built on `raw/wandb_runs` today, and one that were would follow on the automation's tick.
 
 The sensors take the same resources as the assets they request (`diplo`, `wandb_api`), so a sensor looks
 in the folders, and sees the live source on or off, exactly as the run it starts will.
