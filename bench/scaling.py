@@ -189,7 +189,8 @@ def measure_size(size: int, templates: list[str], events_per_run: int, scratch: 
     events = size * events_per_run
     if events:
         write_axiom(axiom, events, lambda msg: console.log(f"[{size} runs] {msg}"))
-    running = next((inbox / "wandb").glob(f"offline-run-*-{copy_spec(size - 1)[0].run_id}/*.wandb"))
+    running_spec = copy_spec(size - 1)[0]
+    running = next((inbox / "wandb").glob(f"offline-run-*-{running_spec.run_id}/*.wandb"))
 
     paths = DataPaths(root / "data", (inbox,), (axiom,), sweeps)
     # The assets resolve their paths from the environment, as under `dagster dev`; this process is this size's.
@@ -216,8 +217,7 @@ def measure_size(size: int, templates: list[str], events_per_run: int, scratch: 
         out["builds"]["one_step"] = measured_build(definitions, instance, paths)
         out["lake_after"] = lake_runs(paths.lake)
         console.log(f"[{size} runs] one more step of {running.parent.name}, through dagster-daemon")
-        spec = copy_spec(size - 1)[0]
-        out["through_the_daemon"] = through_the_daemon(paths, instance, spec.run_id, spec.name,
+        out["through_the_daemon"] = through_the_daemon(paths, instance, running_spec.run_id, running_spec.name,
                                                        lambda: append_step(running))
     out["problems"] = _problems(out, size)
     return out

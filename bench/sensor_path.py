@@ -22,16 +22,16 @@ import duckdb
 from dagster._core.scheduler.instigation import TickStatus  # the tick states the daemon records
 
 from diplo_pipeline.defs.keys import FINDINGS
+from diplo_pipeline.defs.wandb.sensors import OFFLINE_SENSOR
 from diplo_pipeline.lib.settings import DataPaths
 
 ROOT = Path(__file__).resolve().parents[1]
-SENSOR = "wandb_offline_runs_sensor"
 SETTLE_SECONDS = 20  # after the last figure: whatever else the step sets off is launched in this time
 
 
 def _sensor_ticked_since(instance: dg.DagsterInstance, since: float) -> bool:
     for state in instance.all_instigator_state():
-        if state.instigator_name == SENSOR:
+        if state.instigator_name == OFFLINE_SENSOR:
             ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=3)
             return any(tick.timestamp >= since and tick.status != TickStatus.STARTED for tick in ticks)
     return False

@@ -230,7 +230,8 @@ def test_the_sensors_one_run_takes_a_grown_run_to_its_page_and_recomputes_no_oth
     sensor = next(s for s in definitions.sensors if s.name == OFFLINE_SENSOR)
     pages = {p: p.stat().st_mtime_ns for p in (paths.reports / "runs").glob("*.html")}
     page = paths.reports / "runs" / f"{RUNS['crsh0001']}.html"
-    step = append_step(next(paths.wandb_dirs[0].rglob("run-crsh0001.wandb")))
+    grows = next(paths.wandb_dirs[0].rglob("run-crsh0001.wandb"))
+    step = append_step(grows)
     with dg.build_sensor_context(instance=instance, resources=definitions.resources) as context:
         [request] = sensor(context).run_requests
     assert request.partition_key == "crsh0001"
@@ -256,7 +257,7 @@ def test_the_sensors_one_run_takes_a_grown_run_to_its_page_and_recomputes_no_oth
     # The file grows again while a run of the sensor is in progress: nothing is asked for until it has finished.
     waiting = instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED,
                                              tags={"dagster/sensor_name": OFFLINE_SENSOR}))
-    grown = append_step(next(paths.wandb_dirs[0].rglob("run-crsh0001.wandb")))
+    grown = append_step(grows)
     with dg.build_sensor_context(instance=instance, resources=definitions.resources) as context:
         assert f"run {waiting.run_id} has not finished" in sensor(context).skip_reason.skip_message
     # A run left "started" longer than IN_FLIGHT_AT_MOST (its worker died) no longer holds it back.
